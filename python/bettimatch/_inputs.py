@@ -1,0 +1,79 @@
+"""Argument handling shared by the public functions: arrays in, clear errors out."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+_FILTRATIONS = ("superlevel", "sublevel")
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    """A numpy view of `x` (numpy array, torch tensor on any device, or nested sequence)."""
+    if type(x).__module__.startswith("torch"):
+        x = x.detach()
+        if x.dtype.is_floating_point and x.dtype not in _torch_native_floats():
+            x = x.float()  # float16/bfloat16 have no exact numpy twin we accept
+        x = x.cpu().numpy()
+    elif not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # pragma: no cover - numpy's own message is clear
+            raise TypeError(f"{name}: cannot convert {type(x).__name__} to an array: {exc}") from exc
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a numeric or boolean array, got dtype {x.dtype}")
+    return x
+
+
+def _torch_native_floats():
+    import torch
+
+    return (torch.float32, torch.float64)
+
+
+def check_image(x: np.ndarray, name: str) -> np.ndarray:
+    if x.ndim != 2:
+        hint = " (3D volumes are not supported yet)" if x.ndim == 3 else ""
+        raise ValueError(f"{name}: expected a 2D image, got shape {tuple(x.shape)}{hint}")
+    if x.size == 0:
+        raise ValueError(f"{name}: image is empty (shape {tuple(x.shape)})")
+    return x
+
+
+def check_filtration(filtration: str) -> str:
+    if filtration not in _FILTRATIONS:
+        raise ValueError(f"filtration must be 'superlevel' or 'sublevel', got {filtration!r}")
+    return filtration
+
+
+def check_connectivity(connectivity: Optional[int]) -> int:
+    if connectivity is None:
+        return 4
+    if isinstance(connectivity, bool) or connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8 for 2D images (or None for 4), got {connectivity!r}")
+    return int(connectivity)
+
+
+def check_num_threads(num_threads: Optional[int]) -> Optional[int]:
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
+        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    return int(num_threads)
+
+
+def as_image_list(images: Any, name: str) -> list:
+    """A list of 2D arrays from a sequence of images or an (N, H, W) array/tensor."""
+    if isinstance(images, np.ndarray) or type(images).__module__.startswith("torch"):
+        stacked = as_array(images, name)
+        if stacked.ndim != 3:
+            raise ValueError(f"{name}: expected an (N, H, W) array or a sequence of 2D images, got shape {tuple(stacked.shape)}")
+        return [check_image(stacked[i], f"{name}[{i}]") for i in range(stacked.shape[0])]
+    try:
+        items = list(images)
+    except TypeError:
+        raise TypeError(f"{name}: expected a sequence of 2D images or an (N, H, W) array, got {type(images).__name__}") from None
+    return [check_image(as_array(x, f"{name}[{i}]"), f"{name}[{i}]") for i, x in enumerate(items)]

@@ -1,0 +1,157 @@
+"""Barcodes and Betti matchings: the public result types and the functions that build them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from . import _core
+from ._inputs import (
+    as_array,
+    as_image_list,
+    check_connectivity,
+    check_filtration,
+    check_image,
+    check_num_threads,
+)
+
+NDIM = 2
+
+
+def _coords(flat: np.ndarray, shape: tuple) -> np.ndarray:
+    """(n,) flat pixel indices -> (n, ndim) int64 coordinates."""
+    return np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64, copy=False).reshape(-1, len(shape))
+
+
+@dataclass(frozen=True)
+class Barcode:
+    """Finite persistence pairs of one image, per homology dimension ``d`` (0 and 1).
+
+    ``birth[d]`` and ``death[d]`` are (n, 2) int64 pixel coordinates, ``birth_value[d]`` and
+    ``death_value[d]`` the image's values there (float64). ``essential[d]`` holds the birth
+    coordinates of the bars that never die (dimension 0: exactly one, the first pixel to enter).
+    """
+
+    birth: List[np.ndarray]
+    death: List[np.ndarray]
+    birth_value: List[np.ndarray]
+    death_value: List[np.ndarray]
+    essential: List[np.ndarray]
+
+    def num_pairs(self) -> np.ndarray:
+        return np.array([len(b) for b in self.birth], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class BettiMatching:
+    """The Betti matching of a prediction and a target.
+
+    All coordinate fields are lists indexed by dimension d of (n, 2) int64 pixel coordinates of
+    finite bars; ``pred_matched_*[d]`` and ``target_matched_*[d]`` are row-aligned (row i of each
+    is one matched pair). ``*_essential[d]`` are the birth coordinates of bars that never die.
+    """
+
+    pred_matched_birth: List[np.ndarray]
+    pred_matched_death: List[np.ndarray]
+    target_matched_birth: List[np.ndarray]
+    target_matched_death: List[np.ndarray]
+    pred_unmatched_birth: List[np.ndarray]
+    pred_unmatched_death: List[np.ndarray]
+    target_unmatched_birth: List[np.ndarray]
+    target_unmatched_death: List[np.ndarray]
+    pred_essential: List[np.ndarray]
+    target_essential: List[np.ndarray]
+
+    @property
+    def num_matched(self) -> np.ndarray:
+        return np.array([len(x) for x in self.pred_matched_birth], dtype=np.int64)
+
+    @property
+    def num_unmatched_pred(self) -> np.ndarray:
+        return np.array([len(x) for x in self.pred_unmatched_birth], dtype=np.int64)
+
+    @property
+    def num_unmatched_target(self) -> np.ndarray:
+        return np.array([len(x) for x in self.target_unmatched_birth], dtype=np.int64)
+
+
+def _barcode_from(raw: tuple, image: np.ndarray) -> Barcode:
+    shape = image.shape
+    flat = image.reshape(-1)
+    births, deaths = [raw[0], raw[2]], [raw[1], raw[3]]
+    return Barcode(
+        birth=[_coords(b, shape) for b in births],
+        death=[_coords(d, shape) for d in deaths],
+        birth_value=[flat[b].astype(np.float64) for b in births],
+        death_value=[flat[d].astype(np.float64) for d in deaths],
+        essential=[_coords(raw[4], shape), _coords(raw[5], shape)],
+    )
+
+
+def _matching_from(raw: tuple, shape: tuple) -> BettiMatching:
+    fields: dict = {name: [] for name in BettiMatching.__dataclass_fields__}
+    order = [
+        "pred_matched_birth", "pred_matched_death", "target_matched_birth", "target_matched_death",
+        "pred_unmatched_birth", "pred_unmatched_death", "target_unmatched_birth", "target_unmatched_death",
+    ]
+    for d in range(NDIM):
+        for k, name in enumerate(order):
+            fields[name].append(_coords(raw[8 * d + k], shape))
+    fields["pred_essential"] = [_coords(raw[16], shape), _coords(raw[17], shape)]
+    fields["target_essential"] = [_coords(raw[18], shape), _coords(raw[19], shape)]
+    return BettiMatching(**fields)
+
+
+def barcode(image: Any, filtration: str = "superlevel", connectivity: Optional[int] = None) -> Barcode:
+    """Persistence barcode of a 2D image with the pixel where each bar is born and dies.
+
+    ``filtration="superlevel"`` (default) lets high values enter first (probabilities, masks);
+    ``"sublevel"`` low values. ``connectivity`` is the foreground's: 4 (default, V-construction)
+    or 8 (T-construction); the background gets the other one.
+    """
+    img = check_image(as_array(image, "image"), "image")
+    raw = _core.barcode_batch([img], check_filtration(filtration), check_connectivity(connectivity), 1, False)[0]
+    return _barcode_from(raw, img)
+
+
+def barcode_batch(
+    images: Any, filtration: str = "superlevel", connectivity: Optional[int] = None, num_threads: Optional[int] = None
+) -> List[Barcode]:
+    """Barcodes of a sequence of 2D images (or an (N, H, W) array), computed in parallel."""
+    imgs = as_image_list(images, "images")
+    raws = _core.barcode_batch(
+        imgs, check_filtration(filtration), check_connectivity(connectivity), check_num_threads(num_threads), True
+    )
+    return [_barcode_from(r, img) for r, img in zip(raws, imgs)]
+
+
+def betti_matching(
+    pred: Any, target: Any, filtration: str = "superlevel", connectivity: Optional[int] = None
+) -> BettiMatching:
+    """Betti matching (induced matching of persistence barcodes) of a prediction and a target."""
+    p = check_image(as_array(pred, "pred"), "pred")
+    t = check_image(as_array(target, "target"), "target")
+    if p.shape != t.shape:
+        raise ValueError(f"pred has shape {tuple(p.shape)} but target has shape {tuple(t.shape)}")
+    raw = _core.matching_batch([p], [t], check_filtration(filtration), check_connectivity(connectivity), 1, False)[0]
+    return _matching_from(raw, p.shape)
+
+
+def betti_matching_batch(
+    preds: Any,
+    targets: Any,
+    filtration: str = "superlevel",
+    connectivity: Optional[int] = None,
+    num_threads: Optional[int] = None,
+) -> List[BettiMatching]:
+    """Betti matchings of two sequences of 2D images (or (N, H, W) arrays): one parallel call."""
+    ps = as_image_list(preds, "preds")
+    ts = as_image_list(targets, "targets")
+    if len(ps) != len(ts):
+        raise ValueError(f"preds and targets must have the same length, got {len(ps)} and {len(ts)}")
+    raws = _core.matching_batch(
+        ps, ts, check_filtration(filtration), check_connectivity(connectivity), check_num_threads(num_threads), True
+    )
+    return [_matching_from(r, p.shape) for r, p in zip(raws, ps)]

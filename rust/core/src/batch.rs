@@ -1,0 +1,99 @@
+//! Whole-batch parallel drivers: one rayon task per image or pair, buffers reused per thread.
+//!
+//! Each call runs on a pool owned by this crate (never rayon's global pool), keyed by thread count
+//! and process id: a process forked after a call (a DataLoader worker) builds its own pool instead
+//! of waiting on threads that did not survive the fork.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+use crate::error::InputError;
+use crate::grid::{Connectivity, Shape};
+use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
+use crate::persistence::{barcode_with, Barcode, Workspace};
+
+/// How many threads a batch may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadCount {
+    /// `RAYON_NUM_THREADS` if set, else one per core.
+    Auto,
+    Fixed(usize),
+}
+
+/// A borrowed image: sublevel values in row-major order.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageRef<'a> {
+    pub values: &'a [f64],
+    pub shape: Shape,
+}
+
+type PoolKey = (u32, usize);
+
+fn pool(threads: ThreadCount) -> Arc<ThreadPool> {
+    static POOLS: OnceLock<Mutex<HashMap<PoolKey, Arc<ThreadPool>>>> = OnceLock::new();
+    let n = match threads {
+        ThreadCount::Fixed(n) => n.max(1),
+        ThreadCount::Auto => std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    let key = (std::process::id(), n);
+    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&key) {
+        return p.clone();
+    }
+    // Pools of a parent process are unusable after fork; forget them (their threads are gone).
+    pools.retain(|k, _| k.0 == key.0);
+    let p = Arc::new(
+        ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("bettimatch-{i}"))
+            .build()
+            .expect("failed to start worker threads"),
+    );
+    pools.insert(key, p.clone());
+    p
+}
+
+/// Barcodes of a batch of images.
+pub fn barcodes(
+    images: &[ImageRef<'_>],
+    connectivity: Connectivity,
+    threads: ThreadCount,
+) -> Vec<Result<Barcode, InputError>> {
+    pool(threads).install(|| {
+        images
+            .par_iter()
+            .with_max_len(1)
+            .map_init(Workspace::default, |ws, img| barcode_with(ws, img.values, img.shape, connectivity))
+            .collect()
+    })
+}
+
+/// Betti matchings of a batch of (prediction, target) pairs.
+pub fn matchings(
+    pairs: &[(ImageRef<'_>, ImageRef<'_>)],
+    connectivity: Connectivity,
+    threads: ThreadCount,
+) -> Vec<Result<Matching, InputError>> {
+    pool(threads).install(|| {
+        pairs
+            .par_iter()
+            .with_max_len(1)
+            .map_init(MatchWorkspace::default, |ws, (p, t)| {
+                if p.shape != t.shape {
+                    return Err(InputError::ShapeMismatch {
+                        pred: (p.shape.rows, p.shape.cols),
+                        target: (t.shape.rows, t.shape.cols),
+                    });
+                }
+                betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
+            })
+            .collect()
+    })
+}

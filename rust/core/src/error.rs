@@ -1,0 +1,41 @@
+use std::fmt;
+
+/// Why an input image was refused. Every entry point validates before computing, so a bad image is
+/// an error value, never a panic or a silently wrong answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputError {
+    /// The image has no pixels.
+    Empty,
+    /// `values.len()` does not equal `rows * cols`.
+    LengthMismatch { len: usize, rows: usize, cols: usize },
+    /// Prediction and target differ in shape.
+    ShapeMismatch { pred: (usize, usize), target: (usize, usize) },
+    /// A NaN or infinite value at this flat pixel index.
+    NotFinite { index: usize },
+    /// More pixels than the 32-bit cell indices can address.
+    TooLarge { pixels: usize },
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Empty => write!(f, "image is empty (it has a zero-length axis)"),
+            InputError::LengthMismatch { len, rows, cols } => {
+                write!(f, "{len} values do not fill a {rows}x{cols} image")
+            }
+            InputError::ShapeMismatch { pred, target } => write!(
+                f,
+                "prediction shape {:?} does not match target shape {:?}",
+                pred, target
+            ),
+            InputError::NotFinite { index } => {
+                write!(f, "value at flat index {index} is NaN or infinite")
+            }
+            InputError::TooLarge { pixels } => {
+                write!(f, "image has {pixels} pixels; at most {} are supported", crate::grid::MAX_PIXELS)
+            }
+        }
+    }
+}
+
+impl std::error::Error for InputError {}

@@ -1,0 +1,21 @@
+//! bettimatch-core: exact cubical persistence with pixel locations, and Betti matching
+//! (induced matchings of persistence barcodes, Stucki et al. 2023) for 2D images.
+//!
+//! Everything here works on *sublevel* values (low values enter first); the binding layer turns a
+//! superlevel request into the sublevel filtration of `1 - x`. See `DESIGN.md` and the README's
+//! semantics table for the conventions, and [`grid`] for the cell orders.
+
+pub mod batch;
+pub mod error;
+pub mod filtration;
+pub mod grid;
+pub mod matching;
+pub mod order;
+pub mod persistence;
+pub mod union_find;
+
+pub use batch::{barcodes, matchings, ThreadCount};
+pub use error::InputError;
+pub use grid::{Connectivity, Shape};
+pub use matching::{betti_matching, Matching};
+pub use persistence::{barcode, Barcode, PersistencePair};

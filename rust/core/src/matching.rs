@@ -1,0 +1,179 @@
+//! Betti matching: the induced matching of two barcodes through their comparison image.
+//!
+//! With `c = min(f, g)` (the union of the sublevel sets), the inclusions give maps
+//! `H(f) -> H(c) <- H(g)`. A bar of `f` maps to the bar of `c` that dies where its image bar dies;
+//! two bars are matched when they reach the same bar of `c`.
+//! - Dimension 0: one sweep over `c`'s edges advances three union-finds in lockstep, ranked by
+//!   `c`, `f` and `g`; at each merge of `c` that ends a bar, the bars of `f` and `g` retired by the
+//!   same merge (their younger roots) are matched if both exist.
+//! - Dimension 1: each input's dual sweep also replays its merges in a union-find ranked by `c`;
+//!   the `c`-root retired at a bar's birth edge names the bar of `c` it reaches, and `c`'s own dual
+//!   sweep matches the bars that name the same root.
+
+use crate::error::InputError;
+use crate::grid::{Connectivity, Shape};
+use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair, Shadow, Workspace};
+use crate::union_find::{younger_ascending, UnionFind};
+
+const NONE: u32 = u32::MAX;
+
+/// The Betti matching of a prediction and a target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Matching {
+    pub pred: Barcode,
+    pub target: Barcode,
+    /// Per dimension, matched bars as `(index into pred.pairs[d], index into target.pairs[d])`, in
+    /// the order the comparison image's bars die.
+    pub matched: [Vec<(u32, u32)>; 2],
+    /// Per dimension, indices into `pred.pairs[d]` of the bars without a partner, in barcode order.
+    pub unmatched_pred: [Vec<u32>; 2],
+    pub unmatched_target: [Vec<u32>; 2],
+}
+
+impl Matching {
+    pub fn matched_pairs(&self, dim: usize) -> impl Iterator<Item = (PersistencePair, PersistencePair)> + '_ {
+        self.matched[dim]
+            .iter()
+            .map(move |&(p, t)| (self.pred.pairs[dim][p as usize], self.target.pairs[dim][t as usize]))
+    }
+}
+
+/// Buffers for one matching, reusable across a batch.
+#[derive(Default)]
+pub struct MatchWorkspace {
+    pred: Workspace,
+    target: Workspace,
+    comparison: Workspace,
+    comparison_values: Vec<f64>,
+    uf_pred: UnionFind,
+    uf_target: UnionFind,
+    /// Node (pixel or dual node) -> index of the bar it names, per input.
+    pred_bar_of: Vec<u32>,
+    target_bar_of: Vec<u32>,
+}
+
+/// The Betti matching of `pred` and `target` (sublevel values, row-major, same `shape`).
+pub fn betti_matching(
+    pred: &[f64],
+    target: &[f64],
+    shape: Shape,
+    connectivity: Connectivity,
+) -> Result<Matching, InputError> {
+    betti_matching_with(&mut MatchWorkspace::default(), pred, target, shape, connectivity)
+}
+
+pub fn betti_matching_with(
+    ws: &mut MatchWorkspace,
+    pred: &[f64],
+    target: &[f64],
+    shape: Shape,
+    connectivity: Connectivity,
+) -> Result<Matching, InputError> {
+    shape.validate(pred)?;
+    shape.validate(target)?;
+    ws.comparison_values.clear();
+    ws.comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
+    let comparison = std::mem::take(&mut ws.comparison_values);
+    ws.pred.filtration.build(pred, shape, connectivity);
+    ws.target.filtration.build(target, shape, connectivity);
+    ws.comparison.filtration.build(&comparison, shape, connectivity);
+
+    let mut m = Matching::default();
+    match_components(ws, pred, target, &comparison, &mut m);
+    match_cycles(ws, pred, target, &comparison, &mut m);
+    m.pred.essential[0].push(ws.pred.filtration.order[0]);
+    m.target.essential[0].push(ws.target.filtration.order[0]);
+    for d in 0..2 {
+        m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), m.matched[d].iter().map(|x| x.0));
+        m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), m.matched[d].iter().map(|x| x.1));
+    }
+    ws.comparison_values = comparison;
+    Ok(m)
+}
+
+fn unmatched(n: usize, matched: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut is_matched = vec![false; n];
+    for i in matched {
+        is_matched[i as usize] = true;
+    }
+    (0..n as u32).filter(|&i| !is_matched[i as usize]).collect()
+}
+
+fn record_bars(bars: &mut Vec<PersistencePair>, bar_of: &mut [u32], key: u32, pair: PersistencePair) {
+    bar_of[key as usize] = bars.len() as u32;
+    bars.push(pair);
+}
+
+fn match_components(ws: &mut MatchWorkspace, pred: &[f64], target: &[f64], comparison: &[f64], m: &mut Matching) {
+    let n = pred.len();
+    ws.pred_bar_of.clear();
+    ws.pred_bar_of.resize(n, NONE);
+    ws.target_bar_of.clear();
+    ws.target_bar_of.resize(n, NONE);
+    {
+        let (bars, bar_of) = (&mut m.pred.pairs[0], &mut ws.pred_bar_of);
+        component_sweep(&ws.pred.filtration, pred, &mut ws.pred.uf, |p| record_bars(bars, bar_of, p.birth, p));
+        let (bars, bar_of) = (&mut m.target.pairs[0], &mut ws.target_bar_of);
+        component_sweep(&ws.target.filtration, target, &mut ws.target.uf, |p| record_bars(bars, bar_of, p.birth, p));
+    }
+    let c = &ws.comparison.filtration;
+    let (uf_c, uf_p, uf_t) = (&mut ws.comparison.uf, &mut ws.uf_pred, &mut ws.uf_target);
+    uf_c.reset(n);
+    uf_p.reset(n);
+    uf_t.reset(n);
+    for &edge in &c.edges {
+        let (a, b) = c.edge_pixels(edge);
+        let (ra, rb) = (uf_c.find(a), uf_c.find(b));
+        if ra == rb {
+            continue;
+        }
+        let (younger, elder) = younger_ascending(comparison, ra, rb);
+        uf_c.attach(younger, elder);
+        let pred_younger = link_ascending(uf_p, pred, a, b);
+        let target_younger = link_ascending(uf_t, target, a, b);
+        if comparison[younger as usize] != c.edge_value(comparison, edge) {
+            let (pb, tb) = (ws.pred_bar_of[pred_younger as usize], ws.target_bar_of[target_younger as usize]);
+            if pb != NONE && tb != NONE {
+                m.matched[0].push((pb, tb));
+            }
+        }
+    }
+}
+
+/// Merges the components of `a` and `b` (known to differ) and returns the retired root.
+fn link_ascending(uf: &mut UnionFind, values: &[f64], a: u32, b: u32) -> u32 {
+    let (ra, rb) = (uf.find(a), uf.find(b));
+    let (younger, elder) = younger_ascending(values, ra, rb);
+    uf.attach(younger, elder);
+    younger
+}
+
+fn match_cycles(ws: &mut MatchWorkspace, pred: &[f64], target: &[f64], comparison: &[f64], m: &mut Matching) {
+    let nodes = ws.comparison.filtration.dual_values.len();
+    ws.pred_bar_of.clear();
+    ws.pred_bar_of.resize(nodes, NONE);
+    ws.target_bar_of.clear();
+    ws.target_bar_of.resize(nodes, NONE);
+    {
+        let comparison_duals = &ws.comparison.filtration.dual_values;
+        let (bars, bar_of) = (&mut m.pred.pairs[1], &mut ws.pred_bar_of);
+        let shadow = Shadow { uf: &mut ws.comparison.uf, dual_values: comparison_duals };
+        cycle_sweep(&ws.pred.filtration, pred, &mut ws.pred.uf, Some(shadow), |p, _, root| {
+            record_bars(bars, bar_of, root, p)
+        });
+        let (bars, bar_of) = (&mut m.target.pairs[1], &mut ws.target_bar_of);
+        let shadow = Shadow { uf: &mut ws.comparison.uf, dual_values: comparison_duals };
+        cycle_sweep(&ws.target.filtration, target, &mut ws.target.uf, Some(shadow), |p, _, root| {
+            record_bars(bars, bar_of, root, p)
+        });
+    }
+    // The comparison sweep: a bar of c is reached by the input bars recorded under its retired root.
+    let (pred_bar_of, target_bar_of) = (&ws.pred_bar_of, &ws.target_bar_of);
+    let matched = &mut m.matched[1];
+    cycle_sweep(&ws.comparison.filtration, comparison, &mut ws.comparison.uf, None, |_, root, _| {
+        let (pb, tb) = (pred_bar_of[root as usize], target_bar_of[root as usize]);
+        if pb != NONE && tb != NONE {
+            matched.push((pb, tb));
+        }
+    });
+}

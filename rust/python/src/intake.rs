@@ -1,0 +1,92 @@
+//! Array intake: any supported numpy dtype and memory layout -> sublevel `f64` values.
+
+use bettimatch_core::Shape;
+use numpy::{PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+/// Which filtration the user asked for. Superlevel is computed as the sublevel filtration of
+/// `1 - x`, evaluated in the input's own precision, exactly as the reference implementations'
+/// users prepare probabilities (so ties and rounding agree with them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Sublevel,
+    Superlevel,
+}
+
+trait Widen: numpy::Element + Copy {
+    fn sublevel(self, dir: Direction) -> f64;
+}
+
+macro_rules! widen_exact {
+    ($($t:ty),*) => {$(
+        impl Widen for $t {
+            #[inline]
+            fn sublevel(self, dir: Direction) -> f64 {
+                match dir {
+                    Direction::Sublevel => self as f64,
+                    Direction::Superlevel => 1.0 - self as f64,
+                }
+            }
+        }
+    )*};
+}
+widen_exact!(u8, i8, u16, i16, u32, i32, i64, u64, f64);
+
+impl Widen for f32 {
+    #[inline]
+    fn sublevel(self, dir: Direction) -> f64 {
+        match dir {
+            Direction::Sublevel => self as f64,
+            Direction::Superlevel => (1.0f32 - self) as f64,
+        }
+    }
+}
+
+impl Widen for bool {
+    #[inline]
+    fn sublevel(self, dir: Direction) -> f64 {
+        (self as u8).sublevel(dir)
+    }
+}
+
+fn widen<T: Widen>(array: &Bound<'_, PyArray2<T>>, dir: Direction, out: &mut Vec<f64>) -> PyResult<Shape> {
+    let readonly = array.try_readonly()?;
+    let view = readonly.as_array();
+    let (rows, cols) = view.dim();
+    out.clear();
+    out.reserve(rows * cols);
+    match view.as_slice() {
+        Some(contiguous) => out.extend(contiguous.iter().map(|&x| x.sublevel(dir))),
+        None => out.extend(view.iter().map(|&x| x.sublevel(dir))),
+    }
+    Ok(Shape::new(rows, cols))
+}
+
+/// Converts one 2D numpy array into sublevel values; `label` names it in error messages.
+pub fn sublevel_values(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> PyResult<(Vec<f64>, Shape)> {
+    let untyped = obj
+        .cast::<PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err(format!("{label}: expected a numpy array, got {}", obj.get_type())))?;
+    if untyped.ndim() != 2 {
+        return Err(PyValueError::new_err(format!(
+            "{label}: expected a 2D image, got an array with {} dimensions (shape {:?})",
+            untyped.ndim(),
+            untyped.shape()
+        )));
+    }
+    let mut out = Vec::new();
+    macro_rules! try_dtype {
+        ($($t:ty),*) => {$(
+            if let Ok(a) = obj.cast::<PyArray2<$t>>() {
+                let shape = widen(a, dir, &mut out)?;
+                return Ok((out, shape));
+            }
+        )*};
+    }
+    try_dtype!(f32, f64, u8, bool, i8, u16, i16, u32, i32, i64, u64);
+    Err(PyTypeError::new_err(format!(
+        "{label}: unsupported dtype {}; expected bool, an integer type, float32 or float64",
+        untyped.dtype()
+    )))
+}

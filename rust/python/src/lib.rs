@@ -1,0 +1,162 @@
+//! The binding layer: array intake, argument checks, GIL release around whole batches, results
+//! as numpy arrays. The math lives in `bettimatch-core`.
+
+mod intake;
+mod results;
+
+use bettimatch_core::batch::ImageRef;
+use bettimatch_core::{Connectivity, InputError, Shape, ThreadCount};
+use intake::{sublevel_values, Direction};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+fn direction(filtration: &str) -> PyResult<Direction> {
+    match filtration {
+        "superlevel" => Ok(Direction::Superlevel),
+        "sublevel" => Ok(Direction::Sublevel),
+        other => Err(PyValueError::new_err(format!(
+            "filtration must be 'superlevel' or 'sublevel', got {other:?}"
+        ))),
+    }
+}
+
+fn connectivity(c: u32) -> PyResult<Connectivity> {
+    match c {
+        4 => Ok(Connectivity::Four),
+        8 => Ok(Connectivity::Eight),
+        other => Err(PyValueError::new_err(format!("connectivity must be 4 or 8 for 2D images, got {other}"))),
+    }
+}
+
+fn thread_count(num_threads: Option<i64>) -> PyResult<ThreadCount> {
+    match num_threads {
+        None => Ok(ThreadCount::Auto),
+        Some(n) if n >= 1 => Ok(ThreadCount::Fixed(n as usize)),
+        Some(n) => Err(PyValueError::new_err(format!("num_threads must be a positive integer or None, got {n}"))),
+    }
+}
+
+fn input_error(label: &str, shape: Shape, e: InputError) -> PyErr {
+    let msg = match e {
+        InputError::NotFinite { index } => {
+            let (r, c) = shape.row_col(index as u32);
+            format!("{label}: value at ({r}, {c}) is NaN or infinite")
+        }
+        other => format!("{label}: {other}"),
+    };
+    PyValueError::new_err(msg)
+}
+
+fn label(name: &str, i: usize, batched: bool) -> String {
+    if batched {
+        format!("{name}[{i}]")
+    } else {
+        name.to_string()
+    }
+}
+
+fn collect_images(
+    items: &Bound<'_, PyList>,
+    dir: Direction,
+    name: &str,
+    batched: bool,
+) -> PyResult<Vec<(Vec<f64>, Shape)>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, obj)| sublevel_values(&obj, dir, &label(name, i, batched)))
+        .collect()
+}
+
+/// Barcodes of a list of 2D arrays; per image a tuple of flat-index int64 arrays
+/// `(birth0, death0, birth1, death1, essential0, essential1)`.
+#[pyfunction]
+#[pyo3(signature = (images, filtration, connectivity, num_threads, batched))]
+fn barcode_batch<'py>(
+    py: Python<'py>,
+    images: &Bound<'py, PyList>,
+    filtration: &str,
+    connectivity: u32,
+    num_threads: Option<i64>,
+    batched: bool,
+) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+    let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
+    let owned = collect_images(images, dir, "image", batched)?;
+    let refs: Vec<ImageRef<'_>> = owned.iter().map(|(v, s)| ImageRef { values: v, shape: *s }).collect();
+    let computed = py.detach(|| bettimatch_core::barcodes(&refs, conn, threads));
+    computed
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Ok(b) => results::barcode_tuple(py, &b),
+            Err(e) => Err(input_error(&label("image", i, batched), owned[i].1, e)),
+        })
+        .collect()
+}
+
+/// Betti matchings of two equal-length lists of 2D arrays; per pair a tuple of flat-index int64
+/// arrays, see `results::matching_tuple` for the order.
+#[pyfunction]
+#[pyo3(signature = (preds, targets, filtration, connectivity, num_threads, batched))]
+fn matching_batch<'py>(
+    py: Python<'py>,
+    preds: &Bound<'py, PyList>,
+    targets: &Bound<'py, PyList>,
+    filtration: &str,
+    connectivity: u32,
+    num_threads: Option<i64>,
+    batched: bool,
+) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+    let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
+    if preds.len() != targets.len() {
+        return Err(PyValueError::new_err(format!(
+            "preds and targets must have the same length, got {} and {}",
+            preds.len(),
+            targets.len()
+        )));
+    }
+    let pred_name = if batched { "preds" } else { "pred" };
+    let target_name = if batched { "targets" } else { "target" };
+    let p = collect_images(preds, dir, pred_name, batched)?;
+    let t = collect_images(targets, dir, target_name, batched)?;
+    for (i, (a, b)) in p.iter().zip(&t).enumerate() {
+        if a.1 != b.1 {
+            return Err(PyValueError::new_err(format!(
+                "{} has shape ({}, {}) but {} has shape ({}, {})",
+                label(pred_name, i, batched),
+                a.1.rows,
+                a.1.cols,
+                label(target_name, i, batched),
+                b.1.rows,
+                b.1.cols
+            )));
+        }
+    }
+    let pairs: Vec<(ImageRef<'_>, ImageRef<'_>)> = p
+        .iter()
+        .zip(&t)
+        .map(|(a, b)| (ImageRef { values: &a.0, shape: a.1 }, ImageRef { values: &b.0, shape: b.1 }))
+        .collect();
+    let computed = py.detach(|| bettimatch_core::matchings(&pairs, conn, threads));
+    computed
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Ok(m) => results::matching_tuple(py, &m),
+            Err(e) => {
+                // Say which side is bad: re-validate each separately.
+                let side = if p[i].1.validate(&p[i].0).is_err() { pred_name } else { target_name };
+                Err(input_error(&label(side, i, batched), p[i].1, e))
+            }
+        })
+        .collect()
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(barcode_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(matching_batch, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
