@@ -12,6 +12,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
+use crate::masks::{mask_counts_with, MaskCounts, MaskWorkspace};
 use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
 use crate::persistence::{barcode_with, Barcode, Workspace};
 
@@ -93,6 +94,36 @@ pub fn matchings(
                     });
                 }
                 betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
+            })
+            .collect()
+    })
+}
+
+/// A borrowed binary mask, row-major.
+#[derive(Clone, Copy, Debug)]
+pub struct MaskRef<'a> {
+    pub mask: &'a [bool],
+    pub shape: Shape,
+}
+
+/// Matching counts of a batch of (prediction, target) mask pairs.
+pub fn mask_counts_batch(
+    pairs: &[(MaskRef<'_>, MaskRef<'_>)],
+    connectivity: Connectivity,
+    threads: ThreadCount,
+) -> Vec<Result<MaskCounts, InputError>> {
+    pool(threads).install(|| {
+        pairs
+            .par_iter()
+            .with_max_len(1)
+            .map_init(MaskWorkspace::default, |ws, (p, t)| {
+                if p.shape != t.shape {
+                    return Err(InputError::ShapeMismatch {
+                        pred: (p.shape.rows, p.shape.cols),
+                        target: (t.shape.rows, t.shape.cols),
+                    });
+                }
+                mask_counts_with(ws, p.mask, t.mask, p.shape, connectivity)
             })
             .collect()
     })

@@ -9,13 +9,15 @@ pub mod batch;
 pub mod error;
 pub mod filtration;
 pub mod grid;
+pub mod masks;
 pub mod matching;
 pub mod order;
 pub mod persistence;
 pub mod union_find;
 
-pub use batch::{barcodes, matchings, ThreadCount};
+pub use batch::{barcodes, mask_counts_batch, matchings, ThreadCount};
 pub use error::InputError;
 pub use grid::{Connectivity, Shape};
+pub use masks::{mask_counts, MaskCounts};
 pub use matching::{betti_matching, Matching};
 pub use persistence::{barcode, Barcode, PersistencePair};

@@ -1,7 +1,7 @@
 //! Array intake: any supported numpy dtype and memory layout -> sublevel `f64` values.
 
 use bettimatch_core::Shape;
-use numpy::{PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyArray3, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -81,6 +81,45 @@ pub fn sublevel_values(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> P
             if let Ok(a) = obj.cast::<PyArray2<$t>>() {
                 let shape = widen(a, dir, &mut out)?;
                 return Ok((out, shape));
+            }
+        )*};
+    }
+    try_dtype!(f32, f64, u8, bool, i8, u16, i16, u32, i32, i64, u64);
+    Err(PyTypeError::new_err(format!(
+        "{label}: unsupported dtype {}; expected bool, an integer type, float32 or float64",
+        untyped.dtype()
+    )))
+}
+
+fn widen_stack<T: Widen>(array: &Bound<'_, PyArray3<T>>, dir: Direction) -> PyResult<(Vec<Vec<f64>>, Shape)> {
+    let readonly = array.try_readonly()?;
+    let view = readonly.as_array();
+    let (_, rows, cols) = view.dim();
+    let images = view
+        .outer_iter()
+        .map(|image| match image.as_slice() {
+            Some(contiguous) => contiguous.iter().map(|&x| x.sublevel(dir)).collect(),
+            None => image.iter().map(|&x| x.sublevel(dir)).collect(),
+        })
+        .collect();
+    Ok((images, Shape::new(rows, cols)))
+}
+
+/// Converts an (N, H, W) numpy array into N images of sublevel values.
+pub fn sublevel_stack(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> PyResult<(Vec<Vec<f64>>, Shape)> {
+    let untyped = obj
+        .cast::<PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err(format!("{label}: expected a numpy array, got {}", obj.get_type())))?;
+    if untyped.ndim() != 3 {
+        return Err(PyValueError::new_err(format!(
+            "{label}: expected an (N, H, W) array, got shape {:?}",
+            untyped.shape()
+        )));
+    }
+    macro_rules! try_dtype {
+        ($($t:ty),*) => {$(
+            if let Ok(a) = obj.cast::<PyArray3<$t>>() {
+                return widen_stack(a, dir);
             }
         )*};
     }

@@ -4,9 +4,10 @@
 mod intake;
 mod results;
 
-use bettimatch_core::batch::ImageRef;
+use bettimatch_core::batch::{ImageRef, MaskRef};
 use bettimatch_core::{Connectivity, InputError, Shape, ThreadCount};
-use intake::{sublevel_values, Direction};
+use intake::{sublevel_stack, sublevel_values, Direction};
+use numpy::{PyArray1, PyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -153,10 +154,135 @@ fn matching_batch<'py>(
         .collect()
 }
 
+/// Matching counts of binary masks (nonzero = foreground), one row per pair:
+/// `[unmatched_pred0, unmatched_pred1, unmatched_target0, unmatched_target1, finite_pred0,
+/// finite_pred1, finite_target0, finite_target1, pred_nonempty, target_nonempty]`.
+#[pyfunction]
+#[pyo3(signature = (preds, targets, connectivity, num_threads))]
+fn mask_matching_counts<'py>(
+    py: Python<'py>,
+    preds: &Bound<'py, PyList>,
+    targets: &Bound<'py, PyList>,
+    connectivity: u32,
+    num_threads: Option<i64>,
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    let (conn, threads) = (self::connectivity(connectivity)?, thread_count(num_threads)?);
+    if preds.len() != targets.len() {
+        return Err(PyValueError::new_err(format!(
+            "preds and targets must have the same length, got {} and {}",
+            preds.len(),
+            targets.len()
+        )));
+    }
+    let to_masks = |items: &Bound<'py, PyList>, name: &str| -> PyResult<Vec<(Vec<bool>, Shape)>> {
+        collect_images(items, Direction::Sublevel, name, true)
+            .map(|v| v.into_iter().map(|(x, s)| (x.into_iter().map(|v| v != 0.0).collect(), s)).collect())
+    };
+    let p = to_masks(preds, "preds")?;
+    let t = to_masks(targets, "targets")?;
+    let pairs: Vec<(MaskRef<'_>, MaskRef<'_>)> = p
+        .iter()
+        .zip(&t)
+        .map(|(a, b)| (MaskRef { mask: &a.0, shape: a.1 }, MaskRef { mask: &b.0, shape: b.1 }))
+        .collect();
+    let computed = py.detach(|| bettimatch_core::mask_counts_batch(&pairs, conn, threads));
+    let mut rows = Vec::with_capacity(computed.len());
+    for (i, r) in computed.into_iter().enumerate() {
+        let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].1, e))?;
+        rows.push(vec![
+            c.unmatched_pred[0] as i64,
+            c.unmatched_pred[1] as i64,
+            c.unmatched_target[0] as i64,
+            c.unmatched_target[1] as i64,
+            c.finite_pred[0] as i64,
+            c.finite_pred[1] as i64,
+            c.finite_target[0] as i64,
+            c.finite_target[1] as i64,
+            c.pred_nonempty as i64,
+            c.target_nonempty as i64,
+        ]);
+    }
+    if rows.is_empty() {
+        return Ok(PyArray2::zeros(py, [0, 10], false));
+    }
+    Ok(PyArray2::from_vec2(py, &rows).expect("rows have equal length"))
+}
+
+/// Kinds of rows returned by `loss_pairs`.
+const MATCHED: i64 = 0;
+const UNMATCHED_PRED: i64 = 1;
+const UNMATCHED_TARGET: i64 = 2;
+const ESSENTIAL: i64 = 3;
+
+/// The persistence pairs a loss needs, for a stack of (N, H, W) predictions and targets, as flat
+/// int64 arrays `(item, dim, kind, pred_birth, pred_death, target_birth, target_death)`; indices
+/// are global flat indices into the (N, H, W) array, -1 where a side has no bar. Kinds: 0 matched,
+/// 1 unmatched in pred, 2 unmatched in target, 3 the essential (never dying) component of both
+/// (only with `include_essential`; deaths -1).
+#[pyfunction]
+#[pyo3(signature = (preds, targets, filtration, connectivity, num_threads, include_essential))]
+fn loss_pairs<'py>(
+    py: Python<'py>,
+    preds: &Bound<'py, PyAny>,
+    targets: &Bound<'py, PyAny>,
+    filtration: &str,
+    connectivity: u32,
+    num_threads: Option<i64>,
+    include_essential: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
+    let (p, ps) = sublevel_stack(preds, dir, "input")?;
+    let (t, ts) = sublevel_stack(targets, dir, "target")?;
+    if p.len() != t.len() || ps != ts {
+        return Err(PyValueError::new_err(format!(
+            "input has shape ({}, {}, {}) but target has shape ({}, {}, {})",
+            p.len(), ps.rows, ps.cols, t.len(), ts.rows, ts.cols
+        )));
+    }
+    let pairs: Vec<(ImageRef<'_>, ImageRef<'_>)> =
+        p.iter().zip(&t).map(|(a, b)| (ImageRef { values: a, shape: ps }, ImageRef { values: b, shape: ts })).collect();
+    let computed = py.detach(|| bettimatch_core::matchings(&pairs, conn, threads));
+    let mut cols: [Vec<i64>; 7] = Default::default();
+    let n = ps.pixels() as i64;
+    for (i, r) in computed.into_iter().enumerate() {
+        let m = r.map_err(|e| {
+            let side = if ps.validate(&p[i]).is_err() { "input" } else { "target" };
+            input_error(&format!("{side}[{i}]"), ps, e)
+        })?;
+        let base = i as i64 * n;
+        let mut push = |dim: i64, kind: i64, pb: i64, pd: i64, tb: i64, td: i64| {
+            let shift = |x: i64| if x < 0 { -1 } else { base + x };
+            for (col, v) in cols.iter_mut().zip([i as i64, dim, kind, shift(pb), shift(pd), shift(tb), shift(td)]) {
+                col.push(v);
+            }
+        };
+        for d in 0..2 {
+            for (a, b) in m.matched_pairs(d) {
+                push(d as i64, MATCHED, a.birth.into(), a.death.into(), b.birth.into(), b.death.into());
+            }
+            for &k in &m.unmatched_pred[d] {
+                let a = m.pred.pairs[d][k as usize];
+                push(d as i64, UNMATCHED_PRED, a.birth.into(), a.death.into(), -1, -1);
+            }
+            for &k in &m.unmatched_target[d] {
+                let b = m.target.pairs[d][k as usize];
+                push(d as i64, UNMATCHED_TARGET, -1, -1, b.birth.into(), b.death.into());
+            }
+        }
+        if include_essential {
+            push(0, ESSENTIAL, m.pred.essential[0][0].into(), -1, m.target.essential[0][0].into(), -1);
+        }
+    }
+    let arrays: Vec<Bound<'py, PyAny>> = cols.into_iter().map(|c| PyArray1::from_vec(py, c).into_any()).collect();
+    PyTuple::new(py, arrays)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(barcode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(matching_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(mask_matching_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(loss_pairs, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
