@@ -6,10 +6,21 @@
 //! - Connectivity 4 (V-construction): the dual nodes are the squares (max of a 2x2 block) and the
 //!   dual edges are the primal edges themselves, so one edge list serves both sweeps.
 //! - Connectivity 8 (T-construction): the dual nodes are the pixels and the dual edges join
-//!   4-neighbours (and boundary pixels to the outside) at the smaller of their values.
+//!   4-neighbours (a boundary pixel also to the outside) at the smaller of their values.
+//!
+//! Internally the image is padded with a border of `+inf` pixels, and every cell is named by a
+//! *padded* index: neighbours are fixed offsets (no division, no bounds checks), a padding pixel
+//! never joins a primal edge, and every dual node touching the padding is the outside node. Padded
+//! indices are monotone in the plain row-major ones, so every tie-break order is unchanged; pixels
+//! are translated back with [`Filtration::pixel`] only when a bar is reported.
+//!
+//! After the sort, values are replaced by their dense ranks (`u32`, padding `u32::MAX`): equal
+//! values get equal ranks, so every comparison and tie is the same, at half the memory traffic.
+//! Edges are stored as `rank << 32 | key`, so the sweeps read an edge's value with its key.
 
-use crate::grid::{Connectivity, Shape, Step, EIGHT_STEPS, FOUR_STEPS};
-use crate::order::{sort_pixels, SortScratch};
+use crate::grid::{Connectivity, Shape};
+use crate::union_find::UnionFind;
+use crate::order::{dense_ranks, sort_by_value, SortScratch};
 
 /// Whether an edge enters at the larger (primal) or smaller (T-dual) endpoint value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -18,55 +29,121 @@ enum EdgeValue {
     Min,
 }
 
+/// A neighbour graph on padded pixels: forward offsets per edge kind (key = kinds * anchor + kind
+/// for the smaller-index endpoint `anchor`), and the kinds' backward order by ascending key.
+struct Stencil {
+    forward: [u32; 4],
+    kinds: u32,
+    backward_order: [usize; 4],
+}
+
+impl Stencil {
+    /// Down, right: Betti-Matching-3D's edge types 0 and 1.
+    fn four(stride: u32) -> Self {
+        Stencil { forward: [stride, 1, 0, 0], kinds: 2, backward_order: [0, 1, 0, 0] }
+    }
+
+    /// Down, right, down-right, down-left.
+    fn eight(stride: u32) -> Self {
+        Stencil { forward: [stride, 1, stride + 1, stride - 1], kinds: 4, backward_order: [2, 0, 3, 1] }
+    }
+}
+
+/// Rank of the padding and of the outside node: later than every pixel.
+pub const PADDING: u32 = u32::MAX;
+
+/// An edge of the filtration: `rank << 32 | key`; ascending `u64` order is filtration order.
+pub type Edge = u64;
+
+#[inline]
+pub fn edge_key(e: Edge) -> u32 {
+    e as u32
+}
+
+#[inline]
+pub fn edge_rank(e: Edge) -> u32 {
+    (e >> 32) as u32
+}
+
 /// Reusable buffers for one image's filtration.
 #[derive(Default)]
 pub struct Filtration {
-    pub shape: Shape,
-    pub connectivity: Option<Connectivity>,
-    /// Pixels in ascending `(value, index)` order.
+    shape: Shape,
+    stride: u32,
+    connectivity: Option<Connectivity>,
+    /// Dense value ranks of the padded pixels (`PADDING` on the border), row-major with
+    /// `stride = cols + 2`.
+    pub ranks: Vec<u32>,
+    /// Real pixels (padded indices) in ascending `(value, index)` order.
     pub order: Vec<u32>,
-    /// Primal edge keys in ascending `(value, key)` order.
-    pub edges: Vec<u32>,
-    /// T-construction only: dual edge keys in ascending `(value, key)` order (swept in reverse).
-    dual_edges_eight: Vec<u32>,
-    /// Values of the dual nodes, the outside node (`+inf`) last.
-    pub dual_values: Vec<f64>,
+    /// Primal edges in ascending `(value, key)` order.
+    pub edges: Vec<Edge>,
+    /// T-construction only: dual edges in ascending `(value, key)` order (swept in reverse).
+    dual_edges_eight: Vec<Edge>,
+    /// Ranks of the dual nodes by padded index (`PADDING` marks a node that is part of the
+    /// outside), the outside node last.
+    pub dual_ranks: Vec<u32>,
     block: Vec<u32>,
+    bitmap: Vec<u64>,
     sort: SortScratch,
 }
-
 
 impl Filtration {
     /// Builds the filtration of `values` (already validated), reusing this buffer's allocations.
     pub fn build(&mut self, values: &[f64], shape: Shape, connectivity: Connectivity) {
         self.shape = shape;
+        self.stride = (shape.cols + 2) as u32;
         self.connectivity = Some(connectivity);
-        sort_pixels(values, &mut self.order, &mut self.sort);
+        let stride = self.stride as usize;
+        sort_by_value(
+            values.chunks_exact(shape.cols).enumerate().flat_map(|(r, row)| {
+                let start = (r + 1) * stride + 1;
+                row.iter().enumerate().map(move |(c, &v)| (v, (start + c) as u32))
+            }),
+            &mut self.order,
+            &mut self.sort,
+        );
+        self.ranks.clear();
+        self.ranks.resize(stride * (shape.rows + 2), PADDING);
+        dense_ranks(&self.sort, &mut self.ranks);
+        let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut self.block, bitmap: &mut self.bitmap };
         match connectivity {
             Connectivity::Four => {
-                sorted_edges(values, shape, &self.order, &FOUR_STEPS, EdgeValue::Max, &mut self.edges, &mut self.block);
-                square_values(values, shape, &mut self.dual_values);
+                builder.build(&Stencil::four(self.stride), EdgeValue::Max, &mut self.edges);
+                square_ranks(&self.ranks, stride, &mut self.dual_ranks);
             }
             Connectivity::Eight => {
-                sorted_edges(values, shape, &self.order, &EIGHT_STEPS, EdgeValue::Max, &mut self.edges, &mut self.block);
-                sorted_edges(values, shape, &self.order, &FOUR_STEPS, EdgeValue::Min, &mut self.dual_edges_eight, &mut self.block);
-                self.dual_values.clear();
-                self.dual_values.extend_from_slice(values);
+                builder.build(&Stencil::eight(self.stride), EdgeValue::Max, &mut self.edges);
+                builder.build(&Stencil::four(self.stride), EdgeValue::Min, &mut self.dual_edges_eight);
+                self.dual_ranks.clear();
+                self.dual_ranks.extend_from_slice(&self.ranks);
             }
         }
-        self.dual_values.push(f64::INFINITY);
-    }
-
-    fn shape(&self) -> Shape {
-        self.shape
+        self.dual_ranks.push(PADDING);
     }
 
     fn conn(&self) -> Connectivity {
         self.connectivity.expect("filtration not built")
     }
 
-    /// Dual edge keys in ascending order; the dual sweep walks them in reverse.
-    pub fn dual_edges(&self) -> &[u32] {
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The plain row-major index of a padded pixel.
+    #[inline]
+    pub fn pixel(&self, padded: u32) -> u32 {
+        let (r, c) = (padded / self.stride, padded % self.stride);
+        (r - 1) * self.shape.cols as u32 + (c - 1)
+    }
+
+    /// The first pixel of the filtration: where the component that never dies is born.
+    pub fn first_pixel(&self) -> u32 {
+        self.order[0]
+    }
+
+    /// Dual edges in ascending order; the dual sweep walks them in reverse.
+    pub fn dual_edges(&self) -> &[Edge] {
         match self.conn() {
             Connectivity::Four => &self.edges,
             Connectivity::Eight => &self.dual_edges_eight,
@@ -74,79 +151,57 @@ impl Filtration {
     }
 
     pub fn outside(&self) -> u32 {
-        (self.dual_values.len() - 1) as u32
+        (self.dual_ranks.len() - 1) as u32
     }
 
     /// The two pixels an edge joins, the smaller index first.
     #[inline]
     pub fn edge_pixels(&self, key: u32) -> (u32, u32) {
-        let shape = self.shape();
-        let (p, step) = match self.conn() {
-            Connectivity::Four => (key >> 1, FOUR_STEPS[(key & 1) as usize]),
-            Connectivity::Eight => (key >> 2, EIGHT_STEPS[(key & 3) as usize]),
-        };
-        (p, p + step.offset(shape))
+        let s = self.stride;
+        match self.conn() {
+            Connectivity::Four => {
+                let p = key >> 1;
+                (p, p + if key & 1 == 0 { s } else { 1 })
+            }
+            Connectivity::Eight => {
+                let p = key >> 2;
+                (p, p + [s, 1, s + 1, s - 1][(key & 3) as usize])
+            }
+        }
     }
 
     /// The pixel whose value an edge takes: the larger endpoint, the second one on a tie (as
     /// Betti-Matching-3D reports it).
     #[inline]
-    pub fn edge_pixel(&self, values: &[f64], key: u32) -> u32 {
+    pub fn edge_pixel(&self, key: u32) -> u32 {
         let (a, b) = self.edge_pixels(key);
-        if values[b as usize] >= values[a as usize] {
+        if self.ranks[b as usize] >= self.ranks[a as usize] {
             b
         } else {
             a
         }
     }
 
-    #[inline]
-    pub fn edge_value(&self, values: &[f64], key: u32) -> f64 {
-        let (a, b) = self.edge_pixels(key);
-        values[a as usize].max(values[b as usize])
-    }
-
-    /// The two dual nodes a dual edge separates (the outside node where it leaves the grid).
+    /// The two dual nodes a dual edge separates (nodes of the outside where it leaves the grid).
     #[inline]
     pub fn dual_edge_nodes(&self, key: u32) -> (u32, u32) {
-        let shape = self.shape();
-        let outside = self.outside();
+        let p = key >> 1;
         match self.conn() {
-            Connectivity::Four => {
-                let (row, col) = shape.row_col(key >> 1);
-                let (mrows, mcols) = (shape.rows - 1, shape.cols - 1);
-                let square = |r: usize, c: usize| (r * mcols + c) as u32;
-                if key & 1 == 0 {
-                    // vertical edge between rows `row` and `row + 1`: squares left and right of it
-                    let left = if col == 0 { outside } else { square(row, col - 1) };
-                    let right = if col == mcols { outside } else { square(row, col) };
-                    (left, right)
-                } else {
-                    let above = if row == 0 { outside } else { square(row - 1, col) };
-                    let below = if row == mrows { outside } else { square(row, col) };
-                    (above, below)
-                }
-            }
-            Connectivity::Eight => {
-                let n = shape.pixels() as u32;
-                if key >= 2 * n {
-                    (key - 2 * n, outside)
-                } else {
-                    let p = key >> 1;
-                    (p, p + FOUR_STEPS[(key & 1) as usize].offset(shape))
-                }
-            }
+            // The squares whose top-left pixels are left/right of a vertical edge, above/below a
+            // horizontal one.
+            Connectivity::Four => (p - if key & 1 == 0 { 1 } else { self.stride }, p),
+            Connectivity::Eight => (p, p + if key & 1 == 0 { self.stride } else { 1 }),
         }
     }
 
     /// The pixel whose value a dual edge takes (where the cycle is born).
     #[inline]
-    pub fn dual_edge_pixel(&self, values: &[f64], key: u32) -> u32 {
+    pub fn dual_edge_pixel(&self, key: u32) -> u32 {
         match self.conn() {
-            Connectivity::Four => self.edge_pixel(values, key),
+            Connectivity::Four => self.edge_pixel(key),
             Connectivity::Eight => {
                 let (a, b) = self.dual_edge_nodes(key);
-                if b == self.outside() || values[a as usize] <= values[b as usize] {
+                if self.ranks[a as usize] <= self.ranks[b as usize] {
                     a
                 } else {
                     b
@@ -155,107 +210,132 @@ impl Filtration {
         }
     }
 
-    #[inline]
-    pub fn dual_edge_value(&self, values: &[f64], key: u32) -> f64 {
-        match self.conn() {
-            Connectivity::Four => self.edge_value(values, key),
-            Connectivity::Eight => values[self.dual_edge_pixel(values, key) as usize],
-        }
-    }
-
     /// The pixel whose value a dual node (a top cell) takes: where a cycle dies. For squares the
     /// tie order is Betti-Matching-3D's: bottom-right, bottom-left, top-right, top-left.
     #[inline]
-    pub fn dual_node_pixel(&self, values: &[f64], node: u32) -> u32 {
+    pub fn dual_node_pixel(&self, node: u32) -> u32 {
         match self.conn() {
             Connectivity::Eight => node,
             Connectivity::Four => {
-                let shape = self.shape();
-                let mcols = shape.cols - 1;
-                let (r, c) = (node as usize / mcols, node as usize % mcols);
-                let top_left = (r * shape.cols + c) as u32;
-                let cols = shape.cols as u32;
-                let v = self.dual_values[node as usize];
-                [top_left + cols + 1, top_left + cols, top_left + 1, top_left]
+                let s = self.stride;
+                let rank = self.dual_ranks[node as usize];
+                [node + s + 1, node + s, node + 1, node]
                     .into_iter()
-                    .find(|&p| values[p as usize] == v)
-                    .unwrap_or(top_left)
+                    .find(|&p| self.ranks[p as usize] == rank)
+                    .unwrap_or(node)
             }
         }
     }
+
+    /// Primal union-find start: every pixel alone, ranked by value.
+    pub fn reset_primal(&self, uf: &mut UnionFind) {
+        uf.reset(&self.ranks);
+    }
+
+    /// Dual union-find start: every node alone, ranked by value, except that all nodes of the
+    /// outside start as one.
+    pub fn reset_dual(&self, uf: &mut UnionFind) {
+        let outside = self.outside();
+        let parents = self.dual_ranks.iter().enumerate().map(|(i, &r)| if r == PADDING { outside } else { i as u32 });
+        uf.reset_with(&self.dual_ranks, parents);
+    }
 }
 
-/// Values of the squares (2x2 blocks) of the V-construction.
-fn square_values(values: &[f64], shape: Shape, out: &mut Vec<f64>) {
+/// Ranks of the squares (2x2 blocks) of the V-construction, by top-left padded index; `PADDING`
+/// for any block that touches the padding.
+fn square_ranks(ranks: &[u32], stride: usize, out: &mut Vec<u32>) {
+    let n = ranks.len();
     out.clear();
-    if shape.rows < 2 || shape.cols < 2 {
-        return;
-    }
-    out.reserve(shape.squares() + 1);
-    for r in 0..shape.rows - 1 {
-        let top = &values[r * shape.cols..(r + 1) * shape.cols];
-        let bottom = &values[(r + 1) * shape.cols..(r + 2) * shape.cols];
-        out.extend((0..shape.cols - 1).map(|c| top[c].max(top[c + 1]).max(bottom[c].max(bottom[c + 1]))));
-    }
+    out.reserve(n + 1);
+    out.extend((0..n - stride - 1).map(|p| ranks[p].max(ranks[p + 1]).max(ranks[p + stride].max(ranks[p + stride + 1]))));
+    out.resize(n, PADDING);
 }
 
-/// Writes the edges of the neighbour graph given by `steps` into `out`, ascending by
-/// `(edge value, key)`, where `key = steps.len() * p + kind` for the smaller endpoint `p`.
-///
-/// The edges are generated per pixel in the sorted pixel order: an edge enters with the endpoint
-/// that gives it its value (the later one for `Max`, the earlier one for `Min`), so only edges of
-/// equal value need ordering by key, within each run of equal pixel values. `Min` edges also
-/// include one edge `2 * N + p` from each boundary pixel to the outside (the T-dual graph).
-fn sorted_edges(
-    values: &[f64],
-    shape: Shape,
-    order: &[u32],
-    steps: &[Step],
-    rule: EdgeValue,
-    out: &mut Vec<u32>,
-    block: &mut Vec<u32>,
-) {
-    out.clear();
-    out.reserve(order.len() * steps.len());
-    let kinds = steps.len() as u32;
-    let n = shape.pixels() as u32;
-    // Does a neighbour with value `w` give the edge the value `v` of the current pixel?
-    let joins = |v: f64, w: f64| match rule {
-        EdgeValue::Max => w <= v,
-        EdgeValue::Min => w >= v,
-    };
-    let mut start = 0;
-    while start < order.len() {
-        let v = values[order[start] as usize];
-        let mut end = start + 1;
-        while end < order.len() && values[order[end] as usize] == v {
-            end += 1;
-        }
-        block.clear();
-        for &p in &order[start..end] {
-            let (row, col) = shape.row_col(p);
-            for (kind, step) in steps.iter().enumerate() {
-                // `p` as the larger-index endpoint: a tie means the partner is in this run and
-                // emits the edge itself as the smaller endpoint.
-                if let Some(q) = step.backward(shape, row, col) {
+/// Above this many edges in one run of equal values, order them by a bitmap scan, not a sort.
+const BITMAP_MIN: usize = 1 << 12;
+
+struct EdgeBuilder<'a> {
+    ranks: &'a [u32],
+    order: &'a [u32],
+    block: &'a mut Vec<u32>,
+    bitmap: &'a mut Vec<u64>,
+}
+
+impl EdgeBuilder<'_> {
+    /// Writes the edges of `stencil` into `out`, ascending by `(edge value, key)`.
+    ///
+    /// The edges are generated per pixel in the sorted pixel order: an edge enters with the
+    /// endpoint that gives it its value (the later one for `Max`, the earlier one for `Min`), so
+    /// only edges of equal value need ordering by key, within each run of equal pixel values. A
+    /// lone pixel emits its edges already in key order.
+    fn build(&mut self, stencil: &Stencil, rule: EdgeValue, out: &mut Vec<Edge>) {
+        let (values, order) = (self.ranks, self.order);
+        out.clear();
+        out.reserve(order.len() * stencil.kinds as usize);
+        // Does a neighbour with value `w` give the edge the value `v` of the current pixel?
+        let joins = |v: u32, w: u32| match rule {
+            EdgeValue::Max => w <= v,
+            EdgeValue::Min => w >= v,
+        };
+        let mut start = 0;
+        while start < order.len() {
+            let v = values[order[start] as usize];
+            let mut end = start + 1;
+            while end < order.len() && values[order[end] as usize] == v {
+                end += 1;
+            }
+            let lone = end - start == 1;
+            let tag = (v as u64) << 32;
+            self.block.clear();
+            let mut emit = |key: u32| {
+                if lone {
+                    out.push(tag | key as u64);
+                } else {
+                    self.block.push(key);
+                }
+            };
+            for &p in &order[start..end] {
+                // `p` as the larger-index endpoint: on a tie the partner is in this run and emits
+                // the edge itself as the smaller endpoint.
+                for &kind in &stencil.backward_order[..stencil.kinds as usize] {
+                    let q = p - stencil.forward[kind];
                     let w = values[q as usize];
                     if joins(v, w) && w != v {
-                        block.push(q * kinds + kind as u32);
+                        emit(q * stencil.kinds + kind as u32);
                     }
                 }
-                if let Some(q) = step.forward(shape, row, col) {
-                    if joins(v, values[q as usize]) {
-                        block.push(p * kinds + kind as u32);
+                for kind in 0..stencil.kinds {
+                    if joins(v, values[(p + stencil.forward[kind as usize]) as usize]) {
+                        emit(p * stencil.kinds + kind);
                     }
                 }
             }
-            if rule == EdgeValue::Min && (row == 0 || col == 0 || row + 1 == shape.rows || col + 1 == shape.cols) {
-                block.push(2 * n + p);
+            if !lone {
+                order_block(self.block, self.bitmap, values.len() * stencil.kinds as usize, tag, out);
             }
+            start = end;
         }
+    }
+}
+
+/// Appends the keys of `block`, tagged with their rank, to `out` in ascending order.
+fn order_block(block: &mut Vec<u32>, bitmap: &mut Vec<u64>, key_bound: usize, tag: u64, out: &mut Vec<Edge>) {
+    if block.len() < BITMAP_MIN || block.len() < key_bound / 256 {
         block.sort_unstable();
-        out.extend_from_slice(block);
-        start = end;
+        out.extend(block.iter().map(|&k| tag | k as u64));
+        return;
+    }
+    bitmap.clear();
+    bitmap.resize(key_bound.div_ceil(64), 0);
+    for &k in block.iter() {
+        bitmap[(k / 64) as usize] |= 1 << (k % 64);
+    }
+    for (w, &word) in bitmap.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            out.push(tag | (w as u64 * 64 + bits.trailing_zeros() as u64));
+            bits &= bits - 1;
+        }
     }
 }
 
@@ -263,20 +343,40 @@ fn sorted_edges(
 mod tests {
     use super::*;
 
-    /// Every edge once, in `(value, key)` order, computed the slow way.
-    fn brute_edges(values: &[f64], shape: Shape, steps: &[Step]) -> Vec<u32> {
+    /// Every edge once as `(value, plain endpoints)`, in `(value, key)` order, the slow way.
+    fn brute_edges(values: &[f64], shape: Shape, eight: bool) -> Vec<(u32, u32)> {
+        let steps: &[(usize, isize)] = if eight { &[(1, 0), (0, 1), (1, 1), (1, -1)] } else { &[(1, 0), (0, 1)] };
         let mut edges = Vec::new();
-        for p in 0..shape.pixels() as u32 {
-            let (r, c) = shape.row_col(p);
-            for (k, s) in steps.iter().enumerate() {
-                if let Some(q) = s.forward(shape, r, c) {
-                    let v = values[p as usize].max(values[q as usize]);
-                    edges.push((v, p * steps.len() as u32 + k as u32));
+        for r in 0..shape.rows {
+            for c in 0..shape.cols {
+                let p = r * shape.cols + c;
+                for (k, &(dr, dc)) in steps.iter().enumerate() {
+                    let (r2, c2) = (r + dr, c as isize + dc);
+                    if r2 < shape.rows && c2 >= 0 && (c2 as usize) < shape.cols {
+                        let q = r2 * shape.cols + c2 as usize;
+                        edges.push((values[p].max(values[q]), p * steps.len() + k, (p as u32, q as u32)));
+                    }
                 }
             }
         }
-        edges.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        edges.into_iter().map(|(_, k)| k).collect()
+        edges.sort_by(|a, b| (a.0, a.1).partial_cmp(&(b.0, b.1)).unwrap());
+        edges.into_iter().map(|e| e.2).collect()
+    }
+
+    fn check(values: &[f64], shape: Shape) -> bool {
+        [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
+            let mut f = Filtration::default();
+            f.build(values, shape, conn);
+            let got: Vec<(u32, u32)> = f
+                .edges
+                .iter()
+                .map(|&e| {
+                    let (a, b) = f.edge_pixels(edge_key(e));
+                    (f.pixel(a), f.pixel(b))
+                })
+                .collect();
+            got == brute_edges(values, shape, conn == Connectivity::Eight)
+        })
     }
 
     quickcheck::quickcheck! {
@@ -285,13 +385,14 @@ mod tests {
             let rows = raw.len() / cols;
             if rows == 0 { return true; }
             let values: Vec<f64> = raw[..rows * cols].iter().map(|&x| (x % 5) as f64).collect();
-            let shape = Shape::new(rows, cols);
-            [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
-                let mut f = Filtration::default();
-                f.build(&values, shape, conn);
-                let steps: &[Step] = if conn == Connectivity::Four { &FOUR_STEPS } else { &EIGHT_STEPS };
-                f.edges == brute_edges(&values, shape, steps)
-            })
+            check(&values, Shape::new(rows, cols))
         }
+    }
+
+    #[test]
+    fn large_tied_runs_use_the_bitmap_and_stay_ordered() {
+        let shape = Shape::new(90, 110);
+        let values: Vec<f64> = (0..shape.pixels()).map(|i| ((i * 7919) % 13 < 6) as u8 as f64).collect();
+        assert!(check(&values, shape));
     }
 }

@@ -8,8 +8,10 @@
 //!   the outside node comes after every square.
 //!
 //! For connectivity 8 (T-construction) the same principle gives edges `4 * p + kind` with kinds
-//! down, right, down-right, down-left, dual edges `2 * p + kind` (4-neighbours) and `2 * N + p`
-//! (a boundary pixel to the outside), and the pixels themselves as dual nodes.
+//! down, right, down-right, down-left, and dual edges `2 * p + kind` (4-neighbours); a boundary
+//! pixel's dual edge to the outside is keyed by the padding pixel it crosses into (see
+//! `filtration`, whose padded indices extend the row-major order by a one-pixel border). The
+//! pixels themselves are the dual nodes.
 
 use crate::error::InputError;
 
@@ -65,53 +67,5 @@ impl Shape {
             Some(index) => Err(InputError::NotFinite { index }),
             None => Ok(()),
         }
-    }
-}
-
-/// A neighbour direction `(row offset, col offset)` with a non-negative flat offset, so that the
-/// pixel it starts from is the endpoint with the smaller index.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Step {
-    pub drow: usize,
-    pub dcol: isize,
-}
-
-/// Kind 0 = down, 1 = right: Betti-Matching-3D's edge types 0 and 1.
-pub(crate) const FOUR_STEPS: [Step; 2] = [Step { drow: 1, dcol: 0 }, Step { drow: 0, dcol: 1 }];
-/// Down, right, down-right, down-left.
-pub(crate) const EIGHT_STEPS: [Step; 4] = [
-    Step { drow: 1, dcol: 0 },
-    Step { drow: 0, dcol: 1 },
-    Step { drow: 1, dcol: 1 },
-    Step { drow: 1, dcol: -1 },
-];
-
-impl Step {
-    /// The pixel one step forward from `(row, col)`, if inside the grid.
-    #[inline]
-    pub fn forward(&self, shape: Shape, row: usize, col: usize) -> Option<u32> {
-        let r = row + self.drow;
-        let c = col as isize + self.dcol;
-        if r < shape.rows && c >= 0 && (c as usize) < shape.cols {
-            Some((r * shape.cols + c as usize) as u32)
-        } else {
-            None
-        }
-    }
-
-    /// The pixel one step backward from `(row, col)`, if inside the grid.
-    #[inline]
-    pub fn backward(&self, shape: Shape, row: usize, col: usize) -> Option<u32> {
-        let c = col as isize - self.dcol;
-        if row >= self.drow && c >= 0 && (c as usize) < shape.cols {
-            Some(((row - self.drow) * shape.cols + c as usize) as u32)
-        } else {
-            None
-        }
-    }
-
-    #[inline]
-    pub fn offset(&self, shape: Shape) -> u32 {
-        (self.drow as isize * shape.cols as isize + self.dcol) as u32
     }
 }

@@ -13,7 +13,8 @@
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
 use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair, Shadow, Workspace};
-use crate::union_find::{younger_ascending, UnionFind};
+use crate::filtration::{edge_key, edge_rank};
+use crate::union_find::UnionFind;
 
 const NONE: u32 = u32::MAX;
 
@@ -73,21 +74,20 @@ pub fn betti_matching_with(
     shape.validate(target)?;
     ws.comparison_values.clear();
     ws.comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
-    let comparison = std::mem::take(&mut ws.comparison_values);
     ws.pred.filtration.build(pred, shape, connectivity);
     ws.target.filtration.build(target, shape, connectivity);
-    ws.comparison.filtration.build(&comparison, shape, connectivity);
+    ws.comparison.filtration.build(&ws.comparison_values, shape, connectivity);
 
     let mut m = Matching::default();
-    match_components(ws, pred, target, &comparison, &mut m);
-    match_cycles(ws, pred, target, &comparison, &mut m);
-    m.pred.essential[0].push(ws.pred.filtration.order[0]);
-    m.target.essential[0].push(ws.target.filtration.order[0]);
+    match_components(ws, &mut m);
+    match_cycles(ws, &mut m);
+    for (bars, f) in [(&mut m.pred, &ws.pred.filtration), (&mut m.target, &ws.target.filtration)] {
+        bars.essential[0].push(f.pixel(f.first_pixel()));
+    }
     for d in 0..2 {
         m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), m.matched[d].iter().map(|x| x.0));
         m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), m.matched[d].iter().map(|x| x.1));
     }
-    ws.comparison_values = comparison;
     Ok(m)
 }
 
@@ -99,39 +99,41 @@ fn unmatched(n: usize, matched: impl Iterator<Item = u32>) -> Vec<u32> {
     (0..n as u32).filter(|&i| !is_matched[i as usize]).collect()
 }
 
-fn record_bars(bars: &mut Vec<PersistencePair>, bar_of: &mut [u32], key: u32, pair: PersistencePair) {
+/// Appends `pair` to `bars` and remembers its index under `key`.
+fn record_bar(bars: &mut Vec<PersistencePair>, bar_of: &mut [u32], key: u32, pair: PersistencePair) {
     bar_of[key as usize] = bars.len() as u32;
     bars.push(pair);
 }
 
-fn match_components(ws: &mut MatchWorkspace, pred: &[f64], target: &[f64], comparison: &[f64], m: &mut Matching) {
-    let n = pred.len();
-    ws.pred_bar_of.clear();
-    ws.pred_bar_of.resize(n, NONE);
-    ws.target_bar_of.clear();
-    ws.target_bar_of.resize(n, NONE);
-    {
-        let (bars, bar_of) = (&mut m.pred.pairs[0], &mut ws.pred_bar_of);
-        component_sweep(&ws.pred.filtration, pred, &mut ws.pred.uf, |p| record_bars(bars, bar_of, p.birth, p));
-        let (bars, bar_of) = (&mut m.target.pairs[0], &mut ws.target_bar_of);
-        component_sweep(&ws.target.filtration, target, &mut ws.target.uf, |p| record_bars(bars, bar_of, p.birth, p));
+fn clear_map(map: &mut Vec<u32>, n: usize) {
+    map.clear();
+    map.resize(n, NONE);
+}
+
+#[inline(never)]
+fn match_components(ws: &mut MatchWorkspace, m: &mut Matching) {
+    let n = ws.comparison.filtration.ranks.len();
+    clear_map(&mut ws.pred_bar_of, n);
+    clear_map(&mut ws.target_bar_of, n);
+    for (side, bars, bar_of) in [
+        (&mut ws.pred, &mut m.pred.pairs[0], &mut ws.pred_bar_of),
+        (&mut ws.target, &mut m.target.pairs[0], &mut ws.target_bar_of),
+    ] {
+        let f = &side.filtration;
+        component_sweep(f, &mut side.uf, |younger, edge| record_bar(bars, bar_of, younger, f.component_bar(younger, edge)));
     }
-    let c = &ws.comparison.filtration;
+    let (c, p, t) = (&ws.comparison.filtration, &ws.pred.filtration, &ws.target.filtration);
     let (uf_c, uf_p, uf_t) = (&mut ws.comparison.uf, &mut ws.uf_pred, &mut ws.uf_target);
-    uf_c.reset(n);
-    uf_p.reset(n);
-    uf_t.reset(n);
+    c.reset_primal(uf_c);
+    p.reset_primal(uf_p);
+    t.reset_primal(uf_t);
     for &edge in &c.edges {
-        let (a, b) = c.edge_pixels(edge);
-        let (ra, rb) = (uf_c.find(a), uf_c.find(b));
-        if ra == rb {
-            continue;
-        }
-        let (younger, elder) = younger_ascending(comparison, ra, rb);
-        uf_c.attach(younger, elder);
-        let pred_younger = link_ascending(uf_p, pred, a, b);
-        let target_younger = link_ascending(uf_t, target, a, b);
-        if comparison[younger as usize] != c.edge_value(comparison, edge) {
+        let (a, b) = c.edge_pixels(edge_key(edge));
+        let Some(younger) = uf_c.link_ascending(a, b) else { continue };
+        // The same merge retires a root in each input's ranking: the image of that input's bar.
+        let pred_younger = uf_p.link_ascending(a, b).expect("inputs split no less than the comparison");
+        let target_younger = uf_t.link_ascending(a, b).expect("inputs split no less than the comparison");
+        if uf_c.rank(younger) != edge_rank(edge) {
             let (pb, tb) = (ws.pred_bar_of[pred_younger as usize], ws.target_bar_of[target_younger as usize]);
             if pb != NONE && tb != NONE {
                 m.matched[0].push((pb, tb));
@@ -140,37 +142,26 @@ fn match_components(ws: &mut MatchWorkspace, pred: &[f64], target: &[f64], compa
     }
 }
 
-/// Merges the components of `a` and `b` (known to differ) and returns the retired root.
-fn link_ascending(uf: &mut UnionFind, values: &[f64], a: u32, b: u32) -> u32 {
-    let (ra, rb) = (uf.find(a), uf.find(b));
-    let (younger, elder) = younger_ascending(values, ra, rb);
-    uf.attach(younger, elder);
-    younger
-}
-
-fn match_cycles(ws: &mut MatchWorkspace, pred: &[f64], target: &[f64], comparison: &[f64], m: &mut Matching) {
-    let nodes = ws.comparison.filtration.dual_values.len();
-    ws.pred_bar_of.clear();
-    ws.pred_bar_of.resize(nodes, NONE);
-    ws.target_bar_of.clear();
-    ws.target_bar_of.resize(nodes, NONE);
-    {
-        let comparison_duals = &ws.comparison.filtration.dual_values;
-        let (bars, bar_of) = (&mut m.pred.pairs[1], &mut ws.pred_bar_of);
-        let shadow = Shadow { uf: &mut ws.comparison.uf, dual_values: comparison_duals };
-        cycle_sweep(&ws.pred.filtration, pred, &mut ws.pred.uf, Some(shadow), |p, _, root| {
-            record_bars(bars, bar_of, root, p)
-        });
-        let (bars, bar_of) = (&mut m.target.pairs[1], &mut ws.target_bar_of);
-        let shadow = Shadow { uf: &mut ws.comparison.uf, dual_values: comparison_duals };
-        cycle_sweep(&ws.target.filtration, target, &mut ws.target.uf, Some(shadow), |p, _, root| {
-            record_bars(bars, bar_of, root, p)
+#[inline(never)]
+fn match_cycles(ws: &mut MatchWorkspace, m: &mut Matching) {
+    let c = &ws.comparison.filtration;
+    let n = c.dual_ranks.len();
+    clear_map(&mut ws.pred_bar_of, n);
+    clear_map(&mut ws.target_bar_of, n);
+    for (side, bars, bar_of) in [
+        (&mut ws.pred, &mut m.pred.pairs[1], &mut ws.pred_bar_of),
+        (&mut ws.target, &mut m.target.pairs[1], &mut ws.target_bar_of),
+    ] {
+        let f = &side.filtration;
+        let shadow = Shadow { uf: &mut ws.comparison.uf, filtration: c };
+        cycle_sweep(f, &mut side.uf, Some(shadow), |younger, edge, c_root| {
+            record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge))
         });
     }
     // The comparison sweep: a bar of c is reached by the input bars recorded under its retired root.
     let (pred_bar_of, target_bar_of) = (&ws.pred_bar_of, &ws.target_bar_of);
     let matched = &mut m.matched[1];
-    cycle_sweep(&ws.comparison.filtration, comparison, &mut ws.comparison.uf, None, |_, root, _| {
+    cycle_sweep(c, &mut ws.uf_pred, None, |root, _, _| {
         let (pb, tb) = (pred_bar_of[root as usize], target_bar_of[root as usize]);
         if pb != NONE && tb != NONE {
             matched.push((pb, tb));

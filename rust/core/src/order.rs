@@ -18,7 +18,7 @@ const DIGITS: usize = (64 + DIGIT_BITS as usize - 1) / DIGIT_BITS as usize;
 /// Below this size a comparison sort beats the radix passes.
 const RADIX_MIN: usize = 512;
 
-/// Reusable buffers for [`sort_pixels`].
+/// Reusable buffers for the sorts.
 #[derive(Default)]
 pub struct SortScratch {
     keyed: Vec<(u64, u32)>,
@@ -26,21 +26,39 @@ pub struct SortScratch {
 }
 
 /// Writes into `order` the pixel indices sorted by `(values[p], p)` ascending.
+pub fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) {
+    sort_by_value(values.iter().enumerate().map(|(i, &v)| (v, i as u32)), order, scratch);
+}
+
+/// Writes into `order` the ids of `items` (given in ascending id order) sorted by `(value, id)`.
 ///
 /// LSD radix sort on order-preserving keys; digits on which all keys agree are skipped, so inputs
 /// with few distinct values (masks, `f32` data widened to `f64`) take fewer passes.
-pub fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) {
-    let n = values.len();
+pub fn sort_by_value(items: impl Iterator<Item = (f64, u32)>, order: &mut Vec<u32>, scratch: &mut SortScratch) {
     let keyed = &mut scratch.keyed;
     keyed.clear();
-    keyed.extend(values.iter().enumerate().map(|(i, &v)| (order_key(v), i as u32)));
-    if n < RADIX_MIN {
+    keyed.extend(items.map(|(v, i)| (order_key(v), i)));
+    if keyed.len() < RADIX_MIN {
         keyed.sort_unstable();
     } else {
         radix_sort(keyed, &mut scratch.spare);
     }
     order.clear();
     order.extend(keyed.iter().map(|&(_, i)| i));
+}
+
+/// After [`sort_by_value`]: writes `ranks[id]` = the dense rank of the id's value (equal values,
+/// equal ranks; rank order = value order).
+pub fn dense_ranks(scratch: &SortScratch, ranks: &mut [u32]) {
+    let mut rank = 0u32;
+    let mut previous = None;
+    for &(key, id) in &scratch.keyed {
+        if previous.is_some_and(|p| p != key) {
+            rank += 1;
+        }
+        previous = Some(key);
+        ranks[id as usize] = rank;
+    }
 }
 
 fn radix_sort(keyed: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>) {

@@ -6,9 +6,9 @@
 //! birth edge of a cycle that dies at the younger dual root's cell. Zero-length bars are dropped.
 
 use crate::error::InputError;
-use crate::filtration::Filtration;
+use crate::filtration::{edge_key, edge_rank, Filtration};
 use crate::grid::{Connectivity, Shape};
-use crate::union_find::{younger_ascending, younger_descending, UnionFind};
+use crate::union_find::UnionFind;
 
 /// A finite bar, located by flat pixel indices: its value at birth is `values[birth]`, at death
 /// `values[death]` (sublevel values; `birth` value < `death` value).
@@ -50,78 +50,69 @@ pub fn barcode_with(
     ws.filtration.build(values, shape, connectivity);
     let f = &ws.filtration;
     let mut bars = Barcode::default();
-    component_sweep(f, values, &mut ws.uf, |pair| bars.pairs[0].push(pair));
-    cycle_sweep(f, values, &mut ws.uf, None, |pair, _, _| bars.pairs[1].push(pair));
-    bars.essential[0].push(f.order[0]);
+    component_sweep(f, &mut ws.uf, |younger, edge| bars.pairs[0].push(f.component_bar(younger, edge)));
+    cycle_sweep(f, &mut ws.uf, None, |younger, edge, _| bars.pairs[1].push(f.cycle_bar(younger, edge)));
+    bars.essential[0].push(f.pixel(f.first_pixel()));
     Ok(bars)
 }
 
-/// Dimension 0: calls `on_pair` with each finite bar, in the order the deaths occur.
-pub(crate) fn component_sweep(
-    f: &Filtration,
-    values: &[f64],
-    uf: &mut UnionFind,
-    mut on_pair: impl FnMut(PersistencePair),
-) {
-    uf.reset(values.len());
+impl Filtration {
+    /// The bar of a component born at root `younger` and killed by `edge`, in plain pixels.
+    pub(crate) fn component_bar(&self, younger: u32, edge: u32) -> PersistencePair {
+        PersistencePair { birth: self.pixel(younger), death: self.pixel(self.edge_pixel(edge)) }
+    }
+
+    /// The bar of a cycle born at dual `edge` and dying at dual root `younger`, in plain pixels.
+    pub(crate) fn cycle_bar(&self, younger: u32, edge: u32) -> PersistencePair {
+        PersistencePair { birth: self.pixel(self.dual_edge_pixel(edge)), death: self.pixel(self.dual_node_pixel(younger)) }
+    }
+}
+
+/// Dimension 0: calls `on_bar(younger_root, edge_key)` for each finite bar, in the order the
+/// deaths occur (padded indices).
+#[inline(never)]
+pub(crate) fn component_sweep(f: &Filtration, uf: &mut UnionFind, mut on_bar: impl FnMut(u32, u32)) {
+    f.reset_primal(uf);
     for &edge in &f.edges {
-        let (a, b) = f.edge_pixels(edge);
-        let (ra, rb) = (uf.find(a), uf.find(b));
-        if ra == rb {
-            continue;
-        }
-        let (younger, elder) = younger_ascending(values, ra, rb);
-        uf.attach(younger, elder);
-        if values[younger as usize] != f.edge_value(values, edge) {
-            on_pair(PersistencePair { birth: younger, death: f.edge_pixel(values, edge) });
+        let (a, b) = f.edge_pixels(edge_key(edge));
+        if let Some(younger) = uf.link_ascending(a, b) {
+            if uf.rank(younger) != edge_rank(edge) {
+                on_bar(younger, edge_key(edge));
+            }
         }
     }
 }
 
-/// A second union-find that follows the same merges, ranked by another image's dual values: the
+/// A second union-find that follows the same merges, ranked by another image's dual ranks: the
 /// image of the bars in the comparison filtration (for the induced matching).
 pub(crate) struct Shadow<'a> {
     pub uf: &'a mut UnionFind,
-    pub dual_values: &'a [f64],
+    pub filtration: &'a Filtration,
 }
 
-/// Dimension 1: calls `on_pair(bar, retired, shadow_retired)` with each finite bar, in sweep
-/// order: the dual roots the merge retired here and in the shadow union-find (`u32::MAX` if none).
+/// Dimension 1: calls `on_bar(younger_root, edge_key, shadow_younger)` for each finite bar, in
+/// sweep order (padded indices): the dual roots the merge retired here and in the shadow
+/// union-find (`u32::MAX` without a shadow).
+#[inline(never)]
 pub(crate) fn cycle_sweep(
     f: &Filtration,
-    values: &[f64],
     uf: &mut UnionFind,
     mut shadow: Option<Shadow<'_>>,
-    mut on_pair: impl FnMut(PersistencePair, u32, u32),
+    mut on_bar: impl FnMut(u32, u32, u32),
 ) {
-    let dual_values = &f.dual_values;
-    uf.reset(dual_values.len());
+    f.reset_dual(uf);
     if let Some(s) = shadow.as_mut() {
-        s.uf.reset(s.dual_values.len());
+        s.filtration.reset_dual(s.uf);
     }
     for &edge in f.dual_edges().iter().rev() {
-        let (a, b) = f.dual_edge_nodes(edge);
-        let (ra, rb) = (uf.find(a), uf.find(b));
-        if ra == rb {
-            continue;
-        }
-        let (younger, elder) = younger_descending(dual_values, ra, rb);
-        uf.attach(younger, elder);
+        let (a, b) = f.dual_edge_nodes(edge_key(edge));
+        let Some(younger) = uf.link_descending(a, b) else { continue };
         let shadow_younger = match shadow.as_mut() {
-            Some(s) => {
-                let (sa, sb) = (s.uf.find(a), s.uf.find(b));
-                let (y, e) = younger_descending(s.dual_values, sa, sb);
-                s.uf.attach(y, e);
-                y
-            }
+            Some(s) => s.uf.link_descending(a, b).expect("the comparison splits no less than an input"),
             None => u32::MAX,
         };
-        if dual_values[younger as usize] != f.dual_edge_value(values, edge) {
-            let pair = PersistencePair {
-                birth: f.dual_edge_pixel(values, edge),
-                death: f.dual_node_pixel(values, younger),
-            };
-            on_pair(pair, younger, shadow_younger);
+        if uf.rank(younger) != edge_rank(edge) {
+            on_bar(younger, edge_key(edge), shadow_younger);
         }
     }
 }

@@ -1,56 +1,90 @@
-//! Union-find over `u32` node ids, with the elder rule decided by the caller's node order.
+//! Union-find over `u32` node ids whose roots carry their filtration rank.
+//!
+//! A node packs its parent and its rank (the dense index of its value in the filtration) side by
+//! side, so finding a root also brings the root's rank into cache: the elder rule then costs no
+//! further memory access.
+
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+struct Node {
+    parent: u32,
+    rank: u32,
+}
 
 #[derive(Default, Clone)]
 pub struct UnionFind {
-    parent: Vec<u32>,
+    nodes: Vec<Node>,
 }
 
 impl UnionFind {
-    /// Resets to `n` singletons, reusing the allocation.
-    pub fn reset(&mut self, n: usize) {
-        self.parent.clear();
-        self.parent.extend(0..n as u32);
+    /// Resets to singletons ranked by `ranks`, reusing the allocation.
+    pub fn reset(&mut self, ranks: &[u32]) {
+        self.nodes.clear();
+        self.nodes.extend(ranks.iter().enumerate().map(|(i, &rank)| Node { parent: i as u32, rank }));
+    }
+
+    /// Resets to singletons ranked by `ranks`, except the nodes whose parent `start` names:
+    /// they start inside that node's set.
+    pub fn reset_with(&mut self, ranks: &[u32], start: impl Iterator<Item = u32>) {
+        self.nodes.clear();
+        self.nodes.extend(ranks.iter().zip(start).map(|(&rank, parent)| Node { parent, rank }));
     }
 
     #[inline]
     pub fn find(&mut self, mut x: u32) -> u32 {
-        // Path halving: every node on the path skips to its grandparent.
-        loop {
-            let p = self.parent[x as usize];
-            if p == x {
-                return x;
+        debug_assert!((x as usize) < self.nodes.len());
+        // Path halving: every node on the path skips to its grandparent. Parents are always valid
+        // node ids (they are only ever set to ids of this union-find), so the unchecked reads
+        // stay in bounds.
+        unsafe {
+            loop {
+                let p = self.nodes.get_unchecked(x as usize).parent;
+                if p == x {
+                    return x;
+                }
+                let gp = self.nodes.get_unchecked(p as usize).parent;
+                self.nodes.get_unchecked_mut(x as usize).parent = gp;
+                x = gp;
             }
-            let gp = self.parent[p as usize];
-            self.parent[x as usize] = gp;
-            x = gp;
         }
     }
 
-    /// Joins two roots: `younger` now points to `elder`.
     #[inline]
-    pub fn attach(&mut self, younger: u32, elder: u32) {
-        self.parent[younger as usize] = elder;
+    pub fn rank(&self, x: u32) -> u32 {
+        self.nodes[x as usize].rank
     }
-}
 
-/// Sublevel elder rule for components: the earlier `(value, index)` survives.
-#[inline]
-pub fn younger_ascending(values: &[f64], a: u32, b: u32) -> (u32, u32) {
-    let (va, vb) = (values[a as usize], values[b as usize]);
-    if va > vb || (va == vb && a > b) {
-        (a, b)
-    } else {
-        (b, a)
+    /// Joins two distinct roots by the sublevel elder rule (the earlier `(rank, id)` survives) and
+    /// returns the retired (younger) root.
+    #[inline]
+    pub fn union_ascending(&mut self, a: u32, b: u32) -> u32 {
+        let (na, nb) = (self.nodes[a as usize], self.nodes[b as usize]);
+        let (younger, elder) = if (na.rank, a) > (nb.rank, b) { (a, b) } else { (b, a) };
+        self.nodes[younger as usize].parent = elder;
+        younger
     }
-}
 
-/// Elder rule of the dual sweep (values entered from the top): the later `(value, index)` survives.
-#[inline]
-pub fn younger_descending(values: &[f64], a: u32, b: u32) -> (u32, u32) {
-    let (va, vb) = (values[a as usize], values[b as usize]);
-    if va < vb || (va == vb && a < b) {
-        (a, b)
-    } else {
-        (b, a)
+    /// Joins two distinct roots by the dual elder rule (entered from the top: the later
+    /// `(rank, id)` survives) and returns the retired root.
+    #[inline]
+    pub fn union_descending(&mut self, a: u32, b: u32) -> u32 {
+        let (na, nb) = (self.nodes[a as usize], self.nodes[b as usize]);
+        let (younger, elder) = if (na.rank, a) < (nb.rank, b) { (a, b) } else { (b, a) };
+        self.nodes[younger as usize].parent = elder;
+        younger
+    }
+
+    /// Finds the roots of `a` and `b`; if they differ, joins them ascending and returns the
+    /// retired root.
+    #[inline]
+    pub fn link_ascending(&mut self, a: u32, b: u32) -> Option<u32> {
+        let (ra, rb) = (self.find(a), self.find(b));
+        (ra != rb).then(|| self.union_ascending(ra, rb))
+    }
+
+    #[inline]
+    pub fn link_descending(&mut self, a: u32, b: u32) -> Option<u32> {
+        let (ra, rb) = (self.find(a), self.find(b));
+        (ra != rb).then(|| self.union_descending(ra, rb))
     }
 }
