@@ -20,7 +20,7 @@
 
 use crate::grid::{Connectivity, Shape};
 use crate::union_find::UnionFind;
-use crate::order::{dense_ranks, sort_by_value, SortScratch};
+use crate::order::{sort_values, SortScratch};
 
 /// Whether an edge enters at the larger (primal) or smaller (T-dual) endpoint value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,7 @@ pub struct Filtration {
     /// Ranks of the dual nodes by padded index (`PADDING` marks a node that is part of the
     /// outside), the outside node last.
     pub dual_ranks: Vec<u32>,
+    padded_ids: Vec<u32>,
     block: Vec<u32>,
     bitmap: Vec<u64>,
     sort: SortScratch,
@@ -95,17 +96,14 @@ impl Filtration {
         self.stride = (shape.cols + 2) as u32;
         self.connectivity = Some(connectivity);
         let stride = self.stride as usize;
-        sort_by_value(
-            values.chunks_exact(shape.cols).enumerate().flat_map(|(r, row)| {
-                let start = (r + 1) * stride + 1;
-                row.iter().enumerate().map(move |(c, &v)| (v, (start + c) as u32))
-            }),
-            &mut self.order,
-            &mut self.sort,
-        );
+        self.padded_ids.clear();
+        self.padded_ids.extend((0..shape.rows).flat_map(|r| {
+            let start = (r + 1) * stride + 1;
+            (start..start + shape.cols).map(|p| p as u32)
+        }));
         self.ranks.clear();
         self.ranks.resize(stride * (shape.rows + 2), PADDING);
-        dense_ranks(&self.sort, &mut self.ranks);
+        sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
         let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut self.block, bitmap: &mut self.bitmap };
         match connectivity {
             Connectivity::Four => {

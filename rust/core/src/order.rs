@@ -12,82 +12,111 @@ pub fn order_key(v: f64) -> u64 {
     }
 }
 
-const DIGIT_BITS: u32 = 11;
-const BUCKETS: usize = 1 << DIGIT_BITS;
-const DIGITS: usize = (64 + DIGIT_BITS as usize - 1) / DIGIT_BITS as usize;
 /// Below this size a comparison sort beats the radix passes.
 const RADIX_MIN: usize = 512;
 
-/// Reusable buffers for the sorts.
+/// Reusable buffers for [`sort_values`].
 #[derive(Default)]
 pub struct SortScratch {
-    keyed: Vec<(u64, u32)>,
-    spare: Vec<(u64, u32)>,
+    full: Vec<u64>,
+    items: Vec<u64>,
+    spare: Vec<u64>,
 }
 
 /// Writes into `order` the pixel indices sorted by `(values[p], p)` ascending.
 pub fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) {
-    sort_by_value(values.iter().enumerate().map(|(i, &v)| (v, i as u32)), order, scratch);
+    let ids: Vec<u32> = (0..values.len() as u32).collect();
+    let mut ranks = vec![0; values.len()];
+    sort_values(values, &ids, order, &mut ranks, scratch);
 }
 
-/// Writes into `order` the ids of `items` (given in ascending id order) sorted by `(value, id)`.
+/// Sorts positions `i` of `values` by `(values[i], i)` and writes `order[j] = ids[i]` for the
+/// j-th of them, and `ranks[ids[i]]` = the dense rank of `values[i]` (equal values, equal ranks).
+/// `ids` must be increasing, so that the order by position is the order by id.
 ///
-/// LSD radix sort on order-preserving keys; digits on which all keys agree are skipped, so inputs
-/// with few distinct values (masks, `f32` data widened to `f64`) take fewer passes.
-pub fn sort_by_value(items: impl Iterator<Item = (f64, u32)>, order: &mut Vec<u32>, scratch: &mut SortScratch) {
-    let keyed = &mut scratch.keyed;
-    keyed.clear();
-    keyed.extend(items.map(|(v, i)| (order_key(v), i)));
-    if keyed.len() < RADIX_MIN {
-        keyed.sort_unstable();
+/// An LSD radix sort moves 8-byte items (the upper 32 bits of the order key beside the position)
+/// in at most three passes, skipping digits on which all keys agree; runs that tie on those bits
+/// are then checked, and sorted, on the full key.
+pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mut [u32], scratch: &mut SortScratch) {
+    let SortScratch { full, items, spare } = scratch;
+    full.clear();
+    full.extend(values.iter().map(|&v| order_key(v)));
+    items.clear();
+    items.extend(full.iter().enumerate().map(|(i, &k)| (k & !0xffff_ffff) | i as u64));
+    let position = |item: u64| (item & 0xffff_ffff) as usize;
+    if items.len() < RADIX_MIN {
+        items.sort_unstable_by_key(|&it| (full[position(it)], it));
     } else {
-        radix_sort(keyed, &mut scratch.spare);
+        radix_sort_high(items, spare);
+        settle_ties(items, full);
     }
     order.clear();
-    order.extend(keyed.iter().map(|&(_, i)| i));
-}
-
-/// After [`sort_by_value`]: writes `ranks[id]` = the dense rank of the id's value (equal values,
-/// equal ranks; rank order = value order).
-pub fn dense_ranks(scratch: &SortScratch, ranks: &mut [u32]) {
+    order.reserve(items.len());
     let mut rank = 0u32;
     let mut previous = None;
-    for &(key, id) in &scratch.keyed {
+    for &it in items.iter() {
+        let (key, id) = (full[position(it)], ids[position(it)]);
         if previous.is_some_and(|p| p != key) {
             rank += 1;
         }
         previous = Some(key);
         ranks[id as usize] = rank;
+        order.push(id);
     }
 }
 
-fn radix_sort(keyed: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>) {
-    let n = keyed.len();
-    let mut counts = vec![[0u32; BUCKETS]; DIGITS];
-    for &(k, _) in keyed.iter() {
-        for (d, count) in counts.iter_mut().enumerate() {
-            count[((k >> (d as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1)] += 1;
+/// Within each run of items equal on the upper 32 key bits, restores `(full key, position)` order.
+fn settle_ties(items: &mut [u64], full: &[u64]) {
+    let position = |item: u64| (item & 0xffff_ffff) as usize;
+    let mut start = 0;
+    while start < items.len() {
+        let high = items[start] >> 32;
+        let mut end = start + 1;
+        while end < items.len() && items[end] >> 32 == high {
+            end += 1;
+        }
+        let run = &mut items[start..end];
+        // Positions are ascending within a run (the radix sort is stable), so the run is already
+        // in order when its full keys do not decrease: always so for data with few distinct values.
+        if run.len() > 1 && run.windows(2).any(|w| full[position(w[0])] > full[position(w[1])]) {
+            run.sort_unstable_by_key(|&it| (full[position(it)], it));
+        }
+        start = end;
+    }
+}
+
+const DIGIT_BITS: [u32; 3] = [11, 11, 10];
+const BUCKETS: usize = 1 << 11;
+
+/// Stable LSD radix sort of `items` by their upper 32 bits.
+fn radix_sort_high(items: &mut Vec<u64>, spare: &mut Vec<u64>) {
+    let n = items.len();
+    let mut counts = [[0u32; BUCKETS]; 3];
+    let shifts = [32, 32 + DIGIT_BITS[0], 32 + DIGIT_BITS[0] + DIGIT_BITS[1]];
+    for &it in items.iter() {
+        for d in 0..3 {
+            counts[d][((it >> shifts[d]) as usize) & (BUCKETS - 1)] += 1;
         }
     }
     spare.clear();
-    spare.resize(n, (0, 0));
-    for (d, count) in counts.iter().enumerate() {
-        if count.iter().any(|&c| c as usize == n) {
+    spare.resize(n, 0);
+    for d in 0..3 {
+        if counts[d].iter().any(|&c| c as usize == n) {
             continue; // every key has the same digit here
         }
         let mut offsets = [0u32; BUCKETS];
         let mut sum = 0u32;
-        for (o, &c) in offsets.iter_mut().zip(count.iter()) {
+        for (o, &c) in offsets.iter_mut().zip(counts[d].iter()) {
             *o = sum;
             sum += c;
         }
-        let shift = d as u32 * DIGIT_BITS;
-        for &item in keyed.iter() {
-            let b = ((item.0 >> shift) as usize) & (BUCKETS - 1);
-            spare[offsets[b] as usize] = item;
+        for &it in items.iter() {
+            let b = ((it >> shifts[d]) as usize) & (BUCKETS - 1);
+            // SAFETY: offsets[b] < n: the bucket's start plus how many of its items came before.
+            unsafe { *spare.get_unchecked_mut(offsets[b] as usize) = it };
             offsets[b] += 1;
         }
-        std::mem::swap(keyed, spare);
+        std::mem::swap(items, spare);
     }
 }
 
@@ -111,6 +140,16 @@ mod tests {
             let values: Vec<f64> = (0..reps)
                 .flat_map(|_| raw.iter().map(|&x| x as f64 / (1.0 + scale as f64)))
                 .collect();
+            let mut order = Vec::new();
+            sort_pixels(&values, &mut order, &mut SortScratch::default());
+            order == reference_order(&values)
+        }
+    }
+
+    quickcheck! {
+        fn values_equal_in_their_upper_bits_still_sort_exactly(raw: Vec<u8>) -> bool {
+            // Differences of 1e-12 leave the upper 32 bits of the keys equal.
+            let values: Vec<f64> = (0..600).map(|i| 0.5 + raw.get(i % raw.len().max(1)).copied().unwrap_or(0) as f64 * 1e-12 * if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
             let mut order = Vec::new();
             sort_pixels(&values, &mut order, &mut SortScratch::default());
             order == reference_order(&values)

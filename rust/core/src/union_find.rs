@@ -51,14 +51,19 @@ impl UnionFind {
 
     #[inline]
     pub fn rank(&self, x: u32) -> u32 {
-        self.nodes[x as usize].rank
+        self.node(x).rank
+    }
+
+    #[inline]
+    fn node(&self, x: u32) -> Node {
+        self.nodes[x as usize]
     }
 
     /// Joins two distinct roots by the sublevel elder rule (the earlier `(rank, id)` survives) and
     /// returns the retired (younger) root.
     #[inline]
     pub fn union_ascending(&mut self, a: u32, b: u32) -> u32 {
-        let (na, nb) = (self.nodes[a as usize], self.nodes[b as usize]);
+        let (na, nb) = (self.node(a), self.node(b));
         let (younger, elder) = if (na.rank, a) > (nb.rank, b) { (a, b) } else { (b, a) };
         self.nodes[younger as usize].parent = elder;
         younger
@@ -68,7 +73,7 @@ impl UnionFind {
     /// `(rank, id)` survives) and returns the retired root.
     #[inline]
     pub fn union_descending(&mut self, a: u32, b: u32) -> u32 {
-        let (na, nb) = (self.nodes[a as usize], self.nodes[b as usize]);
+        let (na, nb) = (self.node(a), self.node(b));
         let (younger, elder) = if (na.rank, a) < (nb.rank, b) { (a, b) } else { (b, a) };
         self.nodes[younger as usize].parent = elder;
         younger
