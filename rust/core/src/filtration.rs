@@ -74,8 +74,11 @@ pub struct Filtration {
     /// Dense value ranks of the padded pixels (`PADDING` on the border), row-major with
     /// `stride = cols + 2`.
     pub ranks: Vec<u32>,
-    /// Real pixels (padded indices) in ascending `(value, index)` order.
+    /// Real pixels (padded indices) in ascending `(value, index)` order (empty for two-level
+    /// images, which need no sort).
     pub order: Vec<u32>,
+    /// The first pixel of the filtration (padded index).
+    first: u32,
     /// Primal edges in ascending `(value, key)` order.
     pub edges: Vec<Edge>,
     /// T-construction only: dual edges in ascending `(value, key)` order (swept in reverse).
@@ -96,23 +99,69 @@ impl Filtration {
         self.stride = (shape.cols + 2) as u32;
         self.connectivity = Some(connectivity);
         let stride = self.stride as usize;
+        self.ranks.clear();
+        self.ranks.resize(stride * (shape.rows + 2), PADDING);
+        match two_levels(values) {
+            Some(low) => self.build_two_level(values, low),
+            None => self.build_sorted(values),
+        }
+    }
+
+    /// The general path: one sort of the pixels, then edges generated per pixel.
+    fn build_sorted(&mut self, values: &[f64]) {
+        let (shape, stride) = (self.shape, self.stride as usize);
         self.padded_ids.clear();
         self.padded_ids.extend((0..shape.rows).flat_map(|r| {
             let start = (r + 1) * stride + 1;
             (start..start + shape.cols).map(|p| p as u32)
         }));
-        self.ranks.clear();
-        self.ranks.resize(stride * (shape.rows + 2), PADDING);
         sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
+        self.first = self.order[0];
+        let conn = self.conn();
         let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut self.block, bitmap: &mut self.bitmap };
-        match connectivity {
-            Connectivity::Four => {
-                builder.build(&Stencil::four(self.stride), EdgeValue::Max, &mut self.edges);
-                square_ranks(&self.ranks, stride, &mut self.dual_ranks);
-            }
+        match conn {
+            Connectivity::Four => builder.build(&Stencil::four(self.stride), EdgeValue::Max, &mut self.edges),
             Connectivity::Eight => {
                 builder.build(&Stencil::eight(self.stride), EdgeValue::Max, &mut self.edges);
                 builder.build(&Stencil::four(self.stride), EdgeValue::Min, &mut self.dual_edges_eight);
+            }
+        }
+        self.build_dual_ranks();
+    }
+
+    /// The fast path for images with at most two distinct values (masks): no sort. Every cell of
+    /// the lower level precedes every cell of the upper one, and within a level the tie order is
+    /// the index order, which a raster scan produces directly.
+    fn build_two_level(&mut self, values: &[f64], low: f64) {
+        let (shape, stride) = (self.shape, self.stride as usize);
+        self.order.clear();
+        self.first = u32::MAX;
+        for (r, row) in values.chunks_exact(shape.cols).enumerate() {
+            let start = (r + 1) * stride + 1;
+            for (c, &v) in row.iter().enumerate() {
+                let rank = (v != low) as u32;
+                self.ranks[start + c] = rank;
+                if rank == 0 && self.first == u32::MAX {
+                    self.first = (start + c) as u32;
+                }
+            }
+        }
+        let conn = self.conn();
+        let (ranks, block) = (&self.ranks, &mut self.block);
+        match conn {
+            Connectivity::Four => raster_edges(ranks, &Stencil::four(self.stride), EdgeValue::Max, block, &mut self.edges),
+            Connectivity::Eight => {
+                raster_edges(ranks, &Stencil::eight(self.stride), EdgeValue::Max, block, &mut self.edges);
+                raster_edges(ranks, &Stencil::four(self.stride), EdgeValue::Min, block, &mut self.dual_edges_eight);
+            }
+        }
+        self.build_dual_ranks();
+    }
+
+    fn build_dual_ranks(&mut self) {
+        match self.conn() {
+            Connectivity::Four => square_ranks(&self.ranks, self.stride as usize, &mut self.dual_ranks),
+            Connectivity::Eight => {
                 self.dual_ranks.clear();
                 self.dual_ranks.extend_from_slice(&self.ranks);
             }
@@ -137,7 +186,7 @@ impl Filtration {
 
     /// The first pixel of the filtration: where the component that never dies is born.
     pub fn first_pixel(&self) -> u32 {
-        self.order[0]
+        self.first
     }
 
     /// Dual edges in ascending order; the dual sweep walks them in reverse.
@@ -237,6 +286,51 @@ impl Filtration {
         let parents = self.dual_ranks.iter().enumerate().map(|(i, &r)| if r == PADDING { outside } else { i as u32 });
         uf.reset_with(&self.dual_ranks, parents);
     }
+}
+
+/// The lower of the image's values if it has at most two distinct ones.
+fn two_levels(values: &[f64]) -> Option<f64> {
+    let first = values[0];
+    let mut other = None;
+    for &v in values {
+        if v != first {
+            match other {
+                None => other = Some(v),
+                Some(o) if o != v => return None,
+                _ => {}
+            }
+        }
+    }
+    Some(other.map_or(first, |o| first.min(o)))
+}
+
+/// Edges of a two-level image (ranks 0 and 1, padding `PADDING`) in filtration order: all edges
+/// of rank 0 in key order, then all of rank 1 — a raster scan over every anchor pixel.
+fn raster_edges(ranks: &[u32], stencil: &Stencil, rule: EdgeValue, upper: &mut Vec<u32>, out: &mut Vec<Edge>) {
+    out.clear();
+    upper.clear();
+    let kinds = stencil.kinds as usize;
+    let n = ranks.len();
+    for (p, &rp) in ranks.iter().enumerate() {
+        for (kind, &off) in stencil.forward[..kinds].iter().enumerate() {
+            let q = p + off as usize;
+            if q >= n {
+                continue;
+            }
+            let rq = ranks[q];
+            let rank = match rule {
+                EdgeValue::Max => rp.max(rq),
+                EdgeValue::Min => rp.min(rq),
+            };
+            let key = (p * kinds + kind) as u32;
+            match rank {
+                0 => out.push(key as u64),
+                1 => upper.push(key),
+                _ => {}
+            }
+        }
+    }
+    out.extend(upper.iter().map(|&k| (1u64 << 32) | k as u64));
 }
 
 /// Ranks of the squares (2x2 blocks) of the V-construction, by top-left padded index; `PADDING`
@@ -387,10 +481,41 @@ mod tests {
         }
     }
 
+    /// The two-level fast path builds exactly what the sorting path builds.
+    fn same_as_sorted(values: &[f64], shape: Shape) -> bool {
+        [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
+            let mut fast = Filtration::default();
+            fast.build(values, shape, conn);
+            let mut slow = Filtration::default();
+            slow.shape = shape;
+            slow.stride = (shape.cols + 2) as u32;
+            slow.connectivity = Some(conn);
+            slow.ranks.resize((shape.rows + 2) * (shape.cols + 2), PADDING);
+            slow.build_sorted(values);
+            fast.ranks == slow.ranks
+                && fast.edges == slow.edges
+                && fast.dual_edges() == slow.dual_edges()
+                && fast.dual_ranks == slow.dual_ranks
+                && fast.first_pixel() == slow.first_pixel()
+        })
+    }
+
+    quickcheck::quickcheck! {
+        fn two_level_images_take_the_fast_path_exactly(raw: Vec<bool>, cols: u8, low: i8, high: i8) -> bool {
+            let cols = 1 + cols as usize % 9;
+            let rows = raw.len() / cols;
+            if rows == 0 { return true; }
+            let values: Vec<f64> = raw[..rows * cols].iter().map(|&x| if x { high as f64 } else { low as f64 }).collect();
+            same_as_sorted(&values, Shape::new(rows, cols))
+        }
+    }
+
     #[test]
     fn large_tied_runs_use_the_bitmap_and_stay_ordered() {
         let shape = Shape::new(90, 110);
-        let values: Vec<f64> = (0..shape.pixels()).map(|i| ((i * 7919) % 13 < 6) as u8 as f64).collect();
+        let values: Vec<f64> = (0..shape.pixels()).map(|i| ((i * 7919) % 13 < 6) as u8 as f64 + (i % 2) as f64).collect();
         assert!(check(&values, shape));
+        let mask: Vec<f64> = values.iter().map(|&v| (v > 0.5) as u8 as f64).collect();
+        assert!(same_as_sorted(&mask, shape));
     }
 }

@@ -15,7 +15,8 @@
 
 use crate::error::InputError;
 
-/// The largest image we index with `u32` cell keys (T-construction edge keys reach `4 * N`).
+/// The largest padded image we index with `u32` cell keys (T-construction edge keys reach `4 * N`
+/// for `N = (rows + 2) * (cols + 2)` padded pixels).
 pub const MAX_PIXELS: usize = (u32::MAX / 4) as usize;
 
 /// The connectivity of the foreground (the sublevel set); the background gets the complementary one.
@@ -60,7 +61,7 @@ impl Shape {
         if values.len() != self.pixels() {
             return Err(InputError::LengthMismatch { len: values.len(), rows: self.rows, cols: self.cols });
         }
-        if self.pixels() > MAX_PIXELS {
+        if (self.rows + 2) * (self.cols + 2) > MAX_PIXELS {
             return Err(InputError::TooLarge { pixels: self.pixels() });
         }
         match values.iter().position(|v| !v.is_finite()) {
