@@ -23,6 +23,8 @@ def as_array(x: Any, name: str) -> np.ndarray:
             raise TypeError(f"{name}: cannot convert {type(x).__name__} to an array: {exc}") from exc
     if x.dtype == np.float16:
         x = x.astype(np.float32)
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a numeric or boolean array, got dtype {x.dtype}")
     return x

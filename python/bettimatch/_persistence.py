@@ -112,7 +112,7 @@ def barcode(image: Any, filtration: str = "superlevel", connectivity: Optional[i
     or 8 (T-construction); the background gets the other one.
     """
     img = check_image(as_array(image, "image"), "image")
-    raw = _core.barcode_batch([img], check_filtration(filtration), check_connectivity(connectivity), 1, False)[0]
+    raw = _core.barcode_batch([img], check_filtration(filtration), check_connectivity(connectivity), None, False)[0]
     return _barcode_from(raw, img)
 
 
@@ -135,7 +135,7 @@ def betti_matching(
     t = check_image(as_array(target, "target"), "target")
     if p.shape != t.shape:
         raise ValueError(f"pred has shape {tuple(p.shape)} but target has shape {tuple(t.shape)}")
-    raw = _core.matching_batch([p], [t], check_filtration(filtration), check_connectivity(connectivity), 1, False)[0]
+    raw = _core.matching_batch([p], [t], check_filtration(filtration), check_connectivity(connectivity), None, False)[0]
     return _matching_from(raw, p.shape)
 
 

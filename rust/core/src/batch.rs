@@ -33,7 +33,7 @@ pub struct ImageRef<'a> {
 
 type PoolKey = (u32, usize);
 
-fn pool(threads: ThreadCount) -> Arc<ThreadPool> {
+pub(crate) fn pool(threads: ThreadCount) -> Arc<ThreadPool> {
     static POOLS: OnceLock<Mutex<HashMap<PoolKey, Arc<ThreadPool>>>> = OnceLock::new();
     let n = match threads {
         ThreadCount::Fixed(n) => n.max(1),

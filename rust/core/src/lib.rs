@@ -6,6 +6,7 @@
 //! semantics table for the conventions, and [`grid`] for the cell orders.
 
 pub mod batch;
+pub mod diagram_matching;
 pub mod error;
 pub mod filtration;
 pub mod grid;
@@ -13,6 +14,7 @@ pub mod masks;
 pub mod matching;
 pub mod order;
 pub mod persistence;
+pub mod skeleton;
 pub mod union_find;
 
 pub use batch::{barcodes, mask_counts_batch, matchings, ThreadCount};

@@ -12,7 +12,8 @@
 
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
-use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair, Shadow, Workspace};
+use crate::filtration::Filtration;
+use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair, Shadow};
 use crate::filtration::{edge_key, edge_rank};
 use crate::union_find::UnionFind;
 
@@ -42,15 +43,34 @@ impl Matching {
 /// Buffers for one matching, reusable across a batch.
 #[derive(Default)]
 pub struct MatchWorkspace {
-    pred: Workspace,
-    target: Workspace,
-    comparison: Workspace,
+    pred: Filtration,
+    target: Filtration,
+    comparison: Filtration,
     comparison_values: Vec<f64>,
-    uf_pred: UnionFind,
-    uf_target: UnionFind,
+    components: SweepBuffers,
+    cycles: SweepBuffers,
+}
+
+/// What one dimension's matching sweeps need, so the two dimensions can run side by side.
+#[derive(Default)]
+struct SweepBuffers {
+    pred: UnionFind,
+    target: UnionFind,
+    comparison: UnionFind,
+    /// The inputs' images in the comparison: union-finds following the comparison's merges.
+    pred_image: UnionFind,
+    target_image: UnionFind,
     /// Node (pixel or dual node) -> index of the bar it names, per input.
     pred_bar_of: Vec<u32>,
     target_bar_of: Vec<u32>,
+}
+
+/// One dimension's result: both barcodes' finite bars and the matched pairs of indices.
+#[derive(Default)]
+struct DimensionMatch {
+    pred: Vec<PersistencePair>,
+    target: Vec<PersistencePair>,
+    matched: Vec<(u32, u32)>,
 }
 
 /// The Betti matching of `pred` and `target` (sublevel values, row-major, same `shape`).
@@ -63,6 +83,8 @@ pub fn betti_matching(
     betti_matching_with(&mut MatchWorkspace::default(), pred, target, shape, connectivity)
 }
 
+/// As [`betti_matching`], reusing `ws`. The three filtrations, then the two dimensions, are
+/// computed as parallel rayon tasks: inside a busy pool (a batch) they simply run in turn.
 pub fn betti_matching_with(
     ws: &mut MatchWorkspace,
     pred: &[f64],
@@ -72,22 +94,26 @@ pub fn betti_matching_with(
 ) -> Result<Matching, InputError> {
     shape.validate(pred)?;
     shape.validate(target)?;
-    ws.comparison_values.clear();
-    ws.comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
-    ws.pred.filtration.build(pred, shape, connectivity);
-    ws.target.filtration.build(target, shape, connectivity);
-    ws.comparison.filtration.build(&ws.comparison_values, shape, connectivity);
+    let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, components, cycles } = ws;
+    comparison_values.clear();
+    comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
+    rayon::join(
+        || fp.build(pred, shape, connectivity),
+        || rayon::join(|| ft.build(target, shape, connectivity), || fc.build(comparison_values, shape, connectivity)),
+    );
+    let (fp, ft, fc) = (&*fp, &*ft, &*fc);
+    let (dim0, dim1) = rayon::join(|| match_components(fp, ft, fc, components), || match_cycles(fp, ft, fc, cycles));
 
     let mut m = Matching::default();
-    match_components(ws, &mut m);
-    match_cycles(ws, &mut m);
-    for (bars, f) in [(&mut m.pred, &ws.pred.filtration), (&mut m.target, &ws.target.filtration)] {
-        bars.essential[0].push(f.pixel(f.first_pixel()));
+    for (d, dm) in [dim0, dim1].into_iter().enumerate() {
+        m.unmatched_pred[d] = unmatched(dm.pred.len(), dm.matched.iter().map(|x| x.0));
+        m.unmatched_target[d] = unmatched(dm.target.len(), dm.matched.iter().map(|x| x.1));
+        m.pred.pairs[d] = dm.pred;
+        m.target.pairs[d] = dm.target;
+        m.matched[d] = dm.matched;
     }
-    for d in 0..2 {
-        m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), m.matched[d].iter().map(|x| x.0));
-        m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), m.matched[d].iter().map(|x| x.1));
-    }
+    m.pred.essential[0].push(fp.pixel(fp.first_pixel()));
+    m.target.essential[0].push(ft.pixel(ft.first_pixel()));
     Ok(m)
 }
 
@@ -111,60 +137,134 @@ fn clear_map(map: &mut Vec<u32>, n: usize) {
 }
 
 #[inline(never)]
-fn match_components(ws: &mut MatchWorkspace, m: &mut Matching) {
-    let n = ws.comparison.filtration.ranks.len();
-    clear_map(&mut ws.pred_bar_of, n);
-    clear_map(&mut ws.target_bar_of, n);
-    for (side, bars, bar_of) in [
-        (&mut ws.pred, &mut m.pred.pairs[0], &mut ws.pred_bar_of),
-        (&mut ws.target, &mut m.target.pairs[0], &mut ws.target_bar_of),
+fn match_components(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuffers) -> DimensionMatch {
+    let mut out = DimensionMatch::default();
+    let n = c.ranks.len();
+    clear_map(&mut b.pred_bar_of, n);
+    clear_map(&mut b.target_bar_of, n);
+    for (f, uf, bars, bar_of) in [
+        (p, &mut b.pred, &mut out.pred, &mut b.pred_bar_of),
+        (t, &mut b.target, &mut out.target, &mut b.target_bar_of),
     ] {
-        let f = &side.filtration;
-        component_sweep(f, &mut side.uf, |younger, edge| record_bar(bars, bar_of, younger, f.component_bar(younger, edge)));
+        component_sweep(f, uf, |younger, edge| record_bar(bars, bar_of, younger, f.component_bar(younger, edge)));
     }
-    let (c, p, t) = (&ws.comparison.filtration, &ws.pred.filtration, &ws.target.filtration);
-    let (uf_c, uf_p, uf_t) = (&mut ws.comparison.uf, &mut ws.uf_pred, &mut ws.uf_target);
+    let (uf_c, uf_p, uf_t) = (&mut b.comparison, &mut b.pred_image, &mut b.target_image);
     c.reset_primal(uf_c);
     p.reset_primal(uf_p);
     t.reset_primal(uf_t);
     for &edge in &c.edges {
-        let (a, b) = c.edge_pixels(edge_key(edge));
-        let Some(younger) = uf_c.link_ascending(a, b) else { continue };
+        let (x, y) = c.edge_pixels(edge_key(edge));
+        let Some(younger) = uf_c.link_ascending(x, y) else { continue };
         // The same merge retires a root in each input's ranking: the image of that input's bar.
-        let pred_younger = uf_p.link_ascending(a, b).expect("inputs split no less than the comparison");
-        let target_younger = uf_t.link_ascending(a, b).expect("inputs split no less than the comparison");
+        let pred_younger = uf_p.link_ascending(x, y).expect("inputs split no less than the comparison");
+        let target_younger = uf_t.link_ascending(x, y).expect("inputs split no less than the comparison");
         if uf_c.rank(younger) != edge_rank(edge) {
-            let (pb, tb) = (ws.pred_bar_of[pred_younger as usize], ws.target_bar_of[target_younger as usize]);
+            let (pb, tb) = (b.pred_bar_of[pred_younger as usize], b.target_bar_of[target_younger as usize]);
             if pb != NONE && tb != NONE {
-                m.matched[0].push((pb, tb));
+                out.matched.push((pb, tb));
             }
         }
     }
+    out
 }
 
 #[inline(never)]
-fn match_cycles(ws: &mut MatchWorkspace, m: &mut Matching) {
-    let c = &ws.comparison.filtration;
+fn match_cycles(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuffers) -> DimensionMatch {
+    let mut out = DimensionMatch::default();
     let n = c.dual_ranks.len();
-    clear_map(&mut ws.pred_bar_of, n);
-    clear_map(&mut ws.target_bar_of, n);
-    for (side, bars, bar_of) in [
-        (&mut ws.pred, &mut m.pred.pairs[1], &mut ws.pred_bar_of),
-        (&mut ws.target, &mut m.target.pairs[1], &mut ws.target_bar_of),
+    clear_map(&mut b.pred_bar_of, n);
+    clear_map(&mut b.target_bar_of, n);
+    for (f, uf, bars, bar_of) in [
+        (p, &mut b.pred, &mut out.pred, &mut b.pred_bar_of),
+        (t, &mut b.target, &mut out.target, &mut b.target_bar_of),
     ] {
-        let f = &side.filtration;
-        let shadow = Shadow { uf: &mut ws.comparison.uf, filtration: c };
-        cycle_sweep(f, &mut side.uf, Some(shadow), |younger, edge, c_root| {
-            record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge))
-        });
+        let shadow = Shadow { uf: &mut b.comparison, filtration: c };
+        cycle_sweep(f, uf, Some(shadow), |younger, edge, c_root| record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge)));
     }
     // The comparison sweep: a bar of c is reached by the input bars recorded under its retired root.
-    let (pred_bar_of, target_bar_of) = (&ws.pred_bar_of, &ws.target_bar_of);
-    let matched = &mut m.matched[1];
-    cycle_sweep(c, &mut ws.uf_pred, None, |root, _, _| {
+    let (pred_bar_of, target_bar_of, matched) = (&b.pred_bar_of, &b.target_bar_of, &mut out.matched);
+    cycle_sweep(c, &mut b.pred_image, None, |root, _, _| {
         let (pb, tb) = (pred_bar_of[root as usize], target_bar_of[root as usize]);
         if pb != NONE && tb != NONE {
             matched.push((pb, tb));
         }
     });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quickcheck::quickcheck;
+
+    fn image(raw: &[u8], cols: usize, levels: u8) -> Option<(Vec<f64>, Shape)> {
+        let rows = raw.len() / cols;
+        (rows > 0).then(|| (raw[..rows * cols].iter().map(|&x| (x % levels) as f64).collect(), Shape::new(rows, cols)))
+    }
+
+    quickcheck! {
+        fn an_image_matches_itself_completely(raw: Vec<u8>, cols: u8, levels: u8, eight: bool) -> bool {
+            let Some((f, shape)) = image(&raw, 1 + cols as usize % 8, 2 + levels % 6) else { return true };
+            let conn = if eight { Connectivity::Eight } else { Connectivity::Four };
+            let m = betti_matching(&f, &f, shape, conn).unwrap();
+            (0..2).all(|d| m.unmatched_pred[d].is_empty() && m.unmatched_target[d].is_empty()
+                && m.matched_pairs(d).all(|(a, b)| a == b) && m.matched[d].len() == m.pred.pairs[d].len())
+        }
+
+        fn swapping_the_inputs_swaps_the_sides(raw: Vec<u8>, cols: u8, levels: u8, eight: bool) -> bool {
+            let cols = 1 + cols as usize % 8;
+            let half = raw.len() / 2;
+            let (Some((f, shape)), Some((g, shape_g))) = (image(&raw[..half], cols, 2 + levels % 6), image(&raw[half..], cols, 2 + levels % 6)) else { return true };
+            if shape != shape_g { return true; }
+            let conn = if eight { Connectivity::Eight } else { Connectivity::Four };
+            let (a, b) = (betti_matching(&f, &g, shape, conn).unwrap(), betti_matching(&g, &f, shape, conn).unwrap());
+            (0..2).all(|d| {
+                let mut ab: Vec<_> = a.matched_pairs(d).collect();
+                let mut ba: Vec<_> = b.matched_pairs(d).map(|(x, y)| (y, x)).collect();
+                ab.sort_by_key(|(x, y)| (x.birth, x.death, y.birth, y.death));
+                ba.sort_by_key(|(x, y)| (x.birth, x.death, y.birth, y.death));
+                ab == ba && a.pred.pairs[d] == b.target.pairs[d] && a.unmatched_pred[d] == b.unmatched_target[d]
+            })
+        }
+    }
+
+    #[test]
+    fn ring_against_broken_ring() {
+        // Sublevel masks: 0 = foreground. The prediction's ring is cut at its right side, so its
+        // hole is missing (an unmatched target cycle) while the single component matches the
+        // ring's (both are the essential class: no finite component bars at all).
+        #[rustfmt::skip]
+        let ring = [1., 1., 1., 1., 1.,
+                    1., 0., 0., 0., 1.,
+                    1., 0., 1., 0., 1.,
+                    1., 0., 0., 0., 1.,
+                    1., 1., 1., 1., 1.];
+        let mut broken = ring;
+        broken[13] = 1.0;
+        let m = betti_matching(&broken, &ring, Shape::new(5, 5), Connectivity::Four).unwrap();
+        assert_eq!((m.pred.pairs[0].len(), m.target.pairs[0].len()), (0, 0));
+        assert_eq!((m.pred.pairs[1].len(), m.target.pairs[1].len()), (0, 1));
+        assert_eq!(m.unmatched_target[1], vec![0]);
+        assert_eq!(m.target.pairs[1][0], PersistencePair { birth: 18, death: 12 });
+    }
+
+    #[test]
+    fn two_discs_against_one() {
+        // Two 2x2 discs in the prediction, one of them in the target: the extra component of
+        // the prediction is an unmatched finite bar; the shared disc is the essential class.
+        let mut pred = vec![1.0; 36];
+        let mut target = vec![1.0; 36];
+        for p in [7, 8, 13, 14] {
+            pred[p] = 0.0;
+            target[p] = 0.0;
+        }
+        for p in [21, 22, 27, 28] {
+            pred[p] = 0.0;
+        }
+        let m = betti_matching(&pred, &target, Shape::new(6, 6), Connectivity::Four).unwrap();
+        assert_eq!(m.pred.pairs[0].len(), 1);
+        assert_eq!(m.pred.pairs[0][0].birth, 21);
+        assert_eq!((m.matched[0].len(), m.unmatched_pred[0].len()), (0, 1));
+        assert_eq!((m.pred.essential[0].clone(), m.target.essential[0].clone()), (vec![7], vec![7]));
+    }
 }

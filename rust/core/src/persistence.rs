@@ -32,7 +32,8 @@ pub struct Barcode {
 #[derive(Default)]
 pub struct Workspace {
     pub filtration: Filtration,
-    pub uf: UnionFind,
+    pub components: UnionFind,
+    pub cycles: UnionFind,
 }
 
 /// The barcode of `values` (sublevel filtration, row-major `shape`).
@@ -49,11 +50,12 @@ pub fn barcode_with(
     shape.validate(values)?;
     ws.filtration.build(values, shape, connectivity);
     let f = &ws.filtration;
-    let mut bars = Barcode::default();
-    component_sweep(f, &mut ws.uf, |younger, edge| bars.pairs[0].push(f.component_bar(younger, edge)));
-    cycle_sweep(f, &mut ws.uf, None, |younger, edge, _| bars.pairs[1].push(f.cycle_bar(younger, edge)));
-    bars.essential[0].push(f.pixel(f.first_pixel()));
-    Ok(bars)
+    let (mut components, mut cycles) = (Vec::new(), Vec::new());
+    rayon::join(
+        || component_sweep(f, &mut ws.components, |younger, edge| components.push(f.component_bar(younger, edge))),
+        || cycle_sweep(f, &mut ws.cycles, None, |younger, edge, _| cycles.push(f.cycle_bar(younger, edge))),
+    );
+    Ok(Barcode { pairs: [components, cycles], essential: [vec![f.pixel(f.first_pixel())], Vec::new()] })
 }
 
 impl Filtration {

@@ -1,8 +1,10 @@
 //! The binding layer: array intake, argument checks, GIL release around whole batches, results
 //! as numpy arrays. The math lives in `bettimatch-core`.
 
+mod diagrams;
 mod intake;
 mod results;
+mod skeleton;
 
 use bettimatch_core::batch::{ImageRef, MaskRef};
 use bettimatch_core::{Connectivity, InputError, Shape, ThreadCount};
@@ -83,7 +85,8 @@ fn barcode_batch<'py>(
     batched: bool,
 ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
     let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
-    let owned = collect_images(images, dir, "image", batched)?;
+    let name = if batched { "images" } else { "image" };
+    let owned = collect_images(images, dir, name, batched)?;
     let refs: Vec<ImageRef<'_>> = owned.iter().map(|(v, s)| ImageRef { values: v, shape: *s }).collect();
     let computed = py.detach(|| bettimatch_core::barcodes(&refs, conn, threads));
     computed
@@ -91,7 +94,7 @@ fn barcode_batch<'py>(
         .enumerate()
         .map(|(i, r)| match r {
             Ok(b) => results::barcode_tuple(py, &b),
-            Err(e) => Err(input_error(&label("image", i, batched), owned[i].1, e)),
+            Err(e) => Err(input_error(&label(name, i, batched), owned[i].1, e)),
         })
         .collect()
 }
@@ -283,6 +286,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(matching_batch, m)?)?;
     m.add_function(wrap_pyfunction!(mask_matching_counts, m)?)?;
     m.add_function(wrap_pyfunction!(loss_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(skeleton::skeletonize_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(diagrams::diagram_matching_pairs, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,132 @@
+"""Rows, summary statistics and output files of `bettimatch evaluate`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from typing import IO, Dict, Iterable, List, Sequence
+
+import numpy as np
+
+METRICS = (
+    "dice",
+    "cldice",
+    "betti_matching_error",
+    "betti_matching_error_0",
+    "betti_matching_error_1",
+    "betti_number_error_0",
+    "betti_number_error_1",
+    "score",
+)
+COLUMNS = ("case", "class") + METRICS
+_INTEGER = {"betti_matching_error", "betti_matching_error_0", "betti_matching_error_1", "betti_number_error_0", "betti_number_error_1"}
+
+
+def balanced_score(dice: np.ndarray, bm_error: np.ndarray, target_betti_sum: np.ndarray) -> np.ndarray:
+    """S = Dice + (1 - min(1, BM / (beta0 + beta1 of the target))), in [0, 2].
+
+    A target without features (empty) gives ratio 0 when BM is 0 and 1 otherwise; S is NaN where
+    Dice is (both masks empty).
+    """
+    bm_error = np.asarray(bm_error, dtype=np.float64)
+    denom = np.asarray(target_betti_sum, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(denom > 0, bm_error / np.where(denom > 0, denom, 1.0), np.where(bm_error > 0, 1.0, 0.0))
+    return np.asarray(dice, dtype=np.float64) + (1.0 - np.minimum(1.0, ratio))
+
+
+def rows_for_case(case: str, classes: Sequence[int], metrics: Dict[str, np.ndarray], start: int) -> List[dict]:
+    """CSV rows of one case from `metrics` (as returned by bettimatch.metrics.mask_metrics), whose
+    rows start..start+len(classes) belong to this case."""
+    out = []
+    for k, cls in enumerate(classes):
+        i = start + k
+        bm = metrics["betti_matching_error"][i]
+        bne = metrics["betti_number_error"][i]
+        dice = float(metrics["dice"][i])
+        score = float(balanced_score(dice, bm.sum(), metrics["betti_target"][i].sum()))
+        out.append({
+            "case": case,
+            "class": int(cls),
+            "dice": dice,
+            "cldice": float(metrics["cldice"][i]),
+            "betti_matching_error": int(bm.sum()),
+            "betti_matching_error_0": int(bm[0]),
+            "betti_matching_error_1": int(bm[1]),
+            "betti_number_error_0": int(bne[0]),
+            "betti_number_error_1": int(bne[1]),
+            "score": score,
+        })
+    return out
+
+
+def _stats(values: Iterable[float]) -> dict:
+    v = np.asarray(list(values), dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)}
+
+
+def summarize(rows: List[dict], classes: Sequence[int]) -> dict:
+    """Mean, (population) standard deviation and count of each metric per class and over all rows
+    of foreground classes (class >= 1), NaNs left out."""
+    per_class = {}
+    for cls in classes:
+        sel = [r for r in rows if r["class"] == cls]
+        per_class[str(cls)] = {m: _stats(r[m] for r in sel) for m in METRICS}
+    fg = [r for r in rows if r["class"] >= 1]
+    return {"per_class": per_class, "foreground": {m: _stats(r[m] for r in fg) for m in METRICS}}
+
+
+def _fmt(x) -> str:
+    if isinstance(x, float):
+        return "nan" if math.isnan(x) else format(x, ".8g")
+    return str(x)
+
+
+def write_csv(rows: List[dict], stream: IO[str]) -> None:
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in rows:
+        writer.writerow([_fmt(r[c]) for c in COLUMNS])
+
+
+def write_json(report: dict, stream: IO[str]) -> None:
+    json.dump(report, stream, indent=2, allow_nan=False)
+    stream.write("\n")
+
+
+_SHORT = {
+    "dice": "Dice",
+    "cldice": "clDice",
+    "betti_matching_error": "BM err",
+    "betti_matching_error_0": "BM0",
+    "betti_matching_error_1": "BM1",
+    "betti_number_error_0": "BNE0",
+    "betti_number_error_1": "BNE1",
+    "score": "score",
+}
+
+
+def format_table(summary: dict) -> str:
+    """Plain-text table: one line per class and one over foreground classes, mean ± std."""
+
+    def cell(s: dict, metric: str) -> str:
+        if s["mean"] is None:
+            return "-"
+        digits = 2 if metric in _INTEGER else 3
+        return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+    lines = []
+    names = list(summary["per_class"].items()) + [("foreground", summary["foreground"])]
+    table = [["class", "n"] + [_SHORT[m] for m in METRICS]]
+    for name, stats in names:
+        table.append([name, str(stats["betti_matching_error"]["n"])] + [cell(stats[m], m) for m in METRICS])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for j, row in enumerate(table):
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if j == 0 or j == len(table) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

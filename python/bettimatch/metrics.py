@@ -1,0 +1,484 @@
+"""Topology-aware segmentation metrics for binary and multi-class masks (numpy; torch accepted).
+
+One pair of masks:
+
+- :func:`betti_matching_error`: features (components, holes) of either mask without a partner in
+  the Betti matching, summed over dimensions or per dimension.
+- :func:`betti_number_error`: ``|beta_k(pred) - beta_k(target)|``.
+- :func:`dice` and :func:`cldice` (centerline Dice, Shit et al. 2021).
+
+Multi-class, shaped like MONAI's functional metrics: :func:`compute_betti_matching_error`,
+:func:`compute_betti_number_error`, :func:`compute_dice`, :func:`compute_cldice` take one-hot
+``(B, C, H, W)`` inputs or label maps ``(B, H, W)`` / ``(B, 1, H, W)`` with ``num_classes`` and
+return ``(B, C')`` (or ``(B, C', 2)`` per dimension) float64 arrays, one value per image and class;
+``C' = C - 1`` without the background channel 0. All images and classes go to the native code in
+one call.
+
+Conventions (the same everywhere in this module):
+
+- **Binarization.** Boolean inputs are used as they are. Any other dtype (likelihoods, 0/1 or 0/255
+  masks) is binarized as ``x > threshold`` (strictly greater: with the default 0.5 a likelihood of
+  exactly 0.5 is background). NaN values are refused.
+- **Filtration and connectivity.** A mask is filtered as the superlevel set of its indicator.
+  ``connectivity`` is the foreground's: 4 (default) or 8; the background (holes) gets the other one.
+  Dimension 0 counts connected components, dimension 1 holes (background components that do not
+  touch the image border).
+- **The essential class.** Every non-empty mask has one component that never dies. We count it:
+  it is matched when both masks are non-empty and is one error in dimension 0 when exactly one of
+  them is empty (so an empty prediction against a one-object target has error 1, not 0 as in
+  Betti-Matching-3D and topolosses, which drop it). Betti numbers are those of the actual masks
+  (``beta_0`` of an empty mask is 0).
+- **Undefined values are NaN.** The Betti matching and Betti number errors are defined for all
+  masks (two empty masks: 0). Dice and clDice are NaN exactly when both masks are empty (0/0), as in
+  nnU-Net's evaluation; a prediction on an empty target scores 0. (MONAI's ``DiceMetric`` with its
+  default ``ignore_empty=True`` is NaN whenever the target is empty, hiding false positives.)
+  Reduce with ``np.nanmean``.
+- **clDice** = ``2 Tprec Tsens / (Tprec + Tsens)`` with ``Tprec = |S(P) & T| / |S(P)|`` and
+  ``Tsens = |S(T) & P| / |S(T)|`` (Shit et al., CVPR 2021), where ``S`` is a thinning of the mask:
+  ``thinning="guo-hall"`` (default; Guo & Hall 1989, algorithm A1, identical pixel for pixel to
+  ``skimage.morphology.thin``; it preserves topology, so a non-empty mask has a non-empty skeleton)
+  or ``"zhang-suen"`` (Zhang & Suen 1984 as published; it erases 2x2 squares and two-pixel-thick
+  diagonal lines, and a mask whose skeleton vanishes then stands in for its own skeleton). Note that
+  ``skimage.morphology.skeletonize`` uses a hand-made variant of the Zhang-Suen table, so clDice
+  values computed with it differ slightly (typically in the third decimal) from both. clDice is 0
+  when exactly one mask is empty.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _core
+from ._inputs import as_array, check_connectivity, check_image, check_num_threads
+
+__all__ = [
+    "betti_matching_error",
+    "betti_number_error",
+    "cldice",
+    "compute_betti_matching_error",
+    "compute_betti_number_error",
+    "compute_cldice",
+    "compute_dice",
+    "dice",
+    "skeletonize",
+]
+
+_THINNINGS = ("guo-hall", "zhang-suen")
+
+# Columns of _core.mask_matching_counts.
+_UNMATCHED_PRED = slice(0, 2)
+_UNMATCHED_TARGET = slice(2, 4)
+_FINITE_PRED = slice(4, 6)
+_FINITE_TARGET = slice(6, 8)
+_PRED_NONEMPTY = 8
+_TARGET_NONEMPTY = 9
+
+
+# ----------------------------------------------------------------------------- argument handling
+
+
+def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    return float(threshold)
+
+
+def _check_thinning(thinning: str) -> str:
+    if thinning not in _THINNINGS:
+        raise ValueError(f"thinning must be 'guo-hall' or 'zhang-suen', got {thinning!r}")
+    return thinning
+
+
+def _binarize(x: np.ndarray, threshold: float, name: str) -> np.ndarray:
+    """Boolean masks as they are; anything else as ``x > threshold``."""
+    if x.dtype == np.bool_:
+        return x
+    if x.dtype.kind == "f" and np.isnan(x).any():
+        raise ValueError(f"{name} contains NaN")
+    return x > threshold
+
+
+def _mask_pair(pred: Any, target: Any, threshold: Any) -> Tuple[np.ndarray, np.ndarray]:
+    t = _check_threshold(threshold)
+    p = check_image(as_array(pred, "pred"), "pred")
+    g = check_image(as_array(target, "target"), "target")
+    if p.shape != g.shape:
+        raise ValueError(f"pred has shape {tuple(p.shape)} but target has shape {tuple(g.shape)}")
+    return _binarize(p, t, "pred"), _binarize(g, t, "target")
+
+
+# ----------------------------------------------------------------------------- shared kernels
+
+
+def _counts(preds: List[np.ndarray], targets: List[np.ndarray], connectivity: int, num_threads: Optional[int]) -> np.ndarray:
+    """(N, 10) matching counts of N mask pairs: one native call."""
+    if not preds:
+        return np.zeros((0, 10), dtype=np.int64)
+    return np.asarray(_core.mask_matching_counts(preds, targets, connectivity, num_threads), dtype=np.int64)
+
+
+def _matching_error(counts: np.ndarray) -> np.ndarray:
+    """(N, 2) Betti matching error per dimension, the essential class included."""
+    err = counts[:, _UNMATCHED_PRED] + counts[:, _UNMATCHED_TARGET]
+    err[:, 0] += counts[:, _PRED_NONEMPTY] != counts[:, _TARGET_NONEMPTY]
+    return err
+
+
+def _betti(counts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(N, 2) Betti numbers of the predictions and of the targets."""
+    bp = counts[:, _FINITE_PRED].copy()
+    bt = counts[:, _FINITE_TARGET].copy()
+    bp[:, 0] += counts[:, _PRED_NONEMPTY]
+    bt[:, 0] += counts[:, _TARGET_NONEMPTY]
+    return bp, bt
+
+
+def _dice_from_sums(inter: np.ndarray, psum: np.ndarray, tsum: np.ndarray) -> np.ndarray:
+    denom = (psum + tsum).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2.0 * inter / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def _skeletons(masks: List[np.ndarray], thinning: str, num_threads: Optional[int]) -> List[np.ndarray]:
+    if not masks:
+        return []
+    return list(_core.skeletonize_batch(masks, thinning, num_threads))
+
+
+def _mask_cldice(preds: List[np.ndarray], targets: List[np.ndarray], thinning: str, num_threads: Optional[int]) -> np.ndarray:
+    """clDice of N mask pairs (any shapes): one native call for all 2N skeletons."""
+    n = len(preds)
+    skel = _skeletons(list(preds) + list(targets), thinning, num_threads)
+    sums = np.zeros((6, n), dtype=np.int64)
+    for i, (p, t, sp, st) in enumerate(zip(preds, targets, skel[:n], skel[n:])):
+        # A vanished skeleton stands in for its mask: count the mask's overlap then.
+        sp_eff = sp if sp.any() else p
+        st_eff = st if st.any() else t
+        sums[:, i] = (
+            np.count_nonzero(sp_eff), np.count_nonzero(sp_eff & t), np.count_nonzero(st_eff),
+            np.count_nonzero(st_eff & p), np.count_nonzero(p), np.count_nonzero(t),
+        )
+    return _cldice_from_counts(*sums)
+
+
+def _cldice_from_counts(sp: np.ndarray, sp_t: np.ndarray, st: np.ndarray, st_p: np.ndarray, psum: np.ndarray, tsum: np.ndarray) -> np.ndarray:
+    """clDice from skeleton sizes and overlaps (skeletons already substituted where they vanished)."""
+    sp, sp_t, st, st_p = (np.asarray(a, dtype=np.float64) for a in (sp, sp_t, st, st_p))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tprec = np.where(sp > 0, sp_t / np.where(sp > 0, sp, 1.0), 0.0)
+        tsens = np.where(st > 0, st_p / np.where(st > 0, st, 1.0), 0.0)
+        s = tprec + tsens
+        out = np.where(s > 0, 2.0 * tprec * tsens / np.where(s > 0, s, 1.0), 0.0)
+    return np.where((np.asarray(psum) == 0) & (np.asarray(tsum) == 0), np.nan, out)
+
+
+def mask_metrics(
+    preds: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    *,
+    connectivity: Optional[int] = None,
+    num_threads: Optional[int] = None,
+    thinning: str = "guo-hall",
+    cldice: bool = True,
+) -> Dict[str, np.ndarray]:
+    """All metrics of N pairs of boolean 2D masks (shapes may differ between pairs).
+
+    Returns arrays with one row per pair: ``betti_matching_error`` (N, 2), ``betti_pred`` and
+    ``betti_target`` (N, 2), ``betti_number_error`` (N, 2), ``dice`` (N,), and ``cldice`` (N,)
+    unless ``cldice=False``. Two native calls (matching counts, skeletons) for the whole list.
+    """
+    conn = check_connectivity(connectivity)
+    threads = check_num_threads(num_threads)
+    preds, targets = list(preds), list(targets)
+    if len(preds) != len(targets):
+        raise ValueError(f"preds and targets must have the same length, got {len(preds)} and {len(targets)}")
+    for i, (p, t) in enumerate(zip(preds, targets)):
+        if p.dtype != np.bool_ or t.dtype != np.bool_ or p.ndim != 2 or p.shape != t.shape:
+            raise ValueError(f"pair {i}: expected two boolean 2D masks of one shape, got {p.dtype} {p.shape} and {t.dtype} {t.shape}")
+    counts = _counts(preds, targets, conn, threads)
+    bp, bt = _betti(counts)
+    inter = np.array([np.count_nonzero(p & t) for p, t in zip(preds, targets)], dtype=np.int64)
+    psum = np.array([np.count_nonzero(p) for p in preds], dtype=np.int64)
+    tsum = np.array([np.count_nonzero(t) for t in targets], dtype=np.int64)
+    out = {
+        "betti_matching_error": _matching_error(counts),
+        "betti_pred": bp,
+        "betti_target": bt,
+        "betti_number_error": np.abs(bp - bt),
+        "dice": _dice_from_sums(inter, psum, tsum),
+    }
+    if cldice:
+        _check_thinning(thinning)
+        out["cldice"] = _mask_cldice(preds, targets, thinning, threads)
+    return out
+
+
+# ----------------------------------------------------------------------------- one pair
+
+
+def betti_matching_error(
+    pred: Any,
+    target: Any,
+    threshold: float = 0.5,
+    per_dimension: bool = False,
+    connectivity: Optional[int] = None,
+):
+    """Betti matching error of one pair of 2D masks or likelihood maps.
+
+    The number of features (dimension 0: components, dimension 1: holes) of the prediction and
+    of the target that the Betti matching leaves unmatched, the essential component included (one
+    error when exactly one mask is empty). Non-boolean inputs are binarized as ``x > threshold``.
+
+    Returns an ``int`` (summed over dimensions), or with ``per_dimension=True`` an int64 array
+    ``[error_0, error_1]``.
+    """
+    p, t = _mask_pair(pred, target, threshold)
+    err = _matching_error(_counts([p], [t], check_connectivity(connectivity), 1))[0]
+    return err if per_dimension else int(err.sum())
+
+
+def betti_number_error(
+    pred: Any,
+    target: Any,
+    threshold: float = 0.5,
+    per_dimension: bool = False,
+    connectivity: Optional[int] = None,
+):
+    """Betti number error ``|beta_k(pred) - beta_k(target)|`` of one pair of 2D masks.
+
+    ``beta_0`` counts components (0 for an empty mask), ``beta_1`` holes. Returns an ``int``
+    (summed over k) or, with ``per_dimension=True``, an int64 array ``[error_0, error_1]``.
+    """
+    p, t = _mask_pair(pred, target, threshold)
+    bp, bt = _betti(_counts([p], [t], check_connectivity(connectivity), 1))
+    err = np.abs(bp - bt)[0]
+    return err if per_dimension else int(err.sum())
+
+
+def dice(pred: Any, target: Any, threshold: float = 0.5) -> float:
+    """Dice coefficient ``2 |P & T| / (|P| + |T|)`` of two 2D masks; NaN when both are empty."""
+    p, t = _mask_pair(pred, target, threshold)
+    return float(_dice_from_sums(np.count_nonzero(p & t), np.count_nonzero(p), np.count_nonzero(t)))
+
+
+def cldice(pred: Any, target: Any, threshold: float = 0.5, thinning: str = "guo-hall") -> float:
+    """Centerline Dice (Shit et al. 2021) of two 2D masks; NaN when both are empty.
+
+    ``2 Tprec Tsens / (Tprec + Tsens)``, ``Tprec = |S(P) & T| / |S(P)|``,
+    ``Tsens = |S(T) & P| / |S(T)|``; ``S`` is the thinning named by ``thinning`` (see the module
+    docstring). 0 when exactly one mask is empty.
+    """
+    p, t = _mask_pair(pred, target, threshold)
+    return float(_mask_cldice([p], [t], _check_thinning(thinning), 1)[0])
+
+
+def skeletonize(mask: Any, threshold: float = 0.5, thinning: str = "guo-hall") -> np.ndarray:
+    """The skeleton clDice uses: a boolean 2D array, a thinning of the mask.
+
+    ``"guo-hall"`` equals ``skimage.morphology.thin``; ``"zhang-suen"`` is Zhang & Suen (1984) as
+    published (not ``skimage.morphology.skeletonize``, which uses a modified table).
+    """
+    m = _binarize(check_image(as_array(mask, "mask"), "mask"), _check_threshold(threshold), "mask")
+    return _skeletons([np.ascontiguousarray(m)], _check_thinning(thinning), 1)[0]
+
+
+# ----------------------------------------------------------------------------- multi-class
+
+
+def _label_map_to_onehot(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
+    if labels.dtype == np.bool_:
+        labels = labels.astype(np.uint8)
+    if labels.dtype.kind == "f":
+        if np.isnan(labels).any():
+            raise ValueError(f"{name} contains NaN")
+        if not np.all(labels == np.round(labels)):
+            raise ValueError(
+                f"{name}: a label map must hold integer class indices, got non-integer values "
+                "(pass likelihoods as one-hot (B, C, H, W))"
+            )
+    if labels.size:
+        lo, hi = labels.min(), labels.max()
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name}: label value {bad:g} outside [0, {num_classes}) (num_classes={num_classes})")
+    classes = np.arange(num_classes, dtype=labels.dtype).reshape(1, num_classes, 1, 1)
+    return labels[:, None, :, :] == classes
+
+
+def _classify(x: np.ndarray, name: str, num_classes: Optional[int]) -> str:
+    """'onehot' or 'labels' for a (B, C, H, W) / (B, 1, H, W) / (B, H, W) input."""
+    if x.ndim == 3:
+        return "labels"
+    if x.ndim == 4:
+        if x.shape[1] == 1 and num_classes is not None and num_classes > 1:
+            return "labels"
+        return "onehot"
+    hint = " (3D volumes are not supported yet)" if x.ndim == 5 else ""
+    raise ValueError(
+        f"{name}: expected one-hot (B, C, H, W) or label maps (B, H, W) / (B, 1, H, W), "
+        f"got shape {tuple(x.shape)}{hint}"
+    )
+
+
+def _class_masks(
+    y_pred: Any,
+    y: Any,
+    include_background: bool,
+    num_classes: Optional[int],
+    threshold: Any,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Both inputs as (B, C', H, W) boolean arrays (C-contiguous)."""
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1):
+        raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
+    thr = _check_threshold(threshold)
+    arrays = {"y_pred": as_array(y_pred, "y_pred"), "y": as_array(y, "y")}
+    # A (B, 1, H, W) input is a label map when there are several classes (given, or the channel
+    # count of a one-hot partner).
+    inferred = num_classes
+    if inferred is None:
+        inferred = next((v.shape[1] for v in arrays.values() if v.ndim == 4 and v.shape[1] > 1), None)
+    kinds = {k: _classify(v, k, inferred) for k, v in arrays.items()}
+    classes = num_classes
+    for k, v in arrays.items():
+        if kinds[k] == "onehot":
+            if classes is not None and v.shape[1] != classes:
+                raise ValueError(f"{k} has {v.shape[1]} channels but num_classes is {classes}")
+            classes = v.shape[1]
+    if classes is None:
+        raise ValueError("num_classes is required when both y_pred and y are label maps")
+    out = {}
+    for k, v in arrays.items():
+        if kinds[k] == "onehot":
+            out[k] = np.ascontiguousarray(_binarize(v, thr, k))
+        else:
+            out[k] = _label_map_to_onehot(v[:, 0] if v.ndim == 4 else v, classes, k)
+    p, t = out["y_pred"], out["y"]
+    if p.shape != t.shape:
+        raise ValueError(
+            f"y_pred and y do not match: {tuple(p.shape)} and {tuple(t.shape)} as (B, C, H, W) "
+            f"(inputs {tuple(arrays['y_pred'].shape)} and {tuple(arrays['y'].shape)})"
+        )
+    if p.shape[2] == 0 or p.shape[3] == 0:
+        raise ValueError(f"images are empty (shape {tuple(p.shape)})")
+    if not include_background and p.shape[1] > 1:
+        p, t = p[:, 1:], t[:, 1:]
+    return np.ascontiguousarray(p), np.ascontiguousarray(t)
+
+
+def _flat(masks: np.ndarray) -> List[np.ndarray]:
+    """(B, C, H, W) -> a list of B*C 2D views, image-major."""
+    return [masks[b, c] for b in range(masks.shape[0]) for c in range(masks.shape[1])]
+
+
+def _multiclass_counts(p: np.ndarray, t: np.ndarray, connectivity: Optional[int], num_threads: Optional[int]) -> np.ndarray:
+    return _counts(_flat(p), _flat(t), check_connectivity(connectivity), check_num_threads(num_threads))
+
+
+def compute_betti_matching_error(
+    y_pred: Any,
+    y: Any,
+    include_background: bool = False,
+    num_classes: Optional[int] = None,
+    per_dimension: bool = False,
+    num_threads: Optional[int] = None,
+    connectivity: Optional[int] = None,
+    threshold: float = 0.5,
+) -> np.ndarray:
+    """Betti matching error per image and class: (B, C') float64, or (B, C', 2) per dimension.
+
+    ``y_pred`` and ``y``: one-hot (B, C, H, W) (boolean, or binarized as ``x > threshold``), or
+    label maps (B, H, W) / (B, 1, H, W) of class indices with ``num_classes`` (which a one-hot
+    partner also supplies). ``include_background=False`` drops channel 0 (unless C == 1). Never
+    NaN. One native call for all B * C' pairs, on ``num_threads`` threads (None: all cores).
+    """
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
+    err = _matching_error(_multiclass_counts(p, t, connectivity, num_threads)).astype(np.float64)
+    err = err.reshape(p.shape[0], p.shape[1], 2)
+    return err if per_dimension else err.sum(axis=-1)
+
+
+def compute_betti_number_error(
+    y_pred: Any,
+    y: Any,
+    include_background: bool = False,
+    num_classes: Optional[int] = None,
+    per_dimension: bool = False,
+    num_threads: Optional[int] = None,
+    connectivity: Optional[int] = None,
+    threshold: float = 0.5,
+) -> np.ndarray:
+    """Betti number error ``|beta_k(pred) - beta_k(target)|`` per image and class, shaped and
+    called like :func:`compute_betti_matching_error`. Never NaN."""
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
+    bp, bt = _betti(_multiclass_counts(p, t, connectivity, num_threads))
+    err = np.abs(bp - bt).astype(np.float64).reshape(p.shape[0], p.shape[1], 2)
+    return err if per_dimension else err.sum(axis=-1)
+
+
+def compute_dice(
+    y_pred: Any,
+    y: Any,
+    include_background: bool = False,
+    num_classes: Optional[int] = None,
+    per_dimension: bool = False,
+    num_threads: Optional[int] = None,
+    connectivity: Optional[int] = None,
+    threshold: float = 0.5,
+) -> np.ndarray:
+    """Dice per image and class: (B, C') float64, NaN where both masks are empty.
+
+    Takes the same arguments as :func:`compute_betti_matching_error`; ``per_dimension``,
+    ``num_threads`` and ``connectivity`` do not apply to Dice and are accepted for uniformity
+    (``per_dimension=True`` raises).
+    """
+    if per_dimension:
+        raise ValueError("Dice has no per-dimension form")
+    check_num_threads(num_threads)
+    check_connectivity(connectivity)
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
+    axes = (2, 3)
+    return _dice_from_sums(np.count_nonzero(p & t, axis=axes), np.count_nonzero(p, axis=axes), np.count_nonzero(t, axis=axes))
+
+
+def compute_cldice(
+    y_pred: Any,
+    y: Any,
+    include_background: bool = False,
+    num_classes: Optional[int] = None,
+    per_dimension: bool = False,
+    num_threads: Optional[int] = None,
+    connectivity: Optional[int] = None,
+    threshold: float = 0.5,
+    thinning: str = "guo-hall",
+) -> np.ndarray:
+    """clDice per image and class: (B, C') float64, NaN where both masks are empty.
+
+    Arguments as :func:`compute_betti_matching_error` (``connectivity`` does not apply;
+    ``per_dimension=True`` raises) plus ``thinning`` (see :func:`cldice`). All 2 * B * C'
+    skeletons in one native call.
+    """
+    if per_dimension:
+        raise ValueError("clDice has no per-dimension form")
+    check_connectivity(connectivity)
+    threads = check_num_threads(num_threads)
+    _check_thinning(thinning)
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
+    b, c = p.shape[:2]
+    skel = _skeletons(_flat(p) + _flat(t), thinning, threads)
+    n = b * c
+    sp = np.stack(skel[:n]).reshape(p.shape) if n else np.zeros_like(p)
+    st = np.stack(skel[n:]).reshape(t.shape) if n else np.zeros_like(t)
+    axes = (2, 3)
+    psum, tsum = np.count_nonzero(p, axis=axes), np.count_nonzero(t, axis=axes)
+    sp_n, st_n = np.count_nonzero(sp, axis=axes), np.count_nonzero(st, axis=axes)
+    sp_t, st_p = np.count_nonzero(sp & t, axis=axes), np.count_nonzero(st & p, axis=axes)
+    # A vanished skeleton (Zhang-Suen on 2x2 blobs) stands in for its mask.
+    gone_p, gone_t = (sp_n == 0) & (psum > 0), (st_n == 0) & (tsum > 0)
+    sp_n = np.where(gone_p, psum, sp_n)
+    sp_t = np.where(gone_p, np.count_nonzero(p & t, axis=axes), sp_t)
+    st_n = np.where(gone_t, tsum, st_n)
+    st_p = np.where(gone_t, np.count_nonzero(p & t, axis=axes), st_p)
+    return _cldice_from_counts(sp_n, sp_t, st_n, st_p, psum, tsum)
