@@ -13,9 +13,9 @@
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
 use crate::filtration::Filtration;
-use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair, Shadow};
+use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair};
 use crate::filtration::{edge_key, edge_rank};
-use crate::union_find::UnionFind;
+use crate::union_find::{Image, UnionFind};
 
 const NONE: u32 = u32::MAX;
 
@@ -57,9 +57,10 @@ struct SweepBuffers {
     pred: UnionFind,
     target: UnionFind,
     comparison: UnionFind,
-    /// The inputs' images in the comparison: union-finds following the comparison's merges.
-    pred_image: UnionFind,
-    target_image: UnionFind,
+    /// Buffers of the [`Image`] annotations (the inputs' roots under the comparison's merges,
+    /// or the comparison's roots under an input's merges).
+    pred_image: Vec<u64>,
+    target_image: Vec<u64>,
     /// Node (pixel or dual node) -> index of the bar it names, per input.
     pred_bar_of: Vec<u32>,
     target_bar_of: Vec<u32>,
@@ -148,16 +149,16 @@ fn match_components(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut Swee
     ] {
         component_sweep(f, uf, |younger, edge| record_bar(bars, bar_of, younger, f.component_bar(younger, edge)));
     }
-    let (uf_c, uf_p, uf_t) = (&mut b.comparison, &mut b.pred_image, &mut b.target_image);
+    let uf_c = &mut b.comparison;
     c.reset_primal(uf_c);
-    p.reset_primal(uf_p);
-    t.reset_primal(uf_t);
+    let mut pred_image = Image::new(&p.ranks, std::mem::take(&mut b.pred_image));
+    let mut target_image = Image::new(&t.ranks, std::mem::take(&mut b.target_image));
     for &edge in &c.edges {
         let (x, y) = c.edge_pixels(edge_key(edge));
-        let Some(younger) = uf_c.link_ascending(x, y) else { continue };
+        let Some((younger, elder)) = uf_c.link_ascending(x, y) else { continue };
         // The same merge retires a root in each input's ranking: the image of that input's bar.
-        let pred_younger = uf_p.link_ascending(x, y).expect("inputs split no less than the comparison");
-        let target_younger = uf_t.link_ascending(x, y).expect("inputs split no less than the comparison");
+        let pred_younger = pred_image.merge(younger, elder, true);
+        let target_younger = target_image.merge(younger, elder, true);
         if uf_c.rank(younger) != edge_rank(edge) {
             let (pb, tb) = (b.pred_bar_of[pred_younger as usize], b.target_bar_of[target_younger as usize]);
             if pb != NONE && tb != NONE {
@@ -165,6 +166,8 @@ fn match_components(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut Swee
             }
         }
     }
+    b.pred_image = pred_image.into_buffer();
+    b.target_image = target_image.into_buffer();
     out
 }
 
@@ -178,12 +181,13 @@ fn match_cycles(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuf
         (p, &mut b.pred, &mut out.pred, &mut b.pred_bar_of),
         (t, &mut b.target, &mut out.target, &mut b.target_bar_of),
     ] {
-        let shadow = Shadow { uf: &mut b.comparison, filtration: c };
-        cycle_sweep(f, uf, Some(shadow), |younger, edge, c_root| record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge)));
+        let mut image = Image::new(&c.dual_ranks, std::mem::take(&mut b.pred_image));
+        cycle_sweep(f, uf, Some(&mut image), |younger, edge, c_root| record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge)));
+        b.pred_image = image.into_buffer();
     }
     // The comparison sweep: a bar of c is reached by the input bars recorded under its retired root.
     let (pred_bar_of, target_bar_of, matched) = (&b.pred_bar_of, &b.target_bar_of, &mut out.matched);
-    cycle_sweep(c, &mut b.pred_image, None, |root, _, _| {
+    cycle_sweep(c, &mut b.comparison, None, |root, _, _| {
         let (pb, tb) = (pred_bar_of[root as usize], target_bar_of[root as usize]);
         if pb != NONE && tb != NONE {
             matched.push((pb, tb));

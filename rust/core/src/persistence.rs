@@ -8,7 +8,7 @@
 use crate::error::InputError;
 use crate::filtration::{edge_key, edge_rank, Filtration};
 use crate::grid::{Connectivity, Shape};
-use crate::union_find::UnionFind;
+use crate::union_find::{Image, UnionFind};
 
 /// A finite bar, located by flat pixel indices: its value at birth is `values[birth]`, at death
 /// `values[death]` (sublevel values; `birth` value < `death` value).
@@ -77,7 +77,7 @@ pub(crate) fn component_sweep(f: &Filtration, uf: &mut UnionFind, mut on_bar: im
     f.reset_primal(uf);
     for &edge in &f.edges {
         let (a, b) = f.edge_pixels(edge_key(edge));
-        if let Some(younger) = uf.link_ascending(a, b) {
+        if let Some((younger, _)) = uf.link_ascending(a, b) {
             if uf.rank(younger) != edge_rank(edge) {
                 on_bar(younger, edge_key(edge));
             }
@@ -85,36 +85,26 @@ pub(crate) fn component_sweep(f: &Filtration, uf: &mut UnionFind, mut on_bar: im
     }
 }
 
-/// A second union-find that follows the same merges, ranked by another image's dual ranks: the
-/// image of the bars in the comparison filtration (for the induced matching).
-pub(crate) struct Shadow<'a> {
-    pub uf: &'a mut UnionFind,
-    pub filtration: &'a Filtration,
-}
-
-/// Dimension 1: calls `on_bar(younger_root, edge_key, shadow_younger)` for each finite bar, in
-/// sweep order (padded indices): the dual roots the merge retired here and in the shadow
-/// union-find (`u32::MAX` without a shadow).
+/// Dimension 1: calls `on_bar(younger_root, edge_key, image_root)` for each finite bar, in
+/// sweep order (padded indices): the dual root the merge retired, and the one it retires in the
+/// `image` ranking (the comparison's), `u32::MAX` without one.
 #[inline(never)]
 pub(crate) fn cycle_sweep(
     f: &Filtration,
     uf: &mut UnionFind,
-    mut shadow: Option<Shadow<'_>>,
+    mut image: Option<&mut Image>,
     mut on_bar: impl FnMut(u32, u32, u32),
 ) {
     f.reset_dual(uf);
-    if let Some(s) = shadow.as_mut() {
-        s.filtration.reset_dual(s.uf);
-    }
     for &edge in f.dual_edges().iter().rev() {
         let (a, b) = f.dual_edge_nodes(edge_key(edge));
-        let Some(younger) = uf.link_descending(a, b) else { continue };
-        let shadow_younger = match shadow.as_mut() {
-            Some(s) => s.uf.link_descending(a, b).expect("the comparison splits no less than an input"),
+        let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
+        let image_younger = match image.as_mut() {
+            Some(img) => img.merge(younger, elder, false),
             None => u32::MAX,
         };
         if uf.rank(younger) != edge_rank(edge) {
-            on_bar(younger, edge_key(edge), shadow_younger);
+            on_bar(younger, edge_key(edge), image_younger);
         }
     }
 }

@@ -79,17 +79,54 @@ impl UnionFind {
         younger
     }
 
-    /// Finds the roots of `a` and `b`; if they differ, joins them ascending and returns the
-    /// retired root.
+    /// Finds the roots of `a` and `b`; if they differ, joins them ascending and returns
+    /// `(retired root, surviving root)`.
     #[inline]
-    pub fn link_ascending(&mut self, a: u32, b: u32) -> Option<u32> {
+    pub fn link_ascending(&mut self, a: u32, b: u32) -> Option<(u32, u32)> {
         let (ra, rb) = (self.find(a), self.find(b));
-        (ra != rb).then(|| self.union_ascending(ra, rb))
+        (ra != rb).then(|| {
+            let younger = self.union_ascending(ra, rb);
+            (younger, ra ^ rb ^ younger)
+        })
     }
 
     #[inline]
-    pub fn link_descending(&mut self, a: u32, b: u32) -> Option<u32> {
+    pub fn link_descending(&mut self, a: u32, b: u32) -> Option<(u32, u32)> {
         let (ra, rb) = (self.find(a), self.find(b));
-        (ra != rb).then(|| self.union_descending(ra, rb))
+        (ra != rb).then(|| {
+            let younger = self.union_descending(ra, rb);
+            (younger, ra ^ rb ^ younger)
+        })
+    }
+}
+
+/// Follows the merges of a union-find and keeps, for each of its sets, the element that
+/// another filtration ranks first (or last): that element is the root the set would have in a
+/// union-find of the other ranking fed the same merges, so one annotation per root replaces a
+/// second union-find.
+pub struct Image {
+    /// Per root: `rank << 32 | node` in the other ranking, compared as one `u64`.
+    best: Vec<u64>,
+}
+
+impl Image {
+    pub fn new(ranks: &[u32], mut buffer: Vec<u64>) -> Self {
+        buffer.clear();
+        buffer.extend(ranks.iter().enumerate().map(|(i, &r)| (r as u64) << 32 | i as u64));
+        Image { best: buffer }
+    }
+
+    pub fn into_buffer(self) -> Vec<u64> {
+        self.best
+    }
+
+    /// Sets `survivor` to the union of both sets and returns the node retired in the other
+    /// ranking: the later one when `ascending` (components), the earlier one otherwise (duals).
+    #[inline]
+    pub fn merge(&mut self, retired: u32, survivor: u32, ascending: bool) -> u32 {
+        let (a, b) = (self.best[retired as usize], self.best[survivor as usize]);
+        let (keep, drop) = if (a < b) == ascending { (a, b) } else { (b, a) };
+        self.best[survivor as usize] = keep;
+        drop as u32
     }
 }
