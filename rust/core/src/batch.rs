@@ -128,3 +128,58 @@ pub fn mask_counts_batch(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::betti_matching;
+
+    fn images(n: usize, shape: Shape) -> Vec<Vec<f64>> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|_| {
+                (0..shape.pixels())
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        (state % 7) as f64
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_equal_singles_for_any_thread_count() {
+        let shape = Shape::new(13, 17);
+        let preds = images(9, shape);
+        let targets = images(9, shape);
+        let pairs: Vec<_> = preds
+            .iter()
+            .zip(&targets)
+            .map(|(p, t)| (ImageRef { values: p, shape }, ImageRef { values: t, shape }))
+            .collect();
+        let singles: Vec<_> = preds
+            .iter()
+            .zip(&targets)
+            .map(|(p, t)| betti_matching(p, t, shape, Connectivity::Four).unwrap())
+            .collect();
+        for threads in [ThreadCount::Fixed(1), ThreadCount::Fixed(3), ThreadCount::Auto] {
+            let batch: Vec<_> = matchings(&pairs, Connectivity::Four, threads).into_iter().map(Result::unwrap).collect();
+            assert_eq!(batch, singles, "{threads:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_item_fails_alone() {
+        let shape = Shape::new(3, 3);
+        let good = vec![0.0; 9];
+        let mut bad = vec![0.0; 9];
+        bad[4] = f64::NAN;
+        let images = [ImageRef { values: &good, shape }, ImageRef { values: &bad, shape }];
+        let out = barcodes(&images, Connectivity::Eight, ThreadCount::Fixed(2));
+        assert!(out[0].is_ok());
+        assert_eq!(out[1], Err(InputError::NotFinite { index: 4 }));
+    }
+}
