@@ -54,7 +54,7 @@ def check_filtration(filtration: str) -> str:
 def check_connectivity(connectivity: Optional[int]) -> int:
     if connectivity is None:
         return 4
-    if isinstance(connectivity, bool) or connectivity not in (4, 8):
+    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8 for 2D images (or None for 4), got {connectivity!r}")
     return int(connectivity)
 
