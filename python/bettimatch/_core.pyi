@@ -1,0 +1,119 @@
+# Hand-written stubs for the native module `bettimatch._core` (rust/python/src/lib.rs).
+#
+# The functions here are the private binding layer: the public API in bettimatch/__init__.py checks
+# and converts arguments, then calls these. Inputs are lists of 2D numpy arrays (bool, uint8,
+# float32, float64); outputs are tuples of int64 arrays of *flat* pixel indices, which the Python
+# layer turns into coordinates.
+#
+# Checked against the built module by `python -m mypy.stubtest bettimatch._core` (part of
+# scripts/test.sh). To add a native function: register it in `_core` in lib.rs, add its name to
+# `__all__` below and its signature here (same parameter names, same order), rebuild, rerun the
+# test command.
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+_Image = npt.NDArray[Any]
+"""A 2D array: bool, uint8, float32 or float64, any memory layout."""
+
+_Index = npt.NDArray[np.int64]
+"""A 1D int64 array of flat (row-major) pixel indices."""
+
+_BarcodeRaw = tuple[_Index, _Index, _Index, _Index, _Index, _Index]
+"""(birth0, death0, birth1, death1, essential0, essential1)."""
+
+_Stack = npt.NDArray[Any]
+"""An (N, H, W) array of N images of one shape (same dtypes as _Image)."""
+
+_PairRows = tuple[_Index, _Index, _Index, _Index, _Index, _Index, _Index]
+"""Seven int64 arrays of equal length, one entry per row:
+(item, dim, kind, pred_birth, pred_death, target_birth, target_death). Births and deaths are global
+flat indices into the (N, H, W) stack, -1 where a side has no bar."""
+
+_MatchingRaw = tuple[_Index, ...]
+"""20 arrays. For d in (0, 1), eight: pred matched birth, death; target matched birth, death
+(row-aligned with pred's); pred unmatched birth, death; target unmatched birth, death. Then pred
+essential 0, pred essential 1, target essential 0, target essential 1."""
+
+__all__ = [
+    "barcode_batch",
+    "matching_batch",
+    "mask_matching_counts",
+    "loss_pairs",
+    "skeletonize_batch",
+    "diagram_matching_pairs",
+    "__version__",
+]
+
+__version__: str
+
+def barcode_batch(
+    images: list[_Image],
+    filtration: str,
+    connectivity: int,
+    num_threads: int | None,
+    batched: bool,
+) -> list[_BarcodeRaw]:
+    """Barcodes of a list of 2D images, computed in one parallel call with the GIL released.
+
+    filtration: "superlevel" or "sublevel"; connectivity: 4 or 8 (the foreground's);
+    num_threads: None for all cores (honours RAYON_NUM_THREADS); batched: only changes how errors
+    name the offending image ("image[3]" instead of "image").
+    """
+
+def matching_batch(
+    preds: list[_Image],
+    targets: list[_Image],
+    filtration: str,
+    connectivity: int,
+    num_threads: int | None,
+    batched: bool,
+) -> list[_MatchingRaw]:
+    """Betti matchings of two equal-length lists of 2D images of pairwise equal shapes."""
+
+def mask_matching_counts(
+    preds: list[_Image],
+    targets: list[_Image],
+    connectivity: int,
+    num_threads: int | None,
+) -> npt.NDArray[np.int64]:
+    """Matching counts of binary masks (nonzero = foreground): an (N, 10) int64 array, one row per
+    pair: unmatched_pred0, unmatched_pred1, unmatched_target0, unmatched_target1, finite_pred0,
+    finite_pred1, finite_target0, finite_target1, pred_nonempty, target_nonempty.
+    """
+
+def loss_pairs(
+    preds: _Stack,
+    targets: _Stack,
+    filtration: str,
+    connectivity: int,
+    num_threads: int | None,
+    include_essential: bool,
+) -> _PairRows:
+    """The persistence pairs a Betti matching loss needs, as _PairRows. kind: 0 matched,
+    1 unmatched in pred, 2 unmatched in target, 3 the essential component of both (only with
+    include_essential; deaths -1).
+    """
+
+def skeletonize_batch(
+    masks: list[_Image],
+    method: str,
+    num_threads: int | None,
+) -> list[npt.NDArray[np.bool_]]:
+    """Skeletons of a list of 2D masks (nonzero = foreground) as bool arrays of the same shapes.
+    method: "guo-hall" or "zhang-suen".
+    """
+
+def diagram_matching_pairs(
+    preds: _Stack,
+    targets: _Stack,
+    filtration: str,
+    connectivity: int,
+    num_threads: int | None,
+) -> _PairRows:
+    """Optimal matchings (finite bars, squared Euclidean costs, the diagonal allowed) of the
+    barcodes of each (pred, target) pair, as _PairRows. kind: 0 matched, 1 pred bar sent to the
+    diagonal, 2 target bar sent to the diagonal.
+    """
