@@ -30,44 +30,50 @@ pub fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScrat
     sort_values(values, &ids, order, &mut ranks, scratch);
 }
 
-/// Sorts positions `i` of `values` by `(values[i], i)` and writes `order[j] = ids[i]` for the
-/// j-th of them, and `ranks[ids[i]]` = the dense rank of `values[i]` (equal values, equal ranks).
-/// `ids` must be increasing, so that the order by position is the order by id.
+/// Sorts the pixels `ids[i]` (increasing, each `< ranks.len()`) by `(values[i], ids[i])`: writes
+/// them in that order into `order`, and `ranks[ids[i]]` = the dense rank of `values[i]` (equal
+/// values, equal ranks).
 ///
-/// An LSD radix sort moves 8-byte items (the upper 32 bits of the order key beside the position)
-/// in at most three passes, skipping digits on which all keys agree; runs that tie on those bits
-/// are then checked, and sorted, on the full key.
+/// An LSD radix sort moves 8-byte items (the upper 32 bits of the order key beside the id) in at
+/// most three passes, skipping digits on which all keys agree; runs that tie on those bits are then
+/// checked, and sorted, on the full key.
 pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mut [u32], scratch: &mut SortScratch) {
     let SortScratch { full, items, spare } = scratch;
-    full.clear();
-    full.extend(values.iter().map(|&v| order_key(v)));
+    // Only the slots of `ids` are read later, and all of them are written here: no need to clear.
+    if full.len() < ranks.len() {
+        full.resize(ranks.len(), 0);
+    }
     items.clear();
-    items.extend(full.iter().enumerate().map(|(i, &k)| (k & !0xffff_ffff) | i as u64));
-    let position = |item: u64| (item & 0xffff_ffff) as usize;
+    for (&v, &id) in values.iter().zip(ids) {
+        let key = order_key(v);
+        full[id as usize] = key;
+        items.push((key & !0xffff_ffff) | id as u64);
+    }
+    let id_of = |item: u64| (item & 0xffff_ffff) as usize;
     if items.len() < RADIX_MIN {
-        items.sort_unstable_by_key(|&it| (full[position(it)], it));
+        items.sort_unstable_by_key(|&it| (full[id_of(it)], it));
     } else {
         radix_sort_high(items, spare);
         settle_ties(items, full);
     }
     order.clear();
     order.reserve(items.len());
-    let mut rank = 0u32;
-    let mut previous = None;
+    let mut rank = 1u32;
+    let mut previous = items.first().copied().unwrap_or(0);
     for &it in items.iter() {
-        let (key, id) = (full[position(it)], ids[position(it)]);
-        if previous.is_some_and(|p| p != key) {
+        // Keys differ where their upper halves do; only on equal upper halves look further.
+        if it >> 32 != previous >> 32 || full[id_of(it)] != full[id_of(previous)] {
             rank += 1;
         }
-        previous = Some(key);
-        ranks[id as usize] = rank;
-        order.push(id);
+        previous = it;
+        ranks[id_of(it)] = rank - 1;
+        order.push(id_of(it) as u32);
     }
 }
 
-/// Within each run of items equal on the upper 32 key bits, restores `(full key, position)` order.
+/// Within each run of items equal on the upper 32 key bits, restores `(full key, id)` order.
 fn settle_ties(items: &mut [u64], full: &[u64]) {
-    let position = |item: u64| (item & 0xffff_ffff) as usize;
+    let id_of = |item: u64| (item & 0xffff_ffff) as usize;
     let mut start = 0;
     while start < items.len() {
         let high = items[start] >> 32;
@@ -76,10 +82,10 @@ fn settle_ties(items: &mut [u64], full: &[u64]) {
             end += 1;
         }
         let run = &mut items[start..end];
-        // Positions are ascending within a run (the radix sort is stable), so the run is already
-        // in order when its full keys do not decrease: always so for data with few distinct values.
-        if run.len() > 1 && run.windows(2).any(|w| full[position(w[0])] > full[position(w[1])]) {
-            run.sort_unstable_by_key(|&it| (full[position(it)], it));
+        // Ids are ascending within a run (the radix sort is stable), so the run is already in
+        // order when its full keys do not decrease: always so for data with few distinct values.
+        if run.len() > 1 && run.windows(2).any(|w| full[id_of(w[0])] > full[id_of(w[1])]) {
+            run.sort_unstable_by_key(|&it| (full[id_of(it)], it));
         }
         start = end;
     }
