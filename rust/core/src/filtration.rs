@@ -204,16 +204,27 @@ impl Filtration {
     /// The two pixels an edge joins, the smaller index first.
     #[inline]
     pub fn edge_pixels(&self, key: u32) -> (u32, u32) {
-        let s = self.stride;
         match self.conn() {
-            Connectivity::Four => {
-                let p = key >> 1;
-                (p, p + if key & 1 == 0 { s } else { 1 })
-            }
-            Connectivity::Eight => {
-                let p = key >> 2;
-                (p, p + [s, 1, s + 1, s - 1][(key & 3) as usize])
-            }
+            Connectivity::Four => self.edge_pixels_in::<false>(key),
+            Connectivity::Eight => self.edge_pixels_in::<true>(key),
+        }
+    }
+
+    /// Whether this is a T-construction (connectivity 8): the sweeps pick their loop by it once.
+    pub fn is_eight(&self) -> bool {
+        self.conn() == Connectivity::Eight
+    }
+
+    /// [`Filtration::edge_pixels`] for a connectivity fixed at compile time (`EIGHT`).
+    #[inline(always)]
+    pub fn edge_pixels_in<const EIGHT: bool>(&self, key: u32) -> (u32, u32) {
+        let s = self.stride;
+        if EIGHT {
+            let p = key >> 2;
+            (p, p + [s, 1, s + 1, s - 1][(key & 3) as usize])
+        } else {
+            let p = key >> 1;
+            (p, p + if key & 1 == 0 { s } else { 1 })
         }
     }
 
@@ -232,12 +243,22 @@ impl Filtration {
     /// The two dual nodes a dual edge separates (nodes of the outside where it leaves the grid).
     #[inline]
     pub fn dual_edge_nodes(&self, key: u32) -> (u32, u32) {
-        let p = key >> 1;
         match self.conn() {
+            Connectivity::Four => self.dual_edge_nodes_in::<false>(key),
+            Connectivity::Eight => self.dual_edge_nodes_in::<true>(key),
+        }
+    }
+
+    /// [`Filtration::dual_edge_nodes`] for a connectivity fixed at compile time (`EIGHT`).
+    #[inline(always)]
+    pub fn dual_edge_nodes_in<const EIGHT: bool>(&self, key: u32) -> (u32, u32) {
+        let p = key >> 1;
+        if EIGHT {
+            (p, p + if key & 1 == 0 { self.stride } else { 1 })
+        } else {
             // The squares whose top-left pixels are left/right of a vertical edge, above/below a
             // horizontal one.
-            Connectivity::Four => (p - if key & 1 == 0 { 1 } else { self.stride }, p),
-            Connectivity::Eight => (p, p + if key & 1 == 0 { self.stride } else { 1 }),
+            (p - if key & 1 == 0 { 1 } else { self.stride }, p)
         }
     }
 

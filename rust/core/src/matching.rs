@@ -137,8 +137,16 @@ fn clear_map(map: &mut Vec<u32>, n: usize) {
     map.resize(n, NONE);
 }
 
-#[inline(never)]
 fn match_components(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuffers) -> DimensionMatch {
+    if c.is_eight() {
+        match_components_in::<true>(p, t, c, b)
+    } else {
+        match_components_in::<false>(p, t, c, b)
+    }
+}
+
+#[inline(never)]
+fn match_components_in<const EIGHT: bool>(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuffers) -> DimensionMatch {
     let mut out = DimensionMatch::default();
     let n = c.ranks.len();
     clear_map(&mut b.pred_bar_of, n);
@@ -154,7 +162,7 @@ fn match_components(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut Swee
     let mut pred_image = Image::new(&p.ranks, std::mem::take(&mut b.pred_image));
     let mut target_image = Image::new(&t.ranks, std::mem::take(&mut b.target_image));
     for &edge in &c.edges {
-        let (x, y) = c.edge_pixels(edge_key(edge));
+        let (x, y) = c.edge_pixels_in::<EIGHT>(edge_key(edge));
         let Some((younger, elder)) = uf_c.link_ascending(x, y) else { continue };
         // The same merge retires a root in each input's ranking: the image of that input's bar.
         let pred_younger = pred_image.merge(younger, elder, true);

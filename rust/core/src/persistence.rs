@@ -72,11 +72,19 @@ impl Filtration {
 
 /// Dimension 0: calls `on_bar(younger_root, edge_key)` for each finite bar, in the order the
 /// deaths occur (padded indices).
+pub(crate) fn component_sweep(f: &Filtration, uf: &mut UnionFind, on_bar: impl FnMut(u32, u32)) {
+    if f.is_eight() {
+        component_sweep_in::<true>(f, uf, on_bar)
+    } else {
+        component_sweep_in::<false>(f, uf, on_bar)
+    }
+}
+
 #[inline(never)]
-pub(crate) fn component_sweep(f: &Filtration, uf: &mut UnionFind, mut on_bar: impl FnMut(u32, u32)) {
+fn component_sweep_in<const EIGHT: bool>(f: &Filtration, uf: &mut UnionFind, mut on_bar: impl FnMut(u32, u32)) {
     f.reset_primal(uf);
     for &edge in &f.edges {
-        let (a, b) = f.edge_pixels(edge_key(edge));
+        let (a, b) = f.edge_pixels_in::<EIGHT>(edge_key(edge));
         if let Some((younger, _)) = uf.link_ascending(a, b) {
             if uf.rank(younger) != edge_rank(edge) {
                 on_bar(younger, edge_key(edge));
@@ -88,8 +96,21 @@ pub(crate) fn component_sweep(f: &Filtration, uf: &mut UnionFind, mut on_bar: im
 /// Dimension 1: calls `on_bar(younger_root, edge_key, image_root)` for each finite bar, in
 /// sweep order (padded indices): the dual root the merge retired, and the one it retires in the
 /// `image` ranking (the comparison's), `u32::MAX` without one.
-#[inline(never)]
 pub(crate) fn cycle_sweep(
+    f: &Filtration,
+    uf: &mut UnionFind,
+    image: Option<&mut Image>,
+    on_bar: impl FnMut(u32, u32, u32),
+) {
+    if f.is_eight() {
+        cycle_sweep_in::<true>(f, uf, image, on_bar)
+    } else {
+        cycle_sweep_in::<false>(f, uf, image, on_bar)
+    }
+}
+
+#[inline(never)]
+fn cycle_sweep_in<const EIGHT: bool>(
     f: &Filtration,
     uf: &mut UnionFind,
     mut image: Option<&mut Image>,
@@ -97,7 +118,7 @@ pub(crate) fn cycle_sweep(
 ) {
     f.reset_dual(uf);
     for &edge in f.dual_edges().iter().rev() {
-        let (a, b) = f.dual_edge_nodes(edge_key(edge));
+        let (a, b) = f.dual_edge_nodes_in::<EIGHT>(edge_key(edge));
         let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
         let image_younger = match image.as_mut() {
             Some(img) => img.merge(younger, elder, false),

@@ -59,12 +59,17 @@ impl UnionFind {
         self.nodes[x as usize]
     }
 
+    /// `(rank, id)` as one integer: the elder rule's order.
+    #[inline]
+    fn order_key(&self, x: u32) -> u64 {
+        (self.node(x).rank as u64) << 32 | x as u64
+    }
+
     /// Joins two distinct roots by the sublevel elder rule (the earlier `(rank, id)` survives) and
     /// returns the retired (younger) root.
     #[inline]
     pub fn union_ascending(&mut self, a: u32, b: u32) -> u32 {
-        let (na, nb) = (self.node(a), self.node(b));
-        let (younger, elder) = if (na.rank, a) > (nb.rank, b) { (a, b) } else { (b, a) };
+        let (younger, elder) = if self.order_key(a) > self.order_key(b) { (a, b) } else { (b, a) };
         self.nodes[younger as usize].parent = elder;
         younger
     }
@@ -73,8 +78,7 @@ impl UnionFind {
     /// `(rank, id)` survives) and returns the retired root.
     #[inline]
     pub fn union_descending(&mut self, a: u32, b: u32) -> u32 {
-        let (na, nb) = (self.node(a), self.node(b));
-        let (younger, elder) = if (na.rank, a) < (nb.rank, b) { (a, b) } else { (b, a) };
+        let (younger, elder) = if self.order_key(a) < self.order_key(b) { (a, b) } else { (b, a) };
         self.nodes[younger as usize].parent = elder;
         younger
     }
