@@ -70,7 +70,6 @@ pub fn barcodes(
     pool(threads).install(|| {
         images
             .par_iter()
-            .with_max_len(1)
             .map_init(Workspace::default, |ws, img| barcode_with(ws, img.values, img.shape, connectivity))
             .collect()
     })
@@ -85,7 +84,6 @@ pub fn matchings(
     pool(threads).install(|| {
         pairs
             .par_iter()
-            .with_max_len(1)
             .map_init(MatchWorkspace::default, |ws, (p, t)| {
                 if p.shape != t.shape {
                     return Err(InputError::ShapeMismatch {
@@ -115,7 +113,6 @@ pub fn mask_counts_batch(
     pool(threads).install(|| {
         pairs
             .par_iter()
-            .with_max_len(1)
             .map_init(MaskWorkspace::default, |ws, (p, t)| {
                 if p.shape != t.shape {
                     return Err(InputError::ShapeMismatch {

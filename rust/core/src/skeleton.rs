@@ -285,7 +285,6 @@ pub fn skeletonize_batch(
     crate::batch::pool(threads).install(|| {
         masks
             .par_iter()
-            .with_max_len(1)
             .map_init(SkeletonWorkspace::default, |ws, m| {
                 let mut out = Vec::new();
                 skeletonize_with(ws, m.mask, m.shape, method, &mut out).map(|_| out)
