@@ -1,0 +1,601 @@
+"""Topology-aware segmentation losses for torch.
+
+- :class:`BettiMatchingLoss`: the Betti matching loss (Stucki et al., ICML 2023) in its multi-class
+  form (Berger, Lux, Stucki et al., MICCAI 2024): every (image, class) channel is a binary problem.
+- :class:`DiceBettiMatchingLoss`: ``Dice + alpha * BettiMatching`` (the paper's eq. 4), with
+  :func:`sigmoid_alpha` / :class:`AlphaSchedule` for the paper's warm-up schedule of ``alpha``.
+- Baselines with the same argument conventions: :class:`ClDiceLoss` (Shit et al., CVPR 2021) and
+  :class:`HuTopoLoss` (Hu et al., NeurIPS 2019).
+
+Arguments follow MONAI's ``DiceLoss``: ``input`` is (B, C, H, W) logits or probabilities, ``target``
+one-hot (B, C, H, W) or labels (B, 1, H, W) with ``to_onehot_y=True``; the activation
+(``sigmoid``, ``softmax`` or ``other_act``) is applied before the background channel is dropped
+(``include_background=False``). ``reduction`` is ``"mean"`` (over images and classes, as the
+reference implementation), ``"sum"`` (as the paper writes it) or ``"none"`` (a (B, C') tensor).
+
+How it works: the activated probabilities are detached and copied to the CPU once; one call into
+the Rust core computes the persistence pairs of all B x C' channels in parallel and returns the
+flat indices of their birth and death pixels; the loss then gathers the values at those pixels from
+the (differentiable) probabilities on their own device, so gradients flow through the gather and
+CUDA tensors work. float16/bfloat16 inputs are computed in float32, also under ``torch.autocast``.
+
+This module imports torch; ``import bettimatch`` does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import warnings
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.modules.loss import _Loss
+
+from . import _core
+from ._inputs import check_connectivity, check_filtration, check_num_threads
+
+__all__ = [
+    "AlphaSchedule",
+    "BettiMatchingLoss",
+    "ClDiceLoss",
+    "DiceBettiMatchingLoss",
+    "HuTopoLoss",
+    "sigmoid_alpha",
+    "soft_skeleton",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+# Row kinds returned by the native pair functions.
+_MATCHED, _UNMATCHED_PRED, _UNMATCHED_TARGET, _ESSENTIAL = 0, 1, 2, 3
+
+
+def _compiler_disable(fn: Callable) -> Callable:
+    """Keep `fn` out of torch.compile graphs (it calls into native code on numpy arrays)."""
+    compiler = getattr(torch, "compiler", None)
+    disable = getattr(compiler, "disable", None)
+    if disable is None:  # pragma: no cover - torch < 2.1
+        dynamo = getattr(torch, "_dynamo", None)
+        disable = getattr(dynamo, "disable", None)
+    return disable(fn) if disable is not None else fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument handling shared by all losses (MONAI DiceLoss conventions)
+# ---------------------------------------------------------------------------------------------
+
+
+class _ChannelLoss(_Loss):
+    """Activation, one-hot conversion and background handling, as MONAI's DiceLoss does them."""
+
+    def __init__(
+        self,
+        include_background: bool,
+        to_onehot_y: bool,
+        sigmoid: bool,
+        softmax: bool,
+        other_act: Optional[Callable],
+        reduction: str,
+    ) -> None:
+        if other_act is not None and not callable(other_act):
+            raise TypeError(f"other_act must be None or callable but is {type(other_act).__name__}.")
+        if int(bool(sigmoid)) + int(bool(softmax)) + int(other_act is not None) > 1:
+            raise ValueError("Incompatible values: more than 1 of [sigmoid=True, softmax=True, other_act is not None].")
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f'Unsupported reduction: {reduction!r}, available options are ["mean", "sum", "none"].')
+        super().__init__(reduction=reduction)
+        self.include_background = bool(include_background)
+        self.to_onehot_y = bool(to_onehot_y)
+        self.sigmoid = bool(sigmoid)
+        self.softmax = bool(softmax)
+        self.other_act = other_act
+
+    def _activate(self, input: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, int]:
+        """(probabilities, one-hot target, first channel to use) for all channels, in float32/64."""
+        if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+            raise TypeError(
+                f"input and target must be torch tensors, got {type(input).__name__} and {type(target).__name__}"
+            )
+        if input.ndim != 4:
+            raise ValueError(
+                f"input must have shape (B, C, H, W) (2D images), got {tuple(input.shape)}"
+                + (" (3D volumes are not supported yet)" if input.ndim == 5 else "")
+            )
+        x = input if input.dtype in (torch.float32, torch.float64) else input.float()
+        n_ch = x.shape[1]
+        if self.sigmoid:
+            x = torch.sigmoid(x)
+        if self.softmax:
+            if n_ch == 1:
+                warnings.warn("single channel prediction, `softmax=True` ignored.")
+            else:
+                x = torch.softmax(x, 1)
+        if self.other_act is not None:
+            x = self.other_act(x)
+        if self.to_onehot_y:
+            if n_ch == 1:
+                warnings.warn("single channel prediction, `to_onehot_y=True` ignored.")
+            else:
+                target = _one_hot(target, n_ch)
+        start = 0
+        if not self.include_background:
+            if n_ch == 1:
+                warnings.warn("single channel prediction, `include_background=False` ignored.")
+            else:
+                start = 1
+        if target.shape != x.shape:
+            raise ValueError(f"ground truth has different shape ({tuple(target.shape)}) from input ({tuple(x.shape)})")
+        target = target.to(device=x.device, dtype=x.dtype)
+        return x, target, start
+
+    def _reduce(self, per_channel: torch.Tensor) -> torch.Tensor:
+        if self.reduction == "mean":
+            return per_channel.mean()
+        if self.reduction == "sum":
+            return per_channel.sum()
+        return per_channel
+
+
+def _one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    if labels.ndim != 4 or labels.shape[1] != 1:
+        raise ValueError(
+            f"to_onehot_y=True expects labels of shape (B, 1, H, W), got {tuple(labels.shape)}"
+        )
+    lab = labels[:, 0].long()
+    if not _is_compiling():  # data-dependent checks would break a compiled graph
+        if labels.dtype.is_floating_point and not torch.equal(labels, labels.round()):
+            raise ValueError("to_onehot_y=True expects integer class labels")
+        if lab.numel() and (int(lab.min()) < 0 or int(lab.max()) >= num_classes):
+            raise ValueError(f"labels must lie in [0, {num_classes - 1}] for {num_classes} channels")
+    return F.one_hot(lab, num_classes).permute(0, 3, 1, 2)
+
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    is_compiling = getattr(compiler, "is_compiling", None)
+    return bool(is_compiling()) if is_compiling is not None else False
+
+
+def _no_autocast(device_type: str):
+    """Autocast off for the loss computation (it runs in float32 or float64)."""
+    if device_type in ("cpu", "cuda"):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------------------------
+# The native call: one per forward
+# ---------------------------------------------------------------------------------------------
+
+
+@_compiler_disable
+def _native_pairs(
+    kind: str,
+    probs: torch.Tensor,
+    target: torch.Tensor,
+    start: int,
+    filtration: str,
+    connectivity: int,
+    num_threads: Optional[int],
+    include_essential: bool = False,
+) -> torch.Tensor:
+    """The pairs of channels ``start:`` of (B, C, H, W) `probs` and `target`, as a (7, K) int64
+    tensor on probs' device: rows item (``b * C' + c - start``), dim, kind, pred_birth, pred_death,
+    target_birth, target_death; the last four are flat indices into the full (B, C, H, W) tensors
+    (-1: none)."""
+    b, c_all, h, w = probs.shape
+    c = c_all - start
+    p = probs.detach()[:, start:].reshape(b * c, h, w).cpu().numpy()
+    t = target.detach()[:, start:].reshape(b * c, h, w).cpu().numpy()
+    try:
+        if kind == "betti":
+            raw = _core.loss_pairs(p, t, filtration, connectivity, num_threads, include_essential)
+        else:
+            raw = _core.diagram_matching_pairs(p, t, filtration, connectivity, num_threads)
+    except ValueError as e:
+        # name the (image, channel) instead of the flattened item
+        def where(m: "re.Match") -> str:
+            k = int(m.group(2))
+            return f"{m.group(1)}[{k // c}, {k % c + start}]"
+
+        raise ValueError(re.sub(r"\b(input|target)\[(\d+)\]", where, str(e))) from None
+    idx = np.stack(raw)
+    if start:
+        # flat indices into (B, C', H, W) -> into (B, C, H, W): image b moves by b * start channels
+        shift = (idx[0] // c * start + start) * (h * w)
+        locs = idx[3:]
+        locs += np.where(locs >= 0, shift, 0)
+    return torch.from_numpy(idx).to(probs.device)
+
+
+def _filtration_values(x: torch.Tensor, births: torch.Tensor, deaths: torch.Tensor, filtration: str):
+    """Values of the filtration function at flat indices (-1 allowed: its value is unused), as
+    (at births, at deaths); one gather, so the backward pass scatters into one buffer."""
+    v = torch.take(x, torch.cat([births, deaths]).clamp(min=0))
+    if filtration == "superlevel":
+        v = 1 - v
+    return v[: births.shape[0]], v[births.shape[0] :]
+
+
+def _per_channel_sum(terms: torch.Tensor, item: torch.Tensor, probs: torch.Tensor, start: int) -> torch.Tensor:
+    """Sum of `terms` per item, shaped (B, C - start) (attached to probs' graph even without pairs)."""
+    b, c = probs.shape[0], probs.shape[1] - start
+    out = torch.zeros(b * c, dtype=probs.dtype, device=probs.device).index_add(0, item, terms)
+    return out.reshape(b, c)
+
+
+def _check_gamma(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Betti matching
+# ---------------------------------------------------------------------------------------------
+
+
+class BettiMatchingLoss(_ChannelLoss):
+    """The Betti matching loss, per (image, class) channel, reduced over images and classes.
+
+    Per channel and homology dimension, with ``b``, ``d`` the filtration values (``1 - p`` for
+    ``filtration="superlevel"``, ``p`` for ``"sublevel"``) at the birth and death pixels::
+
+        2·γm·Σ_matched [(b_p − b_t)² + (d_p − d_t)²] + γu·Σ_unmatched pred (b_p − d_p)²
+                                                        + Σ_unmatched target (b_t − d_t)²
+
+    With ``push_unmatched_to_1_0=True`` the unmatched terms become ``2·γu·((b_p − 1)² + d_p²)`` and
+    ``2·((b_t − 1)² + d_t²)``. Unmatched prediction bars not longer than
+    ``barcode_length_threshold`` are ignored. These are the conventions of the reference
+    implementation (topolosses' ``BettiMatchingLoss``), whose values this loss reproduces.
+
+    ``include_essential=True`` adds, per channel, ``2·γm·(b_p − b_t)²`` for the component that never
+    dies (an empty prediction against a one-object target is then penalised; off by default, as in
+    the reference).
+
+    Args:
+        include_background: use channel 0 too (default: drop it; ignored for 1-channel input).
+        to_onehot_y: the target holds labels (B, 1, H, W); convert them to one-hot.
+        sigmoid, softmax, other_act: the activation turning ``input`` into probabilities (at most
+            one; none if ``input`` already holds probabilities).
+        filtration: ``"superlevel"`` (high values are foreground) or ``"sublevel"``.
+        connectivity: 4 or 8, the foreground's connectivity (the background gets the other).
+        gamma_matched, gamma_unmatched: γm and γu above.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (a (B, C') tensor).
+        num_threads: threads of the native computation (None: ``RAYON_NUM_THREADS`` or all cores).
+    """
+
+    def __init__(
+        self,
+        include_background: bool = False,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Optional[Callable] = None,
+        filtration: str = "superlevel",
+        connectivity: int = 4,
+        gamma_matched: float = 1.0,
+        gamma_unmatched: float = 1.0,
+        push_unmatched_to_1_0: bool = False,
+        barcode_length_threshold: float = 0.0,
+        reduction: str = "mean",
+        num_threads: Optional[int] = None,
+        include_essential: bool = False,
+    ) -> None:
+        super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
+        self.filtration = check_filtration(filtration)
+        self.connectivity = check_connectivity(connectivity)
+        self.gamma_matched = _check_gamma("gamma_matched", gamma_matched)
+        self.gamma_unmatched = _check_gamma("gamma_unmatched", gamma_unmatched)
+        self.push_unmatched_to_1_0 = bool(push_unmatched_to_1_0)
+        self.barcode_length_threshold = _check_gamma("barcode_length_threshold", barcode_length_threshold)
+        self.num_threads = check_num_threads(num_threads)
+        self.include_essential = bool(include_essential)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with _no_autocast(input.device.type):
+            x, t, start = self._activate(input, target)
+            return self._reduce(self.per_channel(x, t, start))
+
+    def per_channel(self, probs: torch.Tensor, target: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) probabilities and a
+        target of the same shape."""
+        idx = _native_pairs(
+            "betti", probs, target, start, self.filtration, self.connectivity, self.num_threads,
+            self.include_essential,
+        )
+        item, kind = idx[0], idx[2]
+        f = self.filtration
+        pb, pd = _filtration_values(probs, idx[3], idx[4], f)
+        tb, td = _filtration_values(target, idx[5], idx[6], f)
+        gm, gu = self.gamma_matched, self.gamma_unmatched
+        matched = 2 * gm * ((pb - tb) ** 2 + (pd - td) ** 2)
+        if self.push_unmatched_to_1_0:
+            unmatched_pred = 2 * gu * ((pb - 1) ** 2 + pd**2)
+            unmatched_target = 2 * ((tb - 1) ** 2 + td**2)
+        else:
+            unmatched_pred = gu * (pb - pd) ** 2
+            unmatched_target = (tb - td) ** 2
+        unmatched_pred = torch.where(
+            (pb - pd).abs() > self.barcode_length_threshold, unmatched_pred, torch.zeros_like(unmatched_pred)
+        )
+        terms = torch.where(
+            kind == _MATCHED,
+            matched,
+            torch.where(kind == _UNMATCHED_PRED, unmatched_pred, unmatched_target),
+        )
+        if self.include_essential:
+            terms = torch.where(kind == _ESSENTIAL, 2 * gm * (pb - tb) ** 2, terms)
+        return _per_channel_sum(terms, item, probs, start)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dice + Betti matching, and the alpha schedule
+# ---------------------------------------------------------------------------------------------
+
+
+def _dice_per_image(
+    probs: torch.Tensor, target: torch.Tensor, kind: str, smooth_nr: float, smooth_dr: float
+) -> torch.Tensor:
+    """(B,) Dice loss per image: soft Dice averaged over channels, or Sudre's generalized Dice."""
+    axes = list(range(2, probs.ndim))
+    inter = (probs * target).sum(axes)
+    ground = target.sum(axes)
+    pred = probs.sum(axes)
+    if kind == "dice":
+        return (1.0 - (2.0 * inter + smooth_nr) / (ground + pred + smooth_dr)).mean(1)
+    # generalized Dice (Sudre et al. 2017), MONAI's weighting: w = 1 / ground², absent classes get
+    # the largest finite weight of their image.
+    w = 1.0 / (ground * ground)
+    infs = torch.isinf(w)
+    w = torch.where(infs, torch.zeros_like(w), w)
+    w = w + infs * w.max(1, keepdim=True).values
+    numer = 2.0 * (inter * w).sum(1) + smooth_nr
+    denom = ((ground + pred) * w).sum(1) + smooth_dr
+    return 1.0 - numer / denom
+
+
+class DiceBettiMatchingLoss(BettiMatchingLoss):
+    """``Dice + alpha · BettiMatching`` (Berger et al. 2024, eq. 4).
+
+    Takes :class:`BettiMatchingLoss`'s arguments plus:
+        alpha: weight of the Betti matching term (set it per step with :class:`AlphaSchedule`;
+            with ``alpha=0`` the topological term is skipped entirely).
+        dice: ``"dice"`` (soft Dice, averaged over channels) or ``"generalized"`` (Sudre et al.).
+        dice_include_background: channels of the Dice term: all (default, as in the reference
+            implementation) or, if False, the foreground channels only. ``include_background``
+            applies to the Betti matching term.
+        smooth_nr, smooth_dr: Dice smoothing constants (as MONAI's DiceLoss).
+
+    ``reduction``: ``"mean"`` (Dice averaged over images and channels, Betti matching over images
+    and classes), ``"sum"`` (sums over images; Betti matching also over classes), or ``"none"``
+    (per image, (B,): that image's Dice + alpha · its mean Betti matching loss over classes).
+    """
+
+    def __init__(
+        self,
+        include_background: bool = False,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Optional[Callable] = None,
+        filtration: str = "superlevel",
+        connectivity: int = 4,
+        gamma_matched: float = 1.0,
+        gamma_unmatched: float = 1.0,
+        push_unmatched_to_1_0: bool = False,
+        barcode_length_threshold: float = 0.0,
+        reduction: str = "mean",
+        num_threads: Optional[int] = None,
+        include_essential: bool = False,
+        alpha: float = 0.5,
+        dice: str = "dice",
+        dice_include_background: bool = True,
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+    ) -> None:
+        super().__init__(
+            include_background, to_onehot_y, sigmoid, softmax, other_act, filtration, connectivity,
+            gamma_matched, gamma_unmatched, push_unmatched_to_1_0, barcode_length_threshold, reduction,
+            num_threads, include_essential,
+        )
+        if dice not in ("dice", "generalized"):
+            raise ValueError(f"dice must be 'dice' or 'generalized', got {dice!r}")
+        self.alpha = _check_gamma("alpha", alpha)
+        self.dice = dice
+        self.dice_include_background = bool(dice_include_background)
+        self.smooth_nr = float(smooth_nr)
+        self.smooth_dr = float(smooth_dr)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with _no_autocast(input.device.type):
+            x, t, start = self._activate(input, target)
+            dice_start = 0 if self.dice_include_background else start
+            dice = _dice_per_image(x[:, dice_start:], t[:, dice_start:], self.dice, self.smooth_nr, self.smooth_dr)
+            if self.reduction == "sum":
+                dice = dice * (x.shape[1] - dice_start if self.dice == "dice" else 1)
+            alpha = float(self.alpha)
+            if alpha == 0.0:
+                topo = None
+            else:
+                topo = self.per_channel(x, t, start)
+            if self.reduction == "none":
+                return dice if topo is None else dice + alpha * topo.mean(1)
+            dice = dice.mean() if self.reduction == "mean" else dice.sum()
+            if topo is None:
+                return dice
+            return dice + alpha * (topo.mean() if self.reduction == "mean" else topo.sum())
+
+
+def sigmoid_alpha(step: float, total_steps: float, alpha_max: float, warmup_steps: float = 0) -> float:
+    """The paper's schedule: ``α = (2 / (1 + exp(−10·p)) − 1) · α_max`` with
+    ``p = (step − warmup_steps) / total_steps``, and 0 before the warm-up ends."""
+    if total_steps <= 0:
+        raise ValueError(f"total_steps must be positive, got {total_steps}")
+    if step < warmup_steps:
+        return 0.0
+    p = (step - warmup_steps) / total_steps
+    return float((2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0) * alpha_max)
+
+
+class AlphaSchedule:
+    """Steps :func:`sigmoid_alpha` from a training loop and writes it into a loss's ``alpha``.
+
+    >>> loss = DiceBettiMatchingLoss(softmax=True, to_onehot_y=True)
+    >>> schedule = AlphaSchedule(loss, total_steps=10_000, alpha_max=0.5, warmup_steps=500)
+    >>> # in the loop, after optimizer.step():  schedule.step()
+    """
+
+    def __init__(self, loss: Optional[Any], total_steps: int, alpha_max: float, warmup_steps: int = 0) -> None:
+        if total_steps <= 0:
+            raise ValueError(f"total_steps must be positive, got {total_steps}")
+        self.loss = loss
+        self.total_steps = total_steps
+        self.alpha_max = float(alpha_max)
+        self.warmup_steps = warmup_steps
+        self.last_step = 0
+        self._apply()
+
+    @property
+    def alpha(self) -> float:
+        return sigmoid_alpha(self.last_step, self.total_steps, self.alpha_max, self.warmup_steps)
+
+    def _apply(self) -> None:
+        if self.loss is not None:
+            self.loss.alpha = self.alpha
+
+    def step(self) -> float:
+        """Advance one step; returns the new alpha."""
+        self.last_step += 1
+        self._apply()
+        return self.alpha
+
+    def state_dict(self) -> dict:
+        return {"last_step": self.last_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last_step = int(state["last_step"])
+        self._apply()
+
+
+# ---------------------------------------------------------------------------------------------
+# Baselines: clDice and the persistence-diagram loss of Hu et al.
+# ---------------------------------------------------------------------------------------------
+
+
+def _soft_erode(x: torch.Tensor) -> torch.Tensor:
+    a = -F.max_pool2d(-x, (3, 1), (1, 1), (1, 0))
+    b = -F.max_pool2d(-x, (1, 3), (1, 1), (0, 1))
+    return torch.minimum(a, b)
+
+
+def _soft_dilate(x: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, (3, 3), (1, 1), (1, 1))
+
+
+def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
+    """Soft skeleton of (B, C, H, W) maps by iterated min/max pooling (Shit et al. 2021)."""
+    if x.ndim != 4:
+        raise ValueError(f"soft_skeleton expects (B, C, H, W), got {tuple(x.shape)}")
+    skel = F.relu(x - _soft_dilate(_soft_erode(x)))
+    for _ in range(iterations):
+        x = _soft_erode(x)
+        delta = F.relu(x - _soft_dilate(_soft_erode(x)))
+        skel = skel + F.relu(delta - skel * delta)
+    return skel
+
+
+class ClDiceLoss(_ChannelLoss):
+    """Soft clDice loss (Shit et al., CVPR 2021), per (image, class) channel::
+
+        1 − 2·Tprec·Tsens / (Tprec + Tsens),  Tprec = (Σ S(p)·t + s) / (Σ S(p) + s),
+                                               Tsens = (Σ S(t)·p + s) / (Σ S(t) + s)
+
+    with ``S`` the soft skeleton after ``iterations`` rounds (:func:`soft_skeleton`) and ``s`` =
+    ``smooth``. Other arguments as :class:`BettiMatchingLoss`. Combine it with a Dice loss yourself
+    (the paper's baseline uses ``(1 − α)·Dice + α·clDice``).
+    """
+
+    def __init__(
+        self,
+        iterations: int = 3,
+        smooth: float = 1e-5,
+        include_background: bool = False,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Optional[Callable] = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
+        if int(iterations) < 0:
+            raise ValueError(f"iterations must be >= 0, got {iterations}")
+        self.iterations = int(iterations)
+        self.smooth = float(smooth)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with _no_autocast(input.device.type):
+            x, t, start = self._activate(input, target)
+            x, t = x[:, start:], t[:, start:]
+            sp, st = soft_skeleton(x, self.iterations), soft_skeleton(t, self.iterations)
+            s = self.smooth
+            tprec = ((sp * t).sum((2, 3)) + s) / (sp.sum((2, 3)) + s)
+            tsens = ((st * x).sum((2, 3)) + s) / (st.sum((2, 3)) + s)
+            return self._reduce(1.0 - 2.0 * tprec * tsens / (tprec + tsens))
+
+
+class HuTopoLoss(_ChannelLoss):
+    """The persistence-diagram loss of Hu et al. (NeurIPS 2019), per (image, class) channel.
+
+    The finite bars of dimensions 0 and 1 of prediction and target are matched optimally (exact
+    assignment, computed natively), a bar may also go to the diagonal; the loss is the cost of that
+    matching, the squared 2-Wasserstein distance between the diagrams::
+
+        Σ_matched [(b_p − b_t)² + (d_p − d_t)²] + ½·Σ_unmatched pred (b_p − d_p)²
+                                                + ½·Σ_unmatched target (b_t − d_t)²
+
+    Unlike Betti matching, the matching ignores where the features are. Arguments as
+    :class:`BettiMatchingLoss`.
+    """
+
+    def __init__(
+        self,
+        include_background: bool = False,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Optional[Callable] = None,
+        filtration: str = "superlevel",
+        connectivity: int = 4,
+        reduction: str = "mean",
+        num_threads: Optional[int] = None,
+    ) -> None:
+        super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
+        self.filtration = check_filtration(filtration)
+        self.connectivity = check_connectivity(connectivity)
+        self.num_threads = check_num_threads(num_threads)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with _no_autocast(input.device.type):
+            x, t, start = self._activate(input, target)
+            return self._reduce(self.per_channel(x, t, start))
+
+    def per_channel(self, probs: torch.Tensor, target: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) probabilities and a
+        target of the same shape."""
+        idx = _native_pairs("diagram", probs, target, start, self.filtration, self.connectivity, self.num_threads)
+        item, kind = idx[0], idx[2]
+        f = self.filtration
+        pb, pd = _filtration_values(probs, idx[3], idx[4], f)
+        tb, td = _filtration_values(target, idx[5], idx[6], f)
+        terms = torch.where(
+            kind == _MATCHED,
+            (pb - tb) ** 2 + (pd - td) ** 2,
+            torch.where(kind == _UNMATCHED_PRED, 0.5 * (pb - pd) ** 2, 0.5 * (tb - td) ** 2),
+        )
+        return _per_channel_sum(terms, item, probs, start)
