@@ -12,6 +12,7 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
+use crate::diagram_matching::{optimal_matching_with, DiagramMatching, Point};
 use crate::masks::{mask_counts_with, MaskCounts, MaskWorkspace};
 use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
 use crate::persistence::{barcode_with, Barcode, Workspace};
@@ -126,6 +127,47 @@ pub fn mask_counts_batch(
     })
 }
 
+/// Both barcodes of a (prediction, target) pair and, per dimension, the optimal matching of
+/// their persistence diagrams (squared Euclidean costs, the diagonal allowed): Hu et al. (2019).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiagramPairing {
+    pub pred: Barcode,
+    pub target: Barcode,
+    pub matchings: [DiagramMatching; 2],
+}
+
+fn diagram(bars: &Barcode, values: &[f64], dim: usize) -> Vec<Point> {
+    bars.pairs[dim].iter().map(|p| Point::new(values[p.birth as usize], values[p.death as usize])).collect()
+}
+
+/// Diagram matchings of a batch of (prediction, target) pairs.
+pub fn diagram_matchings(
+    pairs: &[(ImageRef<'_>, ImageRef<'_>)],
+    connectivity: Connectivity,
+    threads: ThreadCount,
+) -> Vec<Result<DiagramPairing, InputError>> {
+    type Buffers = (Workspace, crate::diagram_matching::Workspace);
+    pool(threads).install(|| {
+        pairs
+            .par_iter()
+            .map_init(Buffers::default, |(bars_ws, match_ws), (p, t)| {
+                if p.shape != t.shape {
+                    return Err(InputError::ShapeMismatch {
+                        pred: (p.shape.rows, p.shape.cols),
+                        target: (t.shape.rows, t.shape.cols),
+                    });
+                }
+                let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
+                let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;
+                let matchings = [0, 1].map(|d| {
+                    optimal_matching_with(match_ws, &diagram(&pred, p.values, d), &diagram(&target, t.values, d))
+                });
+                Ok(DiagramPairing { pred, target, matchings })
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +207,20 @@ mod tests {
         for threads in [ThreadCount::Fixed(1), ThreadCount::Fixed(3), ThreadCount::Auto] {
             let batch: Vec<_> = matchings(&pairs, Connectivity::Four, threads).into_iter().map(Result::unwrap).collect();
             assert_eq!(batch, singles, "{threads:?}");
+        }
+    }
+
+    #[test]
+    fn a_diagram_matches_itself_point_for_point() {
+        let shape = Shape::new(11, 9);
+        let imgs = images(3, shape);
+        let pairs: Vec<_> = imgs.iter().map(|v| (ImageRef { values: v, shape }, ImageRef { values: v, shape })).collect();
+        for r in diagram_matchings(&pairs, Connectivity::Four, ThreadCount::Fixed(2)) {
+            let dp = r.unwrap();
+            for (d, m) in dp.matchings.iter().enumerate() {
+                assert!(m.unmatched_pred.is_empty() && m.unmatched_target.is_empty());
+                assert_eq!(m.matched.len(), dp.pred.pairs[d].len());
+            }
         }
     }
 

@@ -1,15 +1,15 @@
 //! The binding layer: array intake, argument checks, GIL release around whole batches, results
 //! as numpy arrays. The math lives in `bettimatch-core`.
 
-mod diagrams;
 mod intake;
+mod pairs;
 mod results;
 mod skeleton;
 
 use bettimatch_core::batch::{ImageRef, MaskRef};
 use bettimatch_core::{Connectivity, InputError, Shape, ThreadCount};
-use intake::{sublevel_stack, sublevel_values, Direction};
-use numpy::{PyArray1, PyArray2};
+use intake::{sublevel_values, Direction};
+use numpy::PyArray2;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -211,83 +211,14 @@ fn mask_matching_counts<'py>(
     Ok(PyArray2::from_vec2(py, &rows).expect("rows have equal length"))
 }
 
-/// Kinds of rows returned by `loss_pairs`.
-const MATCHED: i64 = 0;
-const UNMATCHED_PRED: i64 = 1;
-const UNMATCHED_TARGET: i64 = 2;
-const ESSENTIAL: i64 = 3;
-
-/// The persistence pairs a loss needs, for a stack of (N, H, W) predictions and targets, as flat
-/// int64 arrays `(item, dim, kind, pred_birth, pred_death, target_birth, target_death)`; indices
-/// are global flat indices into the (N, H, W) array, -1 where a side has no bar. Kinds: 0 matched,
-/// 1 unmatched in pred, 2 unmatched in target, 3 the essential (never dying) component of both
-/// (only with `include_essential`; deaths -1).
-#[pyfunction]
-#[pyo3(signature = (preds, targets, filtration, connectivity, num_threads, include_essential))]
-fn loss_pairs<'py>(
-    py: Python<'py>,
-    preds: &Bound<'py, PyAny>,
-    targets: &Bound<'py, PyAny>,
-    filtration: &str,
-    connectivity: u32,
-    num_threads: Option<i64>,
-    include_essential: bool,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
-    let (p, ps) = sublevel_stack(preds, dir, "input")?;
-    let (t, ts) = sublevel_stack(targets, dir, "target")?;
-    if p.len() != t.len() || ps != ts {
-        return Err(PyValueError::new_err(format!(
-            "input has shape ({}, {}, {}) but target has shape ({}, {}, {})",
-            p.len(), ps.rows, ps.cols, t.len(), ts.rows, ts.cols
-        )));
-    }
-    let pairs: Vec<(ImageRef<'_>, ImageRef<'_>)> =
-        p.iter().zip(&t).map(|(a, b)| (ImageRef { values: a, shape: ps }, ImageRef { values: b, shape: ts })).collect();
-    let computed = py.detach(|| bettimatch_core::matchings(&pairs, conn, threads));
-    let mut cols: [Vec<i64>; 7] = Default::default();
-    let n = ps.pixels() as i64;
-    for (i, r) in computed.into_iter().enumerate() {
-        let m = r.map_err(|e| {
-            let side = if ps.validate(&p[i]).is_err() { "input" } else { "target" };
-            input_error(&format!("{side}[{i}]"), ps, e)
-        })?;
-        let base = i as i64 * n;
-        let mut push = |dim: i64, kind: i64, pb: i64, pd: i64, tb: i64, td: i64| {
-            let shift = |x: i64| if x < 0 { -1 } else { base + x };
-            for (col, v) in cols.iter_mut().zip([i as i64, dim, kind, shift(pb), shift(pd), shift(tb), shift(td)]) {
-                col.push(v);
-            }
-        };
-        for d in 0..2 {
-            for (a, b) in m.matched_pairs(d) {
-                push(d as i64, MATCHED, a.birth.into(), a.death.into(), b.birth.into(), b.death.into());
-            }
-            for &k in &m.unmatched_pred[d] {
-                let a = m.pred.pairs[d][k as usize];
-                push(d as i64, UNMATCHED_PRED, a.birth.into(), a.death.into(), -1, -1);
-            }
-            for &k in &m.unmatched_target[d] {
-                let b = m.target.pairs[d][k as usize];
-                push(d as i64, UNMATCHED_TARGET, -1, -1, b.birth.into(), b.death.into());
-            }
-        }
-        if include_essential {
-            push(0, ESSENTIAL, m.pred.essential[0][0].into(), -1, m.target.essential[0][0].into(), -1);
-        }
-    }
-    let arrays: Vec<Bound<'py, PyAny>> = cols.into_iter().map(|c| PyArray1::from_vec(py, c).into_any()).collect();
-    PyTuple::new(py, arrays)
-}
-
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(barcode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(matching_batch, m)?)?;
     m.add_function(wrap_pyfunction!(mask_matching_counts, m)?)?;
-    m.add_function(wrap_pyfunction!(loss_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(pairs::loss_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(skeleton::skeletonize_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(diagrams::diagram_matching_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(pairs::diagram_matching_pairs, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
