@@ -34,9 +34,9 @@ pub fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScrat
 /// them in that order into `order`, and `ranks[ids[i]]` = the dense rank of `values[i]` (equal
 /// values, equal ranks).
 ///
-/// An LSD radix sort moves 8-byte items (the upper 32 bits of the order key beside the id) in at
-/// most three passes, skipping digits on which all keys agree; runs that tie on those bits are then
-/// checked, and sorted, on the full key.
+/// An LSD radix sort moves 8-byte items (32 bits of the order key beside the id) in at most three
+/// passes, skipping digits on which all keys agree; runs that tie on those bits are then checked,
+/// and sorted, on the full key.
 pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mut [u32], scratch: &mut SortScratch) {
     let SortScratch { full, items, spare } = scratch;
     // Only the slots of `ids` are read later, and all of them are written here: no need to clear.
@@ -44,11 +44,18 @@ pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mu
         full.resize(ranks.len(), 0);
     }
     items.clear();
+    let (mut any, mut all) = (0u64, !0u64);
     for (&v, &id) in values.iter().zip(ids) {
         let key = order_key(v);
         full[id as usize] = key;
-        items.push((key & !0xffff_ffff) | id as u64);
+        (any, all) = (any | key, all & key);
     }
+    // Radix-sort on the 32 highest bits in which the keys differ: for float32 data, or values in
+    // a narrow range, those are all the varying bits, and no tie needs settling afterwards.
+    let varying = any ^ all;
+    let top = 64 - varying.leading_zeros();
+    let shift = top.saturating_sub(32);
+    items.extend(ids.iter().map(|&id| ((full[id as usize] >> shift) << 32) | id as u64));
     let id_of = |item: u64| (item & 0xffff_ffff) as usize;
     if items.len() < RADIX_MIN {
         items.sort_unstable_by_key(|&it| (full[id_of(it)], it));
@@ -61,7 +68,7 @@ pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mu
     let mut rank = 1u32;
     let mut previous = items.first().copied().unwrap_or(0);
     for &it in items.iter() {
-        // Keys differ where their upper halves do; only on equal upper halves look further.
+        // Keys differ where their sorted bits do; only on equal sorted bits look further.
         if it >> 32 != previous >> 32 || full[id_of(it)] != full[id_of(previous)] {
             rank += 1;
         }
@@ -71,7 +78,7 @@ pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mu
     }
 }
 
-/// Within each run of items equal on the upper 32 key bits, restores `(full key, id)` order.
+/// Within each run of items equal on their 32 sorted key bits, restores `(full key, id)` order.
 fn settle_ties(items: &mut [u64], full: &[u64]) {
     let id_of = |item: u64| (item & 0xffff_ffff) as usize;
     let mut start = 0;
@@ -156,6 +163,21 @@ mod tests {
         fn values_equal_in_their_upper_bits_still_sort_exactly(raw: Vec<u8>) -> bool {
             // Differences of 1e-12 leave the upper 32 bits of the keys equal.
             let values: Vec<f64> = (0..600).map(|i| 0.5 + raw.get(i % raw.len().max(1)).copied().unwrap_or(0) as f64 * 1e-12 * if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
+            let mut order = Vec::new();
+            sort_pixels(&values, &mut order, &mut SortScratch::default());
+            order == reference_order(&values)
+        }
+    }
+
+    quickcheck! {
+        fn float32_data_and_narrow_ranges_sort_exactly(raw: Vec<u32>, offset: i16) -> bool {
+            let values: Vec<f64> = (0..700)
+                .map(|i| {
+                    let x = raw.get(i % raw.len().max(1)).copied().unwrap_or(0);
+                    let v = (x % 100_000) as f32 * 1e-5 + offset as f32;
+                    if i % 2 == 0 { v as f64 } else { v as f64 + 1e-9 * (x % 7) as f64 }
+                })
+                .collect();
             let mut order = Vec::new();
             sort_pixels(&values, &mut order, &mut SortScratch::default());
             order == reference_order(&values)
