@@ -173,10 +173,6 @@ impl Filtration {
         self.connectivity.expect("filtration not built")
     }
 
-    pub fn shape(&self) -> Shape {
-        self.shape
-    }
-
     /// The plain row-major index of a padded pixel.
     #[inline]
     pub fn pixel(&self, padded: u32) -> u32 {
@@ -470,7 +466,7 @@ fn lone_pixel_edges<const KINDS: usize, const MAX: bool>(ranks: &[u32], stencil:
 }
 
 /// Appends the keys of `block`, tagged with their rank, to `out` in ascending order.
-fn order_block(block: &mut Vec<u32>, bitmap: &mut Vec<u64>, key_bound: usize, tag: u64, out: &mut Vec<Edge>) {
+fn order_block(block: &mut [u32], bitmap: &mut Vec<u64>, key_bound: usize, tag: u64, out: &mut Vec<Edge>) {
     if block.len() < BITMAP_MIN || block.len() < key_bound / 256 {
         block.sort_unstable();
         out.extend(block.iter().map(|&k| tag | k as u64));
@@ -545,11 +541,13 @@ mod tests {
         [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
             let mut fast = Filtration::default();
             fast.build(values, shape, conn);
-            let mut slow = Filtration::default();
-            slow.shape = shape;
-            slow.stride = (shape.cols + 2) as u32;
-            slow.connectivity = Some(conn);
-            slow.ranks.resize((shape.rows + 2) * (shape.cols + 2), PADDING);
+            let mut slow = Filtration {
+                shape,
+                stride: (shape.cols + 2) as u32,
+                connectivity: Some(conn),
+                ranks: vec![PADDING; (shape.rows + 2) * (shape.cols + 2)],
+                ..Default::default()
+            };
             slow.build_sorted(values);
             fast.ranks == slow.ranks
                 && fast.edges == slow.edges

@@ -23,13 +23,6 @@ pub struct SortScratch {
     spare: Vec<u64>,
 }
 
-/// Writes into `order` the pixel indices sorted by `(values[p], p)` ascending.
-pub fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) {
-    let ids: Vec<u32> = (0..values.len() as u32).collect();
-    let mut ranks = vec![0; values.len()];
-    sort_values(values, &ids, order, &mut ranks, scratch);
-}
-
 /// Sorts the pixels `ids[i]` (increasing, each `< ranks.len()`) by `(values[i], ids[i])`: writes
 /// them in that order into `order`, and `ranks[ids[i]]` = the dense rank of `values[i]` (equal
 /// values, equal ranks).
@@ -137,6 +130,13 @@ fn radix_sort_high(items: &mut Vec<u64>, spare: &mut Vec<u64>) {
 mod tests {
     use super::*;
     use quickcheck::quickcheck;
+
+/// Writes into `order` the pixel indices sorted by `(values[p], p)` ascending.
+fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) {
+    let ids: Vec<u32> = (0..values.len() as u32).collect();
+    let mut ranks = vec![0; values.len()];
+    sort_values(values, &ids, order, &mut ranks, scratch);
+}
 
     fn reference_order(values: &[f64]) -> Vec<u32> {
         let mut idx: Vec<u32> = (0..values.len() as u32).collect();
