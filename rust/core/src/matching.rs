@@ -93,15 +93,8 @@ pub fn betti_matching_with(
     shape: Shape,
     connectivity: Connectivity,
 ) -> Result<Matching, InputError> {
-    shape.validate(pred)?;
-    shape.validate(target)?;
-    let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, components, cycles } = ws;
-    comparison_values.clear();
-    comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
-    rayon::join(
-        || fp.build(pred, shape, connectivity),
-        || rayon::join(|| ft.build(target, shape, connectivity), || fc.build(comparison_values, shape, connectivity)),
-    );
+    ws.build(pred, target, shape, connectivity)?;
+    let MatchWorkspace { pred: fp, target: ft, comparison: fc, components, cycles, .. } = ws;
     let (fp, ft, fc) = (&*fp, &*ft, &*fc);
     let (dim0, dim1) = rayon::join(|| match_components(fp, ft, fc, components), || match_cycles(fp, ft, fc, cycles));
 
@@ -116,6 +109,33 @@ pub fn betti_matching_with(
     m.pred.essential[0].push(fp.pixel(fp.first_pixel()));
     m.target.essential[0].push(ft.pixel(ft.first_pixel()));
     Ok(m)
+}
+
+impl MatchWorkspace {
+    /// Validates both inputs and builds the three filtrations (prediction, target, comparison).
+    pub(crate) fn build(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) -> Result<(), InputError> {
+        shape.validate(pred)?;
+        shape.validate(target)?;
+        let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, .. } = self;
+        comparison_values.clear();
+        comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
+        rayon::join(
+            || fp.build(pred, shape, connectivity),
+            || rayon::join(|| ft.build(target, shape, connectivity), || fc.build(comparison_values, shape, connectivity)),
+        );
+        Ok(())
+    }
+
+    /// After [`MatchWorkspace::build`]: the comparison's filtration.
+    pub(crate) fn comparison(&self) -> &Filtration {
+        &self.comparison
+    }
+
+    /// After [`MatchWorkspace::build`]: `(pred bars, target bars, matched pairs)` in dimension 1.
+    pub(crate) fn cycle_counts(&mut self) -> (usize, usize, usize) {
+        let dm = match_cycles(&self.pred, &self.target, &self.comparison, &mut self.cycles);
+        (dm.pred.len(), dm.target.len(), dm.matched.len())
+    }
 }
 
 fn unmatched(n: usize, matched: impl Iterator<Item = u32>) -> Vec<u32> {

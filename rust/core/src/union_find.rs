@@ -23,6 +23,12 @@ impl UnionFind {
         self.nodes.extend(ranks.iter().enumerate().map(|(i, &rank)| Node { parent: i as u32, rank }));
     }
 
+    /// Resets to `n` singletons of equal rank (the elder rule then keeps the smaller id).
+    pub fn reset_singletons(&mut self, n: usize) {
+        self.nodes.clear();
+        self.nodes.extend((0..n as u32).map(|parent| Node { parent, rank: 0 }));
+    }
+
     /// Resets to singletons ranked by `ranks`, except the nodes whose parent `start` names:
     /// they start inside that node's set.
     pub fn reset_with(&mut self, ranks: &[u32], start: impl Iterator<Item = u32>) {
