@@ -32,6 +32,15 @@ pub struct ImageRef<'a> {
     pub shape: Shape,
 }
 
+/// Both images of a pair must have one shape.
+fn same_shape(pred: Shape, target: Shape) -> Result<(), InputError> {
+    if pred == target {
+        Ok(())
+    } else {
+        Err(InputError::ShapeMismatch { pred: (pred.rows, pred.cols), target: (target.rows, target.cols) })
+    }
+}
+
 type PoolKey = (u32, usize);
 
 pub(crate) fn pool(threads: ThreadCount) -> Arc<ThreadPool> {
@@ -86,12 +95,7 @@ pub fn matchings(
         pairs
             .par_iter()
             .map_init(MatchWorkspace::default, |ws, (p, t)| {
-                if p.shape != t.shape {
-                    return Err(InputError::ShapeMismatch {
-                        pred: (p.shape.rows, p.shape.cols),
-                        target: (t.shape.rows, t.shape.cols),
-                    });
-                }
+                same_shape(p.shape, t.shape)?;
                 betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
             })
             .collect()
@@ -115,12 +119,7 @@ pub fn mask_counts_batch(
         pairs
             .par_iter()
             .map_init(MaskWorkspace::default, |ws, (p, t)| {
-                if p.shape != t.shape {
-                    return Err(InputError::ShapeMismatch {
-                        pred: (p.shape.rows, p.shape.cols),
-                        target: (t.shape.rows, t.shape.cols),
-                    });
-                }
+                same_shape(p.shape, t.shape)?;
                 mask_counts_with(ws, p.mask, t.mask, p.shape, connectivity)
             })
             .collect()
@@ -151,12 +150,7 @@ pub fn diagram_matchings(
         pairs
             .par_iter()
             .map_init(Buffers::default, |(bars_ws, match_ws), (p, t)| {
-                if p.shape != t.shape {
-                    return Err(InputError::ShapeMismatch {
-                        pred: (p.shape.rows, p.shape.cols),
-                        target: (t.shape.rows, t.shape.cols),
-                    });
-                }
+                same_shape(p.shape, t.shape)?;
                 let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
                 let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;
                 let matchings = [0, 1].map(|d| {
