@@ -4,6 +4,7 @@
     python benches/compare.py                 # all sizes (154, 301, 512, 1024), 7 repeats
     python benches/compare.py --quick         # 154 and 301, 3 repeats, small batches
     python benches/compare.py --sizes 512 --repeat 11 --only barcode,matching
+    python benches/compare.py --sizes 512 --only masks  # the metrics' binary-mask path
     python benches/compare.py --clock cpu     # CPU time instead of wall time (busy machines)
 
 Rivals (each optional: a missing one is skipped with a note, never an error):
@@ -283,6 +284,31 @@ def bench_matchings(bm, ref, sizes, repeat, batch_for, table: Table) -> None:
         table.add_case(f"matching batch of {n}", f"{size}²", time_round_robin(cands, repeat), cands[0][0])
 
 
+def bench_masks(bm, ref, sizes, repeat, table: Table) -> None:
+    """The metrics' path (binary masks: labelling, no persistence) against the general matching of
+    the same masks and against Betti-Matching-3D; thresholded likelihoods and 50% speckle."""
+    for size in sizes:
+        p, t = pair(size, 3)
+        rng = np.random.default_rng(size)
+        cases = {
+            "masks: likelihood > 0.5 vs target": (p > 0.5, t > 0.5),
+            "masks: 50% speckle": (rng.random((size, size)) < 0.5, rng.random((size, size)) < 0.5),
+        }
+        for case, (pm, tm) in cases.items():
+            as_values = pm.astype(np.float64), tm.astype(np.float64)
+            subs = np.ascontiguousarray(1.0 - as_values[0]), np.ascontiguousarray(1.0 - as_values[1])
+            cands = [
+                ("bettimatch.betti_matching_error (mask path)", lambda pm=pm, tm=tm: bm.betti_matching_error(pm, tm)),
+                (
+                    "bettimatch.betti_matching_batch(num_threads=1) of the masks",
+                    lambda v=as_values: bm.betti_matching_batch([v[0]], [v[1]], num_threads=1),
+                ),
+            ]
+            if ref is not None:
+                cands.append(("Betti-Matching-3D compute_matching", lambda s=subs: ref.compute_matching(s[0], s[1])))
+            table.add_case(case, f"{size}²", time_round_robin(cands, repeat), cands[0][0])
+
+
 def load_losses():
     """(torch, DiceBettiMatchingLoss or None, topolosses' BettiMatchingLoss or None), or None."""
     try:
@@ -375,13 +401,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         help="wall: elapsed time (default); cpu: this process's CPU time, steadier on a machine shared with "
         "other jobs, but for multi-threaded rows it is the total work of all threads, not the latency",
     )
-    ap.add_argument("--only", type=str, default="barcode,matching,loss", help="comma-separated subset of barcode,matching,loss")
+    ap.add_argument(
+        "--only", type=str, default="barcode,matching,masks,loss", help="comma-separated subset of barcode,matching,masks,loss"
+    )
     args = ap.parse_args(argv)
 
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([154, 301] if args.quick else [154, 301, 512, 1024])
     repeat = args.repeat or (3 if args.quick else 7)
     only = {s.strip() for s in args.only.split(",")}
-    unknown = only - {"barcode", "matching", "loss"}
+    unknown = only - {"barcode", "matching", "masks", "loss"}
     if unknown:
         ap.error(f"unknown --only entries: {sorted(unknown)}")
 
@@ -402,7 +430,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     cripser = load_cripser() if "barcode" in only else None
     # topolosses first: it loads the reference extension under its own name (see load_reference).
     losses = load_losses() if "loss" in only else None
-    ref = load_reference() if only & {"barcode", "matching"} else None
+    ref = load_reference() if only & {"barcode", "matching", "masks"} else None
     versions = []
     for name, mod in (("gudhi", gudhi), ("cripser", cripser)):
         if mod is not None:
@@ -422,6 +450,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         bench_barcodes(bm, gudhi, cripser, ref, sizes, repeat, table)
     if "matching" in only:
         bench_matchings(bm, ref, sizes, repeat, batch_for, table)
+    if "masks" in only:
+        bench_masks(bm, ref, sizes, repeat, table)
     if "loss" in only:
         bench_losses(losses, repeat, args.quick, table)
     if NOTES:

@@ -299,6 +299,12 @@ fn bench_mask_counts<M: Measurement>(c: &mut Criterion<M>) {
                 })
             })
         });
+        // Speckle: independent pixels at density 1/2, the most runs and components per pixel.
+        let speckle = |seed: u64| noise(size * size, seed).into_iter().map(|v| v < 0.5).collect::<Vec<bool>>();
+        let (p, t) = (speckle(11), speckle(12));
+        group.bench_function(BenchmarkId::new(format!("speckle_{}", conn_name(conn)), size), |b| {
+            b.iter(|| Threads::One.run(|| black_box(mask_counts_with(&mut ws, black_box(&p), black_box(&t), Shape::new(size, size), conn).unwrap())))
+        });
         let mut ws = MatchWorkspace::default();
         group.bench_function(BenchmarkId::new(format!("general_matching_{}", conn_name(conn)), size), |b| {
             let x = case(size, 3);

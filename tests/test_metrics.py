@@ -112,6 +112,22 @@ def test_larger_and_special_masks_against_the_general_matching(connectivity):
         assert np.array_equal(M.betti_number_error(p, t, per_dimension=True, connectivity=connectivity), want_b)
 
 
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("shape", [(9, 63), (12, 64), (7, 65), (10, 128), (6, 200)])
+def test_masks_across_word_boundaries_against_the_general_matching(connectivity, shape):
+    # The mask path packs 64 pixels per word: widths around and past one and two words.
+    rng = np.random.default_rng(shape[1])
+    ms = [rng.random(shape) < d for d in (0.3, 0.5, 0.7)]
+    ms += [ndi.gaussian_filter(rng.standard_normal(shape), s) > 0.0 for s in (0.7, 1.5)]
+    ms.append(np.ones(shape, bool))
+    for p in ms:
+        for t in ms:
+            want = matching_error_oracle(p, t, connectivity)
+            assert np.array_equal(M.betti_matching_error(p, t, per_dimension=True, connectivity=connectivity), want)
+            want_b = np.abs(betti_oracle(p, connectivity) - betti_oracle(t, connectivity))
+            assert np.array_equal(M.betti_number_error(p, t, per_dimension=True, connectivity=connectivity), want_b)
+
+
 @given(mask_pairs(), st.sampled_from([4, 8]))
 def test_error_properties(pair, connectivity):
     p, t = pair

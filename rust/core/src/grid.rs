@@ -53,17 +53,23 @@ impl Shape {
         (p / self.cols, p % self.cols)
     }
 
-    /// Checks that `values` can be filtered as an image of this shape.
-    pub fn validate(&self, values: &[f64]) -> Result<(), InputError> {
+    /// Checks that `len` values fill a non-empty image of this shape that the cell indices can address.
+    pub fn check_len(&self, len: usize) -> Result<(), InputError> {
         if self.rows == 0 || self.cols == 0 {
             return Err(InputError::Empty);
         }
-        if values.len() != self.pixels() {
-            return Err(InputError::LengthMismatch { len: values.len(), rows: self.rows, cols: self.cols });
+        if len != self.pixels() {
+            return Err(InputError::LengthMismatch { len, rows: self.rows, cols: self.cols });
         }
         if (self.rows + 2) * (self.cols + 2) > MAX_PIXELS {
             return Err(InputError::TooLarge { pixels: self.pixels() });
         }
+        Ok(())
+    }
+
+    /// Checks that `values` can be filtered as an image of this shape.
+    pub fn validate(&self, values: &[f64]) -> Result<(), InputError> {
+        self.check_len(values.len())?;
         match values.iter().position(|v| !v.is_finite()) {
             Some(index) => Err(InputError::NotFinite { index }),
             None => Ok(()),

@@ -6,6 +6,7 @@
 //! semantics table for the conventions, and [`grid`] for the cell orders.
 
 pub mod batch;
+pub mod bitplane;
 pub mod diagram_matching;
 pub mod error;
 pub mod filtration;
@@ -14,6 +15,7 @@ pub mod masks;
 pub mod matching;
 pub mod order;
 pub mod persistence;
+pub mod run_components;
 pub mod skeleton;
 pub mod union_find;
 

@@ -113,7 +113,7 @@ pub fn betti_matching_with(
 
 impl MatchWorkspace {
     /// Validates both inputs and builds the three filtrations (prediction, target, comparison).
-    pub(crate) fn build(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) -> Result<(), InputError> {
+    fn build(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) -> Result<(), InputError> {
         shape.validate(pred)?;
         shape.validate(target)?;
         let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, .. } = self;
@@ -124,17 +124,6 @@ impl MatchWorkspace {
             || rayon::join(|| ft.build(target, shape, connectivity), || fc.build(comparison_values, shape, connectivity)),
         );
         Ok(())
-    }
-
-    /// After [`MatchWorkspace::build`]: the comparison's filtration.
-    pub(crate) fn comparison(&self) -> &Filtration {
-        &self.comparison
-    }
-
-    /// After [`MatchWorkspace::build`]: `(pred bars, target bars, matched pairs)` in dimension 1.
-    pub(crate) fn cycle_counts(&mut self) -> (usize, usize, usize) {
-        let dm = match_cycles(&self.pred, &self.target, &self.comparison, &mut self.cycles);
-        (dm.pred.len(), dm.target.len(), dm.matched.len())
     }
 }
 

@@ -63,8 +63,22 @@ fn widen<T: Widen>(array: &Bound<'_, PyArray2<T>>, dir: Direction, out: &mut Vec
     Ok(Shape::new(rows, cols))
 }
 
-/// Converts one 2D numpy array into sublevel values; `label` names it in error messages.
-pub fn sublevel_values(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> PyResult<(Vec<f64>, Shape)> {
+/// Nonzero pixels of a 2D array as a row-major mask, without widening to `f64` first.
+fn foreground<T: Widen>(array: &Bound<'_, PyArray2<T>>, out: &mut Vec<bool>) -> PyResult<Shape> {
+    let readonly = array.try_readonly()?;
+    let view = readonly.as_array();
+    let (rows, cols) = view.dim();
+    out.clear();
+    out.reserve(rows * cols);
+    let nonzero = |&x: &T| x.sublevel(Direction::Sublevel) != 0.0;
+    match view.as_slice() {
+        Some(contiguous) => out.extend(contiguous.iter().map(nonzero)),
+        None => out.extend(view.iter().map(nonzero)),
+    }
+    Ok(Shape::new(rows, cols))
+}
+
+fn as_2d<'a, 'py>(obj: &'a Bound<'py, PyAny>, label: &str) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
     let untyped = obj
         .cast::<PyUntypedArray>()
         .map_err(|_| PyTypeError::new_err(format!("{label}: expected a numpy array, got {}", obj.get_type())))?;
@@ -75,6 +89,19 @@ pub fn sublevel_values(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> P
             untyped.shape()
         )));
     }
+    Ok(untyped)
+}
+
+fn unsupported_dtype(untyped: &Bound<'_, PyUntypedArray>, label: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{label}: unsupported dtype {}; expected bool, an integer type, float32 or float64",
+        untyped.dtype()
+    ))
+}
+
+/// Converts one 2D numpy array into sublevel values; `label` names it in error messages.
+pub fn sublevel_values(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> PyResult<(Vec<f64>, Shape)> {
+    let untyped = as_2d(obj, label)?;
     let mut out = Vec::new();
     macro_rules! try_dtype {
         ($($t:ty),*) => {$(
@@ -85,10 +112,23 @@ pub fn sublevel_values(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> P
         )*};
     }
     try_dtype!(f32, f64, u8, bool, i8, u16, i16, u32, i32, i64, u64);
-    Err(PyTypeError::new_err(format!(
-        "{label}: unsupported dtype {}; expected bool, an integer type, float32 or float64",
-        untyped.dtype()
-    )))
+    Err(unsupported_dtype(untyped, label))
+}
+
+/// Converts one 2D numpy array into a mask (nonzero = foreground); `label` names it in errors.
+pub fn mask_values(obj: &Bound<'_, PyAny>, label: &str) -> PyResult<(Vec<bool>, Shape)> {
+    let untyped = as_2d(obj, label)?;
+    let mut out = Vec::new();
+    macro_rules! try_dtype {
+        ($($t:ty),*) => {$(
+            if let Ok(a) = obj.cast::<PyArray2<$t>>() {
+                let shape = foreground(a, &mut out)?;
+                return Ok((out, shape));
+            }
+        )*};
+    }
+    try_dtype!(bool, u8, f32, f64, i8, u16, i16, u32, i32, i64, u64);
+    Err(unsupported_dtype(untyped, label))
 }
 
 fn widen_stack<T: Widen>(array: &Bound<'_, PyArray3<T>>, dir: Direction) -> PyResult<(Vec<Vec<f64>>, Shape)> {

@@ -8,7 +8,7 @@ mod skeleton;
 
 use bettimatch_core::batch::{ImageRef, MaskRef};
 use bettimatch_core::{Connectivity, InputError, Shape, ThreadCount};
-use intake::{sublevel_values, Direction};
+use intake::{mask_values, sublevel_values, Direction};
 use numpy::PyArray2;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -178,8 +178,7 @@ fn mask_matching_counts<'py>(
         )));
     }
     let to_masks = |items: &Bound<'py, PyList>, name: &str| -> PyResult<Vec<(Vec<bool>, Shape)>> {
-        collect_images(items, Direction::Sublevel, name, true)
-            .map(|v| v.into_iter().map(|(x, s)| (x.into_iter().map(|v| v != 0.0).collect(), s)).collect())
+        items.iter().enumerate().map(|(i, obj)| mask_values(&obj, &label(name, i, true))).collect()
     };
     let p = to_masks(preds, "preds")?;
     let t = to_masks(targets, "targets")?;
