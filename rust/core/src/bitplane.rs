@@ -27,6 +27,16 @@ impl BitPlane {
         }
     }
 
+    /// Packs the pixels of `shape` for which `is_set(row, col)` holds.
+    pub fn pack_with(&mut self, shape: Shape, is_set: impl Fn(usize, usize) -> bool) {
+        self.reshape(shape);
+        for (r, out) in self.words.chunks_exact_mut(self.words_per_row).enumerate() {
+            for c in 0..shape.cols {
+                out[c / 64] |= (is_set(r, c) as u64) << (c % 64);
+            }
+        }
+    }
+
     /// This plane becomes `op(a, b)` word by word (`a` and `b` of one shape); `op` must map zero
     /// tail bits to zero.
     pub fn combine(&mut self, a: &BitPlane, b: &BitPlane, op: impl Fn(u64, u64) -> u64) {

@@ -197,6 +197,20 @@ impl Filtration {
         (self.dual_ranks.len() - 1) as u32
     }
 
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// Row length of the padded grid (`cols + 2`): the offset to the pixel below.
+    pub fn stride(&self) -> u32 {
+        self.stride
+    }
+
+    /// Whether this filtration has at most two values (it was built without a sort).
+    pub fn is_two_level(&self) -> bool {
+        self.order.is_empty()
+    }
+
     /// The two pixels an edge joins, the smaller index first.
     #[inline]
     pub fn edge_pixels(&self, key: u32) -> (u32, u32) {

@@ -17,6 +17,7 @@ pub mod order;
 pub mod persistence;
 pub mod run_components;
 pub mod skeleton;
+pub mod two_level;
 pub mod union_find;
 
 pub use batch::{barcodes, mask_counts_batch, matchings, ThreadCount};

@@ -28,7 +28,7 @@
 use crate::bitplane::{any_in, last_in, BitPlane, RowCounts};
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
-use crate::run_components::RunComponents;
+use crate::run_components::{OrderScratch, RunComponents};
 
 /// What the metrics need from the matching of two masks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,8 +58,7 @@ pub struct MaskWorkspace {
     last: Vec<u32>,
     marks_pred: Vec<u32>,
     marks_target: Vec<u32>,
-    /// Roots of the union's components along rows 0 and 1.
-    row_roots: Vec<u32>,
+    order: OrderScratch,
 }
 
 const PRED: u8 = 1;
@@ -217,44 +216,18 @@ fn matched_components(ws: &mut MaskWorkspace, diagonal: bool) -> u32 {
     if mixed == 0 {
         return 0;
     }
-    let first_rows = shape.rows.min(2);
-    ws.row_roots.clear();
-    ws.row_roots.resize(first_rows * shape.cols, NONE);
-    for r in 0..first_rows {
-        for k in runs.of_row(r) {
-            ws.row_roots[r * shape.cols + runs.start[k] as usize..r * shape.cols + runs.end[k] as usize].fill(root[k]);
-        }
-    }
-    // `sides` of a visited root is cleared: each component is absorbed once.
     let mut grown = 0u8;
-    let mut absorb = |component: u32| -> Option<u32> {
-        let side = std::mem::take(&mut sides[component as usize]);
-        (grown | side == MIXED && grown != MIXED).then_some((side == MIXED) as u32).or_else(|| {
-            grown |= side;
-            None
-        })
-    };
-    let row_roots = &ws.row_roots;
-    let reached_from_row0 = (0..shape.cols).filter(|&a| !ws.union.get(0, a)).flat_map(|a| {
-        let steps: &[(usize, isize)] = if diagonal { &[(1, 0), (0, 1), (1, 1), (1, -1)] } else { &[(1, 0), (0, 1)] };
-        steps.iter().filter_map(move |&(dr, dc)| {
-            let c = a as isize + dc;
-            (dr < first_rows && c >= 0 && (c as usize) < shape.cols).then(|| row_roots[dr * shape.cols + c as usize])
-        })
-    });
-    // The sweep starts from pixel 0's component, then row 0's edges, then first pixels in order.
-    let order = row_roots[..1]
-        .iter()
-        .copied()
-        .chain(reached_from_row0)
-        .chain((0..runs.len() as u32).filter(|&k| root[k as usize] == k))
-        .filter(|&component| component != NONE);
-    for component in order {
-        if let Some(absorbed_mixed) = absorb(component) {
-            return mixed - absorbed_mixed;
+    let mut absorbed_mixed = None;
+    rc.sweep_order(&ws.union, diagonal, &mut ws.order, |component, _| {
+        let side = sides[component as usize];
+        if grown | side == MIXED && grown != MIXED {
+            absorbed_mixed = Some((side == MIXED) as u32);
+            return true;
         }
-    }
-    unreachable!("a mixed component exists, so the growing set turns mixed")
+        grown |= side;
+        false
+    });
+    mixed - absorbed_mixed.expect("a mixed component exists, so the growing set turns mixed")
 }
 
 pub fn mask_counts(pred: &[bool], target: &[bool], shape: Shape, connectivity: Connectivity) -> Result<MaskCounts, InputError> {

@@ -15,6 +15,7 @@ use crate::grid::{Connectivity, Shape};
 use crate::filtration::Filtration;
 use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair};
 use crate::filtration::{edge_key, edge_rank};
+use crate::two_level::{self, TwoLevelWorkspace};
 use crate::union_find::{Image, UnionFind};
 
 const NONE: u32 = u32::MAX;
@@ -64,6 +65,7 @@ struct SweepBuffers {
     /// Node (pixel or dual node) -> index of the bar it names, per input.
     pred_bar_of: Vec<u32>,
     target_bar_of: Vec<u32>,
+    two_level: TwoLevelWorkspace,
 }
 
 /// One dimension's result: both barcodes' finite bars and the matched pairs of indices.
@@ -164,7 +166,12 @@ fn match_components_in<const EIGHT: bool>(p: &Filtration, t: &Filtration, c: &Fi
         (p, &mut b.pred, &mut out.pred, &mut b.pred_bar_of),
         (t, &mut b.target, &mut out.target, &mut b.target_bar_of),
     ] {
-        component_sweep(f, uf, |younger, edge| record_bar(bars, bar_of, younger, f.component_bar(younger, edge)));
+        let on_bar = |younger, edge| record_bar(bars, bar_of, younger, f.component_bar(younger, edge));
+        if f.is_two_level() {
+            two_level::component_bars(f, &mut b.two_level, on_bar);
+        } else {
+            component_sweep(f, uf, on_bar);
+        }
     }
     let uf_c = &mut b.comparison;
     c.reset_primal(uf_c);
@@ -199,18 +206,28 @@ fn match_cycles(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuf
         (t, &mut b.target, &mut out.target, &mut b.target_bar_of),
     ] {
         let mut image = Image::new(&c.dual_ranks, std::mem::take(&mut b.pred_image));
-        cycle_sweep(f, uf, Some(&mut image), |younger, edge, c_root| record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge)));
+        let on_bar = |younger, edge, c_root| record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge));
+        any_cycle_sweep(f, uf, &mut b.two_level, Some(&mut image), on_bar);
         b.pred_image = image.into_buffer();
     }
     // The comparison sweep: a bar of c is reached by the input bars recorded under its retired root.
     let (pred_bar_of, target_bar_of, matched) = (&b.pred_bar_of, &b.target_bar_of, &mut out.matched);
-    cycle_sweep(c, &mut b.comparison, None, |root, _, _| {
+    any_cycle_sweep(c, &mut b.comparison, &mut b.two_level, None, |root, _, _| {
         let (pb, tb) = (pred_bar_of[root as usize], target_bar_of[root as usize]);
         if pb != NONE && tb != NONE {
             matched.push((pb, tb));
         }
     });
     out
+}
+
+/// The dual sweep, by labelling for a two-level filtration.
+fn any_cycle_sweep(f: &Filtration, uf: &mut UnionFind, two: &mut TwoLevelWorkspace, image: Option<&mut Image>, on_bar: impl FnMut(u32, u32, u32)) {
+    if f.is_two_level() {
+        two_level::cycle_sweep(f, uf, two, image, on_bar);
+    } else {
+        cycle_sweep(f, uf, image, on_bar);
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,86 @@ impl RunComponents {
     }
 }
 
+/// How the level-1 sweep of a two-level filtration reaches a component of the lower level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reached {
+    /// The component holds pixel (0, 0), where the sweep starts.
+    AtStart,
+    /// By the edge of kind `kind` (down, right, down-right, down-left) from the background pixel
+    /// in column `col` of row 0.
+    FromRow0 { col: u32, kind: u32 },
+    /// By its first pixel's edge from the row above (down-right, or down in column 0 or with
+    /// 4-connectivity): the component's first pixel is below row 1.
+    FromAbove,
+}
+
+/// Buffers for [`RunComponents::sweep_order`].
+#[derive(Default)]
+pub struct OrderScratch {
+    roots_along: Vec<u32>,
+    seen: Vec<bool>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl RunComponents {
+    /// After [`RunComponents::label`] of the lower level of a two-level image: calls
+    /// `absorb(root run, how)` for each component in the order the level-1 raster sweep reaches
+    /// it, until `absorb` returns `true`.
+    ///
+    /// That sweep visits edges by anchor pixel (the smaller index), and each anchor is already in
+    /// the one set grown from the start, so a component is absorbed by the first edge from the
+    /// background into it. For a component whose first pixel `m` is below row 1 that edge comes
+    /// from the row above `m`, so those components come in the order of their first pixels; the
+    /// others are reached from row 0, whose edges come first.
+    pub fn sweep_order(
+        &self,
+        plane: &BitPlane,
+        diagonal: bool,
+        scratch: &mut OrderScratch,
+        mut absorb: impl FnMut(u32, Reached) -> bool,
+    ) {
+        let shape = plane.shape();
+        let (runs, root) = (&self.runs, &self.root);
+        let rows = shape.rows.min(2);
+        let along = &mut scratch.roots_along;
+        along.clear();
+        along.resize(rows * shape.cols, NONE);
+        for r in 0..rows {
+            for k in runs.of_row(r) {
+                along[r * shape.cols + runs.start[k] as usize..r * shape.cols + runs.end[k] as usize].fill(root[k]);
+            }
+        }
+        let seen = &mut scratch.seen;
+        seen.clear();
+        seen.resize(runs.len(), false);
+        let mut visit = |component: u32, how: Reached| {
+            !std::mem::replace(&mut seen[component as usize], true) && absorb(component, how)
+        };
+        if along[0] != NONE && visit(along[0], Reached::AtStart) {
+            return;
+        }
+        let steps: &[(usize, isize)] = if diagonal { &[(1, 0), (0, 1), (1, 1), (1, -1)] } else { &[(1, 0), (0, 1)] };
+        for col in (0..shape.cols).filter(|&c| !plane.get(0, c)) {
+            for (kind, &(dr, dc)) in steps.iter().enumerate() {
+                let c = col as isize + dc;
+                if dr >= rows || c < 0 || c as usize >= shape.cols {
+                    continue;
+                }
+                let component = along[dr * shape.cols + c as usize];
+                if component != NONE && visit(component, Reached::FromRow0 { col: col as u32, kind: kind as u32 }) {
+                    return;
+                }
+            }
+        }
+        for k in 0..runs.len() as u32 {
+            if root[k as usize] == k && visit(k, Reached::FromAbove) {
+                return;
+            }
+        }
+    }
+}
+
 fn find(root: &mut [u32], mut x: u32) -> u32 {
     loop {
         let p = root[x as usize];
