@@ -174,10 +174,11 @@ fn match_components_in<const EIGHT: bool>(p: &Filtration, t: &Filtration, c: &Fi
         }
     }
     let uf_c = &mut b.comparison;
-    c.reset_primal(uf_c);
     let mut pred_image = Image::new(&p.ranks, std::mem::take(&mut b.pred_image));
     let mut target_image = Image::new(&t.ranks, std::mem::take(&mut b.target_image));
-    for &edge in &c.edges {
+    // With a binary target the comparison's lowest level is the target's foreground: labelled.
+    let skip = two_level::start_after_lowest_level(c, uf_c, &mut b.two_level, &mut [&mut pred_image, &mut target_image]);
+    for &edge in &c.edges[skip..] {
         let (x, y) = c.edge_pixels_in::<EIGHT>(edge_key(edge));
         let Some((younger, elder)) = uf_c.link_ascending(x, y) else { continue };
         // The same merge retires a root in each input's ranking: the image of that input's bar.
