@@ -17,6 +17,10 @@
 //!   general matching of the same masks.
 //! - `batch/*` (8 images of 154² and 512²): `batch::matchings` and `batch::barcodes` with
 //!   `ThreadCount::Fixed(1)` and `ThreadCount::Auto`.
+//! - `loss/softmax_8x3_{threads1,threads2}` (154²): what `DiceBettiMatchingLoss` sends to the core
+//!   for a batch of 8 images with 4 classes and `include_background=False`: 24 pairs of a float32
+//!   softmax channel against its one-hot target, through `batch::matchings` with
+//!   `ThreadCount::Fixed(1)` and `Fixed(2)`.
 //! - `gudhi/*` (feature `bench-gudhi`): see below.
 //!
 //! `threads1` runs the call inside a one-thread rayon pool: the core's internal `rayon::join`s
@@ -172,6 +176,43 @@ fn case(size: usize, seed: u64) -> &'static Case {
 /// Probabilities -> the sublevel values the core works on.
 fn sublevel(p: &[f64]) -> Vec<f64> {
     p.iter().map(|&x| 1.0 - x).collect()
+}
+
+/// A batch as the loss sees it (the inputs of `benches/compare.py`'s loss case): label maps of
+/// `classes` smooth regions, logits `4 * smooth(onehot + 0.6 * noise) - 2`, their float32 softmax,
+/// and per (image, foreground class) the pair `(1 - p, 1 - onehot)` as the binding computes it for
+/// float32 input (`1 - p` in float32, then widened). The background channel 0 is left out.
+fn softmax_pairs(size: usize, images: usize, classes: usize, seed: u64) -> Vec<(Vec<f64>, Vec<f64>)> {
+    let n = size * size;
+    let mut out = Vec::new();
+    for i in 0..images {
+        let seed = seed + 1000 * i as u64;
+        let fields: Vec<Vec<f64>> = (0..classes).map(|k| smooth(noise(n, seed + k as u64), size, size, 4)).collect();
+        let label: Vec<usize> = (0..n)
+            .map(|p| (0..classes).max_by(|&a, &b| fields[a][p].total_cmp(&fields[b][p])).unwrap_or(0))
+            .collect();
+        let logits: Vec<Vec<f64>> = (0..classes)
+            .map(|k| {
+                let jitter = noise(n, seed ^ (0xC0FFEE + k as u64));
+                let raw = label.iter().zip(&jitter).map(|(&l, &e)| (l == k) as u8 as f64 + 0.6 * e).collect();
+                smooth(raw, size, size, 1).iter().map(|&x| (4.0 * x - 2.0) as f32 as f64).collect()
+            })
+            .collect();
+        let mut probs = vec![vec![0f32; n]; classes];
+        for p in 0..n {
+            let top = (0..classes).map(|k| logits[k][p]).fold(f64::NEG_INFINITY, f64::max);
+            let total: f64 = (0..classes).map(|k| (logits[k][p] - top).exp()).sum();
+            for k in 0..classes {
+                probs[k][p] = ((logits[k][p] - top).exp() / total) as f32;
+            }
+        }
+        for (k, class_probs) in probs.iter().enumerate().skip(1) {
+            let pred = class_probs.iter().map(|&p| (1.0f32 - p) as f64).collect();
+            let target = label.iter().map(|&l| if l == k { 0.0 } else { 1.0 }).collect();
+            out.push((pred, target));
+        }
+    }
+    out
 }
 
 fn configure<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, size: usize) {
@@ -338,6 +379,24 @@ fn bench_batch<M: Measurement>(c: &mut Criterion<M>) {
                 b.iter(|| black_box(barcodes(black_box(&images), Connectivity::Four, threads)))
             });
         }
+    }
+    group.finish();
+}
+
+/// The loss's batch (see the module docs): 8 images x 3 foreground classes of 154².
+fn bench_loss<M: Measurement>(c: &mut Criterion<M>) {
+    let size = 154;
+    let mut group = c.benchmark_group("loss");
+    configure(&mut group, size);
+    let pairs_owned = softmax_pairs(size, 8, 4, 7);
+    group.throughput(Throughput::Elements((pairs_owned.len() * size * size) as u64));
+    let shape = Shape::new(size, size);
+    let pairs: Vec<(ImageRef<'_>, ImageRef<'_>)> =
+        pairs_owned.iter().map(|(p, t)| (ImageRef { values: p, shape }, ImageRef { values: t, shape })).collect();
+    for threads in [1, 2] {
+        group.bench_function(BenchmarkId::new(format!("softmax_8x3_threads{threads}"), size), |b| {
+            b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, ThreadCount::Fixed(threads))))
+        });
     }
     group.finish();
 }
@@ -509,6 +568,7 @@ fn run_all<M: Measurement + 'static>(c: &mut Criterion<M>) {
     bench_matching(c);
     bench_mask_counts(c);
     bench_batch(c);
+    bench_loss(c);
     #[cfg(feature = "bench-gudhi")]
     gudhi::bench_gudhi(c);
 }

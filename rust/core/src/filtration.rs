@@ -20,7 +20,7 @@
 
 use crate::grid::{Connectivity, Shape};
 use crate::union_find::UnionFind;
-use crate::order::{sort_values, SortScratch};
+use crate::order::{order_key, sort_values, SortScratch};
 
 /// Whether an edge enters at the larger (primal) or smaller (T-dual) endpoint value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,16 +95,26 @@ pub struct Filtration {
 impl Filtration {
     /// Builds the filtration of `values` (already validated), reusing this buffer's allocations.
     pub fn build(&mut self, values: &[f64], shape: Shape, connectivity: Connectivity) {
+        self.build_with_levels(values, shape, connectivity, two_levels(values));
+    }
+
+    /// [`Filtration::build`] when the caller already knows [`two_levels`]`(values)`.
+    pub(crate) fn build_with_levels(&mut self, values: &[f64], shape: Shape, connectivity: Connectivity, levels: Option<(f64, f64)>) {
+        self.reset(shape, connectivity);
+        match levels {
+            Some((low, _)) => self.build_two_level(values, low),
+            None => self.build_sorted(values),
+        }
+    }
+
+    /// Sets the geometry and fills the padded ranks with `PADDING`.
+    fn reset(&mut self, shape: Shape, connectivity: Connectivity) {
         self.shape = shape;
         self.stride = (shape.cols + 2) as u32;
         self.connectivity = Some(connectivity);
         let stride = self.stride as usize;
         self.ranks.clear();
         self.ranks.resize(stride * (shape.rows + 2), PADDING);
-        match two_levels(values) {
-            Some(low) => self.build_two_level(values, low),
-            None => self.build_sorted(values),
-        }
     }
 
     /// The general path: one sort of the pixels, then edges generated per pixel.
@@ -116,6 +126,84 @@ impl Filtration {
             (start..start + shape.cols).map(|p| p as u32)
         }));
         sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
+        self.finish_sorted();
+    }
+
+    /// Builds the filtration of the pointwise minimum of two images without sorting: `general`
+    /// must have been built by the sorting path and `mask` by the two-level path, from an image
+    /// whose levels are `levels = (low, high)` (equal for a constant image), both with one shape
+    /// and connectivity.
+    ///
+    /// Each pixel of `min(general, mask)` takes either the mask's value (where `general >= mask`):
+    /// one of two constants, so those pixels are ordered by index within each level — or the
+    /// general image's value (where `general < mask`): those pixels keep their order in
+    /// `general.order`. Merging the two sorted sequences by `(value, index)` gives exactly the
+    /// order and dense ranks a sort of the minimum would give (equal values tie and interleave
+    /// by index in both).
+    pub(crate) fn build_min_of(&mut self, general: &Filtration, mask: &Filtration, levels: (f64, f64)) {
+        debug_assert!(general.shape == mask.shape && general.connectivity == mask.connectivity);
+        debug_assert!(!general.order.is_empty() && mask.order.is_empty(), "built by the sorting and two-level paths");
+        self.reset(general.shape, general.conn());
+        let keys = general.sort.keys();
+        let level_keys = [order_key(levels.0), order_key(levels.1)];
+        // The mask's level at a pixel: its two-level rank (0 low, 1 high) picks the key.
+        let mask_key = |p: u32| level_keys[mask.ranks[p as usize] as usize];
+
+        // Pixels that take the mask's value, low level first, each level in index order.
+        let (shape, stride) = (self.shape, self.stride as usize);
+        let (low, high) = (&mut self.padded_ids, &mut self.block);
+        low.clear();
+        high.clear();
+        for r in 0..shape.rows {
+            let start = (r + 1) * stride + 1;
+            for p in start as u32..(start + shape.cols) as u32 {
+                if keys[p as usize] >= mask_key(p) {
+                    if mask.ranks[p as usize] == 0 {
+                        low.push(p);
+                    } else {
+                        high.push(p);
+                    }
+                }
+            }
+        }
+        let split = low.len();
+        low.extend_from_slice(high);
+        let from_mask = &self.padded_ids[..];
+
+        let (order, ranks) = (&mut self.order, &mut self.ranks);
+        order.clear();
+        order.reserve(shape.pixels());
+        let mut rank = 0u32;
+        let mut previous = None;
+        let mut emit = |key: u64, p: u32| {
+            if previous.is_some_and(|k| k != key) {
+                rank += 1;
+            }
+            previous = Some(key);
+            ranks[p as usize] = rank;
+            order.push(p);
+        };
+        let mut next = 0; // the next pixel of `from_mask` to emit
+        let from_mask_key = |i: usize| level_keys[(i >= split) as usize];
+        for &p in &general.order {
+            let key = keys[p as usize];
+            if key >= mask_key(p) {
+                continue; // takes the mask's value: emitted from `from_mask`
+            }
+            while next < from_mask.len() && (from_mask_key(next), from_mask[next]) < (key, p) {
+                emit(from_mask_key(next), from_mask[next]);
+                next += 1;
+            }
+            emit(key, p);
+        }
+        for (i, &p) in from_mask.iter().enumerate().skip(next) {
+            emit(from_mask_key(i), p);
+        }
+        self.finish_sorted();
+    }
+
+    /// After `order` and `ranks` are set: the first pixel, the edges and the dual ranks.
+    fn finish_sorted(&mut self) {
         self.first = self.order[0];
         let conn = self.conn();
         let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut self.block, bitmap: &mut self.bitmap };
@@ -149,9 +237,9 @@ impl Filtration {
         let conn = self.conn();
         let (ranks, block) = (&self.ranks, &mut self.block);
         match conn {
-            Connectivity::Four => raster_edges(ranks, &Stencil::four(self.stride), EdgeValue::Max, block, &mut self.edges),
+            Connectivity::Four => raster_edges_max::<2>(ranks, shape, &Stencil::four(self.stride), block, &mut self.edges),
             Connectivity::Eight => {
-                raster_edges(ranks, &Stencil::eight(self.stride), EdgeValue::Max, block, &mut self.edges);
+                raster_edges_max::<4>(ranks, shape, &Stencil::eight(self.stride), block, &mut self.edges);
                 raster_edges(ranks, &Stencil::four(self.stride), EdgeValue::Min, block, &mut self.dual_edges_eight);
             }
         }
@@ -319,8 +407,9 @@ impl Filtration {
     }
 }
 
-/// The lower of the image's values if it has at most two distinct ones.
-fn two_levels(values: &[f64]) -> Option<f64> {
+/// The image's `(lower, upper)` values if it has at most two distinct ones (equal for a constant
+/// image).
+pub(crate) fn two_levels(values: &[f64]) -> Option<(f64, f64)> {
     let first = values[0];
     let mut other = None;
     for &v in values {
@@ -332,7 +421,45 @@ fn two_levels(values: &[f64]) -> Option<f64> {
             }
         }
     }
-    Some(other.map_or(first, |o| first.min(o)))
+    let other = other.unwrap_or(first);
+    Some((first.min(other), first.max(other)))
+}
+
+/// [`raster_edges`] for the `Max` rule with `KINDS` edge kinds (the stencil's). An edge with a
+/// padding end takes the padding's rank, so only real anchor pixels are scanned; each candidate
+/// is written to both outputs and kept by advancing the length of the one its rank selects, which
+/// avoids a branch per edge.
+fn raster_edges_max<const KINDS: usize>(ranks: &[u32], shape: Shape, stencil: &Stencil, upper: &mut Vec<u32>, out: &mut Vec<Edge>) {
+    debug_assert_eq!(stencil.kinds as usize, KINDS);
+    let stride = shape.cols + 2;
+    let bound = shape.pixels() * KINDS;
+    out.clear();
+    upper.clear();
+    out.reserve(bound);
+    upper.reserve(bound);
+    let (lower_slots, upper_slots) = (&mut out.spare_capacity_mut()[..bound], &mut upper.spare_capacity_mut()[..bound]);
+    let (mut lower_len, mut upper_len) = (0, 0);
+    for r in 0..shape.rows {
+        let start = (r + 1) * stride + 1;
+        for p in start..start + shape.cols {
+            let rp = ranks[p];
+            for (kind, &off) in stencil.forward[..KINDS].iter().enumerate() {
+                let rank = rp.max(ranks[p + off as usize]);
+                let key = (p * KINDS + kind) as u32;
+                // At most `bound` candidates are kept in either output: the slots exist.
+                lower_slots[lower_len].write(key as u64);
+                upper_slots[upper_len].write(key);
+                lower_len += (rank == 0) as usize;
+                upper_len += (rank == 1) as usize;
+            }
+        }
+    }
+    // SAFETY: the first `lower_len` / `upper_len` slots were written above.
+    unsafe {
+        out.set_len(lower_len);
+        upper.set_len(upper_len);
+    }
+    out.extend(upper.iter().map(|&k| (1u64 << 32) | k as u64));
 }
 
 /// Edges of a two-level image (ranks 0 and 1, padding `PADDING`) in filtration order: all edges
@@ -550,25 +677,89 @@ mod tests {
         }
     }
 
+    /// The filtration of `values` by the sorting path, whatever the number of levels.
+    fn sorted(values: &[f64], shape: Shape, conn: Connectivity) -> Filtration {
+        let mut f = Filtration::default();
+        f.reset(shape, conn);
+        f.build_sorted(values);
+        f
+    }
+
+    /// Everything the sweeps read (and the order, where both were sorted or merged).
+    fn same_filtration(a: &Filtration, b: &Filtration) -> bool {
+        a.ranks == b.ranks
+            && a.edges == b.edges
+            && a.dual_edges() == b.dual_edges()
+            && a.dual_ranks == b.dual_ranks
+            && a.first_pixel() == b.first_pixel()
+    }
+
     /// The two-level fast path builds exactly what the sorting path builds.
     fn same_as_sorted(values: &[f64], shape: Shape) -> bool {
         [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
             let mut fast = Filtration::default();
             fast.build(values, shape, conn);
-            let mut slow = Filtration {
-                shape,
-                stride: (shape.cols + 2) as u32,
-                connectivity: Some(conn),
-                ranks: vec![PADDING; (shape.rows + 2) * (shape.cols + 2)],
-                ..Default::default()
-            };
-            slow.build_sorted(values);
-            fast.ranks == slow.ranks
-                && fast.edges == slow.edges
-                && fast.dual_edges() == slow.dual_edges()
-                && fast.dual_ranks == slow.dual_ranks
-                && fast.first_pixel() == slow.first_pixel()
+            same_filtration(&fast, &sorted(values, shape, conn))
         })
+    }
+
+    /// [`Filtration::build_min_of`] builds exactly what sorting the pointwise minimum builds.
+    fn min_of_same_as_sorted(general: &[f64], mask: &[f64], shape: Shape) -> bool {
+        let Some(levels) = two_levels(mask) else { return true };
+        let minimum: Vec<f64> = general.iter().zip(mask).map(|(&g, &m)| g.min(m)).collect();
+        [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
+            let g = sorted(general, shape, conn);
+            let mut m = Filtration::default();
+            m.build_with_levels(mask, shape, conn, Some(levels));
+            let mut merged = Filtration::default();
+            merged.build_min_of(&g, &m, levels);
+            let slow = sorted(&minimum, shape, conn);
+            same_filtration(&merged, &slow) && merged.order == slow.order
+        })
+    }
+
+    quickcheck::quickcheck! {
+        fn the_minimum_with_a_mask_needs_no_sort(raw: Vec<(i8, bool)>, cols: u8, low: i8, high: i8, spread: bool, scale: u8) -> bool {
+            let cols = 1 + cols as usize % 9;
+            let rows = raw.len() / cols;
+            if rows == 0 { return true; }
+            let raw = &raw[..rows * cols];
+            // Few distinct values (many ties, values equal to a level, some outside both) or,
+            // scaled down, spread ones; the mask's levels in either order, or one level only.
+            let scale = 1 + scale % 4;
+            let general: Vec<f64> = raw.iter().map(|&(x, _)| if spread { x as f64 / scale as f64 } else { (x % 7) as f64 }).collect();
+            let mask: Vec<f64> = raw.iter().map(|&(_, m)| if m { high as f64 % 9.0 } else { low as f64 % 9.0 }).collect();
+            min_of_same_as_sorted(&general, &mask, Shape::new(rows, cols))
+        }
+
+        fn the_minimum_of_a_likelihood_and_a_one_hot_target_needs_no_sort(raw: Vec<(u16, bool)>, cols: u8) -> bool {
+            // The loss's case: `1 - p` against `1 - onehot`, with probabilities 0 and 1 included.
+            let cols = 1 + cols as usize % 12;
+            let rows = raw.len() / cols;
+            if rows == 0 { return true; }
+            let raw = &raw[..rows * cols];
+            let general: Vec<f64> = raw.iter().map(|&(x, _)| 1.0 - (x % 1001) as f64 / 1000.0).collect();
+            let mask: Vec<f64> = raw.iter().map(|&(_, m)| if m { 0.0 } else { 1.0 }).collect();
+            min_of_same_as_sorted(&general, &mask, Shape::new(rows, cols))
+        }
+    }
+
+    #[test]
+    fn the_minimum_with_a_mask_on_large_images_needs_no_sort() {
+        // Large enough for the radix sort and the bitmap-ordered runs; -0.0 ties with 0.0.
+        let shape = Shape::new(70, 90);
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let general: Vec<f64> = (0..shape.pixels()).map(|_| [-0.0, 0.0, 1.0, 0.25, 2.0][next() as usize % 5] + (next() % 3) as f64 * 1e-13).collect();
+        let mask: Vec<f64> = (0..shape.pixels()).map(|_| if next() % 4 == 0 { 0.0 } else { 1.0 }).collect();
+        assert!(min_of_same_as_sorted(&general, &mask, shape));
+        let smooth: Vec<f64> = (0..shape.pixels()).map(|i| ((i % 90) as f64 * 0.07).sin() * ((i / 90) as f64 * 0.05).cos()).collect();
+        assert!(min_of_same_as_sorted(&smooth, &mask, shape));
     }
 
     quickcheck::quickcheck! {

@@ -9,12 +9,16 @@
 //! - Dimension 1: each input's dual sweep also replays its merges in a union-find ranked by `c`;
 //!   the `c`-root retired at a bar's birth edge names the bar of `c` it reaches, and `c`'s own dual
 //!   sweep matches the bars that name the same root.
+//!
+//! Each filtration's two sweeps run in turn (with connectivity 4 the dual sweep then walks only
+//! the edges its component sweep found closing cycles, see [`cycle_sweep`]); the three
+//! filtrations' sweeps are independent, and the matches are looked up once all have run.
 
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
-use crate::filtration::Filtration;
+use crate::filtration::{two_levels, Filtration};
 use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair};
-use crate::filtration::{edge_key, edge_rank};
+use crate::filtration::{edge_key, edge_rank, Edge};
 use crate::two_level::{self, TwoLevelWorkspace};
 use crate::union_find::{Image, UnionFind};
 
@@ -48,32 +52,41 @@ pub struct MatchWorkspace {
     target: Filtration,
     comparison: Filtration,
     comparison_values: Vec<f64>,
-    components: SweepBuffers,
-    cycles: SweepBuffers,
+    pred_sweeps: InputSweeps,
+    target_sweeps: InputSweeps,
+    comparison_sweeps: ComparisonSweeps,
 }
 
-/// What one dimension's matching sweeps need, so the two dimensions can run side by side.
+/// One input's sweeps, dimension 0 then 1: its finite bars, and where the comparison's bars find
+/// them.
 #[derive(Default)]
-struct SweepBuffers {
-    pred: UnionFind,
-    target: UnionFind,
-    comparison: UnionFind,
-    /// Buffers of the [`Image`] annotations (the inputs' roots under the comparison's merges,
-    /// or the comparison's roots under an input's merges).
-    pred_image: Vec<u64>,
-    target_image: Vec<u64>,
-    /// Node (pixel or dual node) -> index of the bar it names, per input.
-    pred_bar_of: Vec<u32>,
-    target_bar_of: Vec<u32>,
+struct InputSweeps {
+    uf: UnionFind,
+    /// Per dimension, the finite bars in sweep order.
+    bars: [Vec<PersistencePair>; 2],
+    /// Index of the bar a node names: dimension 0 by the bar's younger root (a pixel), dimension
+    /// 1 by the comparison's dual root its birth edge retires.
+    bar_of: [Vec<u32>; 2],
+    /// Buffer of the [`Image`] annotation: the comparison's roots under this input's dual merges.
+    image: Vec<u64>,
+    cycle_edges: Vec<Edge>,
     two_level: TwoLevelWorkspace,
 }
 
-/// One dimension's result: both barcodes' finite bars and the matched pairs of indices.
+/// The comparison's sweeps: per bar, the nodes that name the input bars it reaches.
 #[derive(Default)]
-struct DimensionMatch {
-    pred: Vec<PersistencePair>,
-    target: Vec<PersistencePair>,
-    matched: Vec<(u32, u32)>,
+struct ComparisonSweeps {
+    uf: UnionFind,
+    /// Buffers of the [`Image`] annotations: the inputs' roots under the comparison's merges.
+    pred_image: Vec<u64>,
+    target_image: Vec<u64>,
+    cycle_edges: Vec<Edge>,
+    /// Per finite bar of dimension 0, in death order: the roots its merge retires in the
+    /// prediction's and in the target's ranking.
+    component_roots: Vec<(u32, u32)>,
+    /// Per finite bar of dimension 1, in sweep order: its retired dual root.
+    cycle_roots: Vec<u32>,
+    two_level: TwoLevelWorkspace,
 }
 
 /// The Betti matching of `pred` and `target` (sublevel values, row-major, same `shape`).
@@ -86,7 +99,7 @@ pub fn betti_matching(
     betti_matching_with(&mut MatchWorkspace::default(), pred, target, shape, connectivity)
 }
 
-/// As [`betti_matching`], reusing `ws`. The three filtrations, then the two dimensions, are
+/// As [`betti_matching`], reusing `ws`. The filtrations, then each filtration's sweeps, are
 /// computed as parallel rayon tasks: inside a busy pool (a batch) they simply run in turn.
 pub fn betti_matching_with(
     ws: &mut MatchWorkspace,
@@ -96,17 +109,25 @@ pub fn betti_matching_with(
     connectivity: Connectivity,
 ) -> Result<Matching, InputError> {
     ws.build(pred, target, shape, connectivity)?;
-    let MatchWorkspace { pred: fp, target: ft, comparison: fc, components, cycles, .. } = ws;
+    let MatchWorkspace { pred: fp, target: ft, comparison: fc, pred_sweeps: ps, target_sweeps: ts, comparison_sweeps: cs, .. } =
+        ws;
     let (fp, ft, fc) = (&*fp, &*ft, &*fc);
-    let (dim0, dim1) = rayon::join(|| match_components(fp, ft, fc, components), || match_cycles(fp, ft, fc, cycles));
+    rayon::join(
+        || sweep_input(fp, fc, ps),
+        || rayon::join(|| sweep_input(ft, fc, ts), || sweep_comparison(fp, ft, fc, cs)),
+    );
+    let matched = [
+        matched(cs.component_roots.iter().copied(), &ps.bar_of[0], &ts.bar_of[0]),
+        matched(cs.cycle_roots.iter().map(|&root| (root, root)), &ps.bar_of[1], &ts.bar_of[1]),
+    ];
 
     let mut m = Matching::default();
-    for (d, dm) in [dim0, dim1].into_iter().enumerate() {
-        m.unmatched_pred[d] = unmatched(dm.pred.len(), dm.matched.iter().map(|x| x.0));
-        m.unmatched_target[d] = unmatched(dm.target.len(), dm.matched.iter().map(|x| x.1));
-        m.pred.pairs[d] = dm.pred;
-        m.target.pairs[d] = dm.target;
-        m.matched[d] = dm.matched;
+    for (d, matched) in matched.into_iter().enumerate() {
+        m.pred.pairs[d] = std::mem::take(&mut ps.bars[d]);
+        m.target.pairs[d] = std::mem::take(&mut ts.bars[d]);
+        m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), matched.iter().map(|x| x.0));
+        m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), matched.iter().map(|x| x.1));
+        m.matched[d] = matched;
     }
     m.pred.essential[0].push(fp.pixel(fp.first_pixel()));
     m.target.essential[0].push(ft.pixel(ft.first_pixel()));
@@ -115,9 +136,36 @@ pub fn betti_matching_with(
 
 impl MatchWorkspace {
     /// Validates both inputs and builds the three filtrations (prediction, target, comparison).
+    ///
+    /// When one input has two levels (a binary target) and the other does not (a likelihood
+    /// map), the comparison's order is merged from the general input's sorted order and the
+    /// mask's levels ([`Filtration::build_min_of`]) instead of sorting the comparison again.
     fn build(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) -> Result<(), InputError> {
         shape.validate(pred)?;
         shape.validate(target)?;
+        let MatchWorkspace { pred: fp, target: ft, comparison: fc, .. } = self;
+        match (two_levels(pred), two_levels(target)) {
+            (None, Some(levels)) => {
+                rayon::join(
+                    || fp.build_with_levels(pred, shape, connectivity, None),
+                    || ft.build_with_levels(target, shape, connectivity, Some(levels)),
+                );
+                fc.build_min_of(fp, ft, levels);
+            }
+            (Some(levels), None) => {
+                rayon::join(
+                    || fp.build_with_levels(pred, shape, connectivity, Some(levels)),
+                    || ft.build_with_levels(target, shape, connectivity, None),
+                );
+                fc.build_min_of(ft, fp, levels);
+            }
+            _ => self.build_sorting_comparison(pred, target, shape, connectivity),
+        }
+        Ok(())
+    }
+
+    /// The three filtrations, the comparison's by its own sort (inputs already validated).
+    fn build_sorting_comparison(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) {
         let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, .. } = self;
         comparison_values.clear();
         comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
@@ -125,7 +173,6 @@ impl MatchWorkspace {
             || fp.build(pred, shape, connectivity),
             || rayon::join(|| ft.build(target, shape, connectivity), || fc.build(comparison_values, shape, connectivity)),
         );
-        Ok(())
     }
 }
 
@@ -148,86 +195,123 @@ fn clear_map(map: &mut Vec<u32>, n: usize) {
     map.resize(n, NONE);
 }
 
-fn match_components(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuffers) -> DimensionMatch {
-    if c.is_eight() {
-        match_components_in::<true>(p, t, c, b)
+/// The pairs of input bars named by `nodes` (per comparison bar, in its order: the node naming
+/// the prediction's bar, the node naming the target's), where both name one.
+fn matched(nodes: impl Iterator<Item = (u32, u32)>, pred_bar_of: &[u32], target_bar_of: &[u32]) -> Vec<(u32, u32)> {
+    nodes
+        .map(|(p, t)| (pred_bar_of[p as usize], target_bar_of[t as usize]))
+        .filter(|&(pb, tb)| pb != NONE && tb != NONE)
+        .collect()
+}
+
+/// The edges a dual sweep of `f` must walk after its component sweep collected `cycle_edges`.
+fn dual_edges_after<'a>(f: &'a Filtration, cycle_edges: &'a [Edge]) -> &'a [Edge] {
+    if f.is_eight() {
+        f.dual_edges()
     } else {
-        match_components_in::<false>(p, t, c, b)
+        cycle_edges
     }
 }
 
-#[inline(never)]
-fn match_components_in<const EIGHT: bool>(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuffers) -> DimensionMatch {
-    let mut out = DimensionMatch::default();
-    let n = c.ranks.len();
-    clear_map(&mut b.pred_bar_of, n);
-    clear_map(&mut b.target_bar_of, n);
-    for (f, uf, bars, bar_of) in [
-        (p, &mut b.pred, &mut out.pred, &mut b.pred_bar_of),
-        (t, &mut b.target, &mut out.target, &mut b.target_bar_of),
-    ] {
-        let on_bar = |younger, edge| record_bar(bars, bar_of, younger, f.component_bar(younger, edge));
-        if f.is_two_level() {
-            two_level::component_bars(f, &mut b.two_level, on_bar);
-        } else {
-            component_sweep(f, uf, on_bar);
-        }
+/// An input's bars in both dimensions; dimension 1 annotated with the comparison's roots.
+fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
+    if f.is_two_level() {
+        return sweep_two_level_input(f, c, s);
     }
-    let uf_c = &mut b.comparison;
-    let mut pred_image = Image::new(&p.ranks, std::mem::take(&mut b.pred_image));
-    let mut target_image = Image::new(&t.ranks, std::mem::take(&mut b.target_image));
-    // With a binary target the comparison's lowest level is the target's foreground: labelled.
-    let skip = two_level::start_after_lowest_level(c, uf_c, &mut b.two_level, &mut [&mut pred_image, &mut target_image]);
-    for &edge in &c.edges[skip..] {
+    let InputSweeps { uf, bars, bar_of, cycle_edges, .. } = s;
+    bars[0].clear();
+    clear_map(&mut bar_of[0], f.ranks.len());
+    cycle_edges.clear();
+    // Connectivity 8 sweeps its own dual edges: nothing to collect.
+    let collect = (!f.is_eight()).then_some(&mut *cycle_edges);
+    let (bars0, bar_of0) = (&mut bars[0], &mut bar_of[0]);
+    component_sweep(f, uf, collect, |younger, edge| record_bar(bars0, bar_of0, younger, f.component_bar(younger, edge)));
+    let cycle_edges = std::mem::take(&mut s.cycle_edges);
+    input_cycles(f, c, s, dual_edges_after(f, &cycle_edges));
+    s.cycle_edges = cycle_edges;
+}
+
+/// [`sweep_input`] for a binary input: the same bars, found mostly by labelling.
+fn sweep_two_level_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
+    let InputSweeps { uf, bars, bar_of, image, two_level, .. } = s;
+    let [bars0, bars1] = bars;
+    let [bar_of0, bar_of1] = bar_of;
+    bars0.clear();
+    clear_map(bar_of0, f.ranks.len());
+    two_level::component_bars(f, two_level, |younger, edge| record_bar(bars0, bar_of0, younger, f.component_bar(younger, edge)));
+    bars1.clear();
+    clear_map(bar_of1, c.dual_ranks.len());
+    let mut annotation = Image::new(&c.dual_ranks, std::mem::take(image));
+    two_level::cycle_sweep(f, uf, two_level, Some(&mut annotation), |younger, edge, c_root| {
+        record_bar(bars1, bar_of1, c_root, f.cycle_bar(younger, edge))
+    });
+    *image = annotation.into_buffer();
+}
+
+/// An input's dimension-1 bars, each recorded under the comparison's dual root its birth edge
+/// retires.
+fn input_cycles(f: &Filtration, c: &Filtration, s: &mut InputSweeps, dual_edges: &[Edge]) {
+    let InputSweeps { uf, bars, bar_of, image, .. } = s;
+    bars[1].clear();
+    clear_map(&mut bar_of[1], c.dual_ranks.len());
+    let (bars1, bar_of1) = (&mut bars[1], &mut bar_of[1]);
+    let mut annotation = Image::new(&c.dual_ranks, std::mem::take(image));
+    cycle_sweep(f, uf, dual_edges, Some(&mut annotation), |younger, edge, c_root| {
+        record_bar(bars1, bar_of1, c_root, f.cycle_bar(younger, edge))
+    });
+    *image = annotation.into_buffer();
+}
+
+/// The comparison's sweeps: per finite bar, the nodes naming the input bars it reaches.
+fn sweep_comparison(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut ComparisonSweeps) {
+    s.cycle_edges.clear();
+    if c.is_eight() {
+        comparison_components::<true>(p, t, c, s);
+    } else {
+        comparison_components::<false>(p, t, c, s);
+    }
+    let cycle_edges = std::mem::take(&mut s.cycle_edges);
+    comparison_cycles(c, s, dual_edges_after(c, &cycle_edges));
+    s.cycle_edges = cycle_edges;
+}
+
+/// Dimension 0 of the comparison, with the inputs' rankings as images: at each merge that ends
+/// a bar, the roots the same merge retires in the inputs' rankings (the images of their bars).
+/// With connectivity 4, collects the edges that close cycles.
+#[inline(never)]
+fn comparison_components<const EIGHT: bool>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut ComparisonSweeps) {
+    let ComparisonSweeps { uf, pred_image, target_image, cycle_edges, component_roots, .. } = s;
+    component_roots.clear();
+    c.reset_primal(uf);
+    let mut pred_image = Image::new(&p.ranks, std::mem::take(pred_image));
+    let mut target_image = Image::new(&t.ranks, std::mem::take(target_image));
+    for &edge in &c.edges {
         let (x, y) = c.edge_pixels_in::<EIGHT>(edge_key(edge));
-        let Some((younger, elder)) = uf_c.link_ascending(x, y) else { continue };
+        let Some((younger, elder)) = uf.link_ascending(x, y) else {
+            if !EIGHT {
+                cycle_edges.push(edge);
+            }
+            continue;
+        };
         // The same merge retires a root in each input's ranking: the image of that input's bar.
         let pred_younger = pred_image.merge(younger, elder, true);
         let target_younger = target_image.merge(younger, elder, true);
-        if uf_c.rank(younger) != edge_rank(edge) {
-            let (pb, tb) = (b.pred_bar_of[pred_younger as usize], b.target_bar_of[target_younger as usize]);
-            if pb != NONE && tb != NONE {
-                out.matched.push((pb, tb));
-            }
+        if uf.rank(younger) != edge_rank(edge) {
+            component_roots.push((pred_younger, target_younger));
         }
     }
-    b.pred_image = pred_image.into_buffer();
-    b.target_image = target_image.into_buffer();
-    out
+    s.pred_image = pred_image.into_buffer();
+    s.target_image = target_image.into_buffer();
 }
 
-#[inline(never)]
-fn match_cycles(p: &Filtration, t: &Filtration, c: &Filtration, b: &mut SweepBuffers) -> DimensionMatch {
-    let mut out = DimensionMatch::default();
-    let n = c.dual_ranks.len();
-    clear_map(&mut b.pred_bar_of, n);
-    clear_map(&mut b.target_bar_of, n);
-    for (f, uf, bars, bar_of) in [
-        (p, &mut b.pred, &mut out.pred, &mut b.pred_bar_of),
-        (t, &mut b.target, &mut out.target, &mut b.target_bar_of),
-    ] {
-        let mut image = Image::new(&c.dual_ranks, std::mem::take(&mut b.pred_image));
-        let on_bar = |younger, edge, c_root| record_bar(bars, bar_of, c_root, f.cycle_bar(younger, edge));
-        any_cycle_sweep(f, uf, &mut b.two_level, Some(&mut image), on_bar);
-        b.pred_image = image.into_buffer();
-    }
-    // The comparison sweep: a bar of c is reached by the input bars recorded under its retired root.
-    let (pred_bar_of, target_bar_of, matched) = (&b.pred_bar_of, &b.target_bar_of, &mut out.matched);
-    any_cycle_sweep(c, &mut b.comparison, &mut b.two_level, None, |root, _, _| {
-        let (pb, tb) = (pred_bar_of[root as usize], target_bar_of[root as usize]);
-        if pb != NONE && tb != NONE {
-            matched.push((pb, tb));
-        }
-    });
-    out
-}
-
-/// The dual sweep, by labelling for a two-level filtration.
-fn any_cycle_sweep(f: &Filtration, uf: &mut UnionFind, two: &mut TwoLevelWorkspace, image: Option<&mut Image>, on_bar: impl FnMut(u32, u32, u32)) {
-    if f.is_two_level() {
-        two_level::cycle_sweep(f, uf, two, image, on_bar);
+/// Dimension 1 of the comparison: the dual root each finite bar retires.
+fn comparison_cycles(c: &Filtration, s: &mut ComparisonSweeps, dual_edges: &[Edge]) {
+    let ComparisonSweeps { uf, cycle_roots, two_level, .. } = s;
+    cycle_roots.clear();
+    if c.is_two_level() {
+        two_level::cycle_sweep(c, uf, two_level, None, |root, _, _| cycle_roots.push(root));
     } else {
-        cycle_sweep(f, uf, image, on_bar);
+        cycle_sweep(c, uf, dual_edges, None, |root, _, _| cycle_roots.push(root));
     }
 }
 
@@ -239,6 +323,147 @@ mod tests {
     fn image(raw: &[u8], cols: usize, levels: u8) -> Option<(Vec<f64>, Shape)> {
         let rows = raw.len() / cols;
         (rows > 0).then(|| (raw[..rows * cols].iter().map(|&x| (x % levels) as f64).collect(), Shape::new(rows, cols)))
+    }
+
+    /// The matching computed the plain way, as an oracle for the shortcuts: the comparison built
+    /// from its own values, every sweep over all its edges, merges found by `link_*`.
+    fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: Connectivity) -> Matching {
+        let comparison: Vec<f64> = pred.iter().zip(target).map(|(&a, &b)| a.min(b)).collect();
+        let [p, t, c] = [pred, target, &comparison[..]].map(|values| {
+            let mut f = Filtration::default();
+            f.build(values, shape, conn);
+            f
+        });
+        let mut m = Matching::default();
+        // Dimension 0.
+        let mut bar_of = [vec![NONE; c.ranks.len()], vec![NONE; c.ranks.len()]];
+        let [pred_bar_of, target_bar_of] = &mut bar_of;
+        for (f, bars, bar_of) in [(&p, &mut m.pred, pred_bar_of), (&t, &mut m.target, target_bar_of)] {
+            let mut uf = UnionFind::default();
+            f.reset_primal(&mut uf);
+            for &edge in &f.edges {
+                let (a, b) = f.edge_pixels(edge_key(edge));
+                if let Some((younger, _)) = uf.link_ascending(a, b) {
+                    if uf.rank(younger) != edge_rank(edge) {
+                        record_bar(&mut bars.pairs[0], bar_of, younger, f.component_bar(younger, edge_key(edge)));
+                    }
+                }
+            }
+        }
+        let mut uf = UnionFind::default();
+        c.reset_primal(&mut uf);
+        let (mut pred_image, mut target_image) = (Image::new(&p.ranks, Vec::new()), Image::new(&t.ranks, Vec::new()));
+        for &edge in &c.edges {
+            let (a, b) = c.edge_pixels(edge_key(edge));
+            let Some((younger, elder)) = uf.link_ascending(a, b) else { continue };
+            let (pb, tb) = (pred_image.merge(younger, elder, true), target_image.merge(younger, elder, true));
+            if uf.rank(younger) != edge_rank(edge) {
+                m.matched[0].extend(matched([(pb, tb)].into_iter(), &bar_of[0], &bar_of[1]));
+            }
+        }
+        // Dimension 1.
+        let mut bar_of = [vec![NONE; c.dual_ranks.len()], vec![NONE; c.dual_ranks.len()]];
+        let [pred_bar_of, target_bar_of] = &mut bar_of;
+        for (f, bars, bar_of) in [(&p, &mut m.pred, pred_bar_of), (&t, &mut m.target, target_bar_of)] {
+            let mut uf = UnionFind::default();
+            f.reset_dual(&mut uf);
+            let mut image = Image::new(&c.dual_ranks, Vec::new());
+            for &edge in f.dual_edges().iter().rev() {
+                let (a, b) = f.dual_edge_nodes(edge_key(edge));
+                let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
+                let c_root = image.merge(younger, elder, false);
+                if uf.rank(younger) != edge_rank(edge) {
+                    record_bar(&mut bars.pairs[1], bar_of, c_root, f.cycle_bar(younger, edge_key(edge)));
+                }
+            }
+        }
+        let mut uf = UnionFind::default();
+        c.reset_dual(&mut uf);
+        for &edge in c.dual_edges().iter().rev() {
+            let (a, b) = c.dual_edge_nodes(edge_key(edge));
+            let Some((younger, _)) = uf.link_descending(a, b) else { continue };
+            if uf.rank(younger) != edge_rank(edge) {
+                m.matched[1].extend(matched([(younger, younger)].into_iter(), &bar_of[0], &bar_of[1]));
+            }
+        }
+        for d in 0..2 {
+            m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), m.matched[d].iter().map(|x| x.0));
+            m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), m.matched[d].iter().map(|x| x.1));
+        }
+        m.pred.essential[0].push(p.pixel(p.first_pixel()));
+        m.target.essential[0].push(t.pixel(t.first_pixel()));
+        m
+    }
+
+    /// The fast paths (the comparison merged rather than sorted, dual sweeps over the cycle
+    /// edges only, root-free attachments) against the plain matching, both ways round.
+    fn same_as_plain(f: &[f64], g: &[f64], shape: Shape) -> bool {
+        let mut ws = MatchWorkspace::default();
+        [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
+            [(f, g), (g, f)].into_iter().all(|(a, b)| {
+                betti_matching_with(&mut ws, a, b, shape, conn).unwrap() == plain_matching(a, b, shape, conn)
+            })
+        })
+    }
+
+    quickcheck! {
+        fn likelihoods_against_masks_match_as_the_plain_way(raw: Vec<(u8, bool)>, cols: u8, levels: u8, low: i8, high: i8) -> bool {
+            let cols = 1 + cols as usize % 10;
+            let rows = raw.len() / cols;
+            if rows == 0 { return true; }
+            let raw = &raw[..rows * cols];
+            // Ties, values on and beyond the mask's levels; masks with one level or two.
+            let general: Vec<f64> = raw.iter().map(|&(x, _)| (x % (3 + levels % 12)) as f64 - 2.0).collect();
+            let mask: Vec<f64> = raw.iter().map(|&(_, m)| (if m { high } else { low } % 6) as f64).collect();
+            same_as_plain(&general, &mask, Shape::new(rows, cols))
+        }
+
+        fn the_loss_case_matches_as_the_plain_way(raw: Vec<(u16, bool)>, cols: u8) -> bool {
+            // `1 - p` against `1 - onehot`, probabilities 0 and 1 included.
+            let cols = 1 + cols as usize % 12;
+            let rows = raw.len() / cols;
+            if rows == 0 { return true; }
+            let raw = &raw[..rows * cols];
+            let general: Vec<f64> = raw.iter().map(|&(x, _)| 1.0 - (x % 101) as f64 / 100.0).collect();
+            let mask: Vec<f64> = raw.iter().map(|&(_, m)| if m { 0.0 } else { 1.0 }).collect();
+            same_as_plain(&general, &mask, Shape::new(rows, cols))
+        }
+
+        fn any_two_images_match_as_the_plain_way(raw: Vec<(u8, u8)>, cols: u8, levels: u8) -> bool {
+            let cols = 1 + cols as usize % 10;
+            let rows = raw.len() / cols;
+            if rows == 0 { return true; }
+            let raw = &raw[..rows * cols];
+            let levels = 2 + levels % 8;
+            let f: Vec<f64> = raw.iter().map(|&(x, _)| (x % levels) as f64).collect();
+            let g: Vec<f64> = raw.iter().map(|&(_, y)| (y % levels) as f64).collect();
+            same_as_plain(&f, &g, Shape::new(rows, cols))
+        }
+    }
+
+    #[test]
+    fn large_loss_like_pairs_match_as_the_plain_way() {
+        // Big enough for the radix sort and long tied runs; smooth values with float32 rounding.
+        let shape = Shape::new(61, 83);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..4 {
+            let (fr, fc) = (0.05 + 0.1 * round as f64, 0.08 + 0.03 * round as f64);
+            let likelihood: Vec<f64> = (0..shape.pixels())
+                .map(|i| {
+                    let (r, c) = shape.row_col(i as u32);
+                    let p = 0.5 + 0.45 * ((r as f64 * fr).sin() * (c as f64 * fc).cos()) + (next() % 100) as f64 * 1e-3;
+                    (1.0f32 - p.clamp(0.0, 1.0) as f32) as f64
+                })
+                .collect();
+            let onehot: Vec<f64> = likelihood.iter().map(|&v| if v < 0.4 || next() % 50 == 0 { 0.0 } else { 1.0 }).collect();
+            assert!(same_as_plain(&likelihood, &onehot, shape), "round {round}");
+        }
     }
 
     quickcheck! {

@@ -23,6 +23,14 @@ pub struct SortScratch {
     spare: Vec<u64>,
 }
 
+impl SortScratch {
+    /// After [`sort_values`]: the order key ([`order_key`]) of each sorted id's value, by id
+    /// (slots of other ids hold stale data).
+    pub fn keys(&self) -> &[u64] {
+        &self.full
+    }
+}
+
 /// Sorts the pixels `ids[i]` (increasing, each `< ranks.len()`) by `(values[i], ids[i])`: writes
 /// them in that order into `order`, and `ranks[ids[i]]` = the dense rank of `values[i]` (equal
 /// values, equal ranks).

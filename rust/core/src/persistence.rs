@@ -6,7 +6,7 @@
 //! birth edge of a cycle that dies at the younger dual root's cell. Zero-length bars are dropped.
 
 use crate::error::InputError;
-use crate::filtration::{edge_key, edge_rank, Filtration};
+use crate::filtration::{edge_key, edge_rank, Edge, Filtration};
 use crate::grid::{Connectivity, Shape};
 use crate::union_find::{Image, UnionFind};
 
@@ -52,8 +52,8 @@ pub fn barcode_with(
     let f = &ws.filtration;
     let (mut components, mut cycles) = (Vec::new(), Vec::new());
     rayon::join(
-        || component_sweep(f, &mut ws.components, |younger, edge| components.push(f.component_bar(younger, edge))),
-        || cycle_sweep(f, &mut ws.cycles, None, |younger, edge, _| cycles.push(f.cycle_bar(younger, edge))),
+        || component_sweep(f, &mut ws.components, None, |younger, edge| components.push(f.component_bar(younger, edge))),
+        || cycle_sweep(f, &mut ws.cycles, f.dual_edges(), None, |younger, edge, _| cycles.push(f.cycle_bar(younger, edge))),
     );
     Ok(Barcode { pairs: [components, cycles], essential: [vec![f.pixel(f.first_pixel())], Vec::new()] })
 }
@@ -71,23 +71,41 @@ impl Filtration {
 }
 
 /// Dimension 0: calls `on_bar(younger_root, edge_key)` for each finite bar, in the order the
-/// deaths occur (padded indices).
-pub(crate) fn component_sweep(f: &Filtration, uf: &mut UnionFind, on_bar: impl FnMut(u32, u32)) {
+/// deaths occur (padded indices). With `cycle_edges`, also appends the edges that join no two
+/// components (they close cycles), in sweep order: see [`cycle_sweep`].
+pub(crate) fn component_sweep(
+    f: &Filtration,
+    uf: &mut UnionFind,
+    cycle_edges: Option<&mut Vec<Edge>>,
+    on_bar: impl FnMut(u32, u32),
+) {
     if f.is_eight() {
-        component_sweep_in::<true>(f, uf, on_bar)
+        component_sweep_in::<true>(f, uf, cycle_edges, on_bar)
     } else {
-        component_sweep_in::<false>(f, uf, on_bar)
+        component_sweep_in::<false>(f, uf, cycle_edges, on_bar)
     }
 }
 
 #[inline(never)]
-fn component_sweep_in<const EIGHT: bool>(f: &Filtration, uf: &mut UnionFind, mut on_bar: impl FnMut(u32, u32)) {
+fn component_sweep_in<const EIGHT: bool>(
+    f: &Filtration,
+    uf: &mut UnionFind,
+    mut cycle_edges: Option<&mut Vec<Edge>>,
+    mut on_bar: impl FnMut(u32, u32),
+) {
     f.reset_primal(uf);
     for &edge in &f.edges {
         let (a, b) = f.edge_pixels_in::<EIGHT>(edge_key(edge));
-        if let Some((younger, _)) = uf.link_ascending(a, b) {
-            if uf.rank(younger) != edge_rank(edge) {
-                on_bar(younger, edge_key(edge));
+        match uf.link_ascending(a, b) {
+            Some((younger, _)) => {
+                if uf.rank(younger) != edge_rank(edge) {
+                    on_bar(younger, edge_key(edge));
+                }
+            }
+            None => {
+                if let Some(closing) = cycle_edges.as_mut() {
+                    closing.push(edge);
+                }
             }
         }
     }
@@ -96,16 +114,28 @@ fn component_sweep_in<const EIGHT: bool>(f: &Filtration, uf: &mut UnionFind, mut
 /// Dimension 1: calls `on_bar(younger_root, edge_key, image_root)` for each finite bar, in
 /// sweep order (padded indices): the dual root the merge retired, and the one it retires in the
 /// `image` ranking (the comparison's), `u32::MAX` without one.
+///
+/// `dual_edges` (ascending, walked in reverse) is `f.dual_edges()`, or for connectivity 4 the
+/// edges that `f`'s [`component_sweep`] found closing cycles: the sweep merges at exactly those.
+/// With connectivity 4 the pixels and their edges form a connected plane graph whose faces are
+/// the squares and the outside, and an edge's dual joins the two faces beside it (the dual nodes
+/// of [`Filtration::dual_edge_nodes`], padding squares being the outside). Under the total
+/// order of the edges, the ascending sweep merges along the minimum spanning tree, the
+/// descending dual sweep along the maximum spanning tree of the dual graph, and the latter
+/// consists of the duals of the edges not in the former (spanning trees and cotrees of plane
+/// graphs). Every other edge finds both its dual nodes in one set already: it changes no set,
+/// no root and no annotation, so leaving it out changes nothing.
 pub(crate) fn cycle_sweep(
     f: &Filtration,
     uf: &mut UnionFind,
+    dual_edges: &[Edge],
     image: Option<&mut Image>,
     on_bar: impl FnMut(u32, u32, u32),
 ) {
     if f.is_eight() {
-        cycle_sweep_in::<true>(f, uf, image, on_bar)
+        cycle_sweep_in::<true>(f, uf, dual_edges, image, on_bar)
     } else {
-        cycle_sweep_in::<false>(f, uf, image, on_bar)
+        cycle_sweep_in::<false>(f, uf, dual_edges, image, on_bar)
     }
 }
 
@@ -113,12 +143,17 @@ pub(crate) fn cycle_sweep(
 fn cycle_sweep_in<const EIGHT: bool>(
     f: &Filtration,
     uf: &mut UnionFind,
+    dual_edges: &[Edge],
     mut image: Option<&mut Image>,
     mut on_bar: impl FnMut(u32, u32, u32),
 ) {
     f.reset_dual(uf);
-    for &edge in f.dual_edges().iter().rev() {
+    for &edge in dual_edges.iter().rev() {
         let (a, b) = f.dual_edge_nodes_in::<EIGHT>(edge_key(edge));
+        // Without an image to update, an attachment needs neither root (see `attach_descending`).
+        if image.is_none() && uf.attach_descending(a, b, edge_rank(edge)) {
+            continue;
+        }
         let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
         let image_younger = match image.as_mut() {
             Some(img) => img.merge(younger, elder, false),

@@ -163,47 +163,6 @@ fn start_on_background_regions(f: &Filtration, uf: &mut UnionFind, ws: &mut TwoL
     uf.reset_with(&f.dual_ranks, parents.iter().copied());
 }
 
-/// For a component sweep over `f.edges`: starts `uf` (and `images`, ascending) where the sweep
-/// stands after the edges of the lowest value, and returns how many edges that skips (0 when the
-/// lowest level is too small to be worth a labelling). Those edges only join the lowest level's
-/// pixels into its components, each rooted at its first pixel, and end no bar.
-pub(crate) fn start_after_lowest_level(f: &Filtration, uf: &mut UnionFind, ws: &mut TwoLevelWorkspace, images: &mut [&mut Image]) -> usize {
-    let lowest = f.edges.partition_point(|&e| edge_rank(e) == 0);
-    if lowest < f.edges.len() / 16 {
-        f.reset_primal(uf);
-        return 0;
-    }
-    let shape = f.shape();
-    ws.plane.pack_with(shape, |r, c| f.ranks[padded(f, r, c) as usize] == 0);
-    let rc = &mut ws.components;
-    rc.label(&ws.plane, f.is_eight());
-    let first = &mut ws.node;
-    first.clear();
-    first.resize(rc.runs.len(), NONE);
-    let parents = &mut ws.parents;
-    parents.clear();
-    parents.extend(0..f.ranks.len() as u32);
-    for r in 0..shape.rows {
-        for k in rc.runs.of_row(r) {
-            let owner = rc.root[k] as usize;
-            let start = padded(f, r, rc.runs.start[k] as usize);
-            if owner == k {
-                first[k] = start;
-            }
-            parents[start as usize..(start + rc.runs.end[k] - rc.runs.start[k]) as usize].fill(first[owner]);
-        }
-    }
-    for image in images.iter_mut() {
-        for (p, &parent) in parents.iter().enumerate() {
-            if parent != p as u32 {
-                image.merge(p as u32, parent, true);
-            }
-        }
-    }
-    uf.reset_with(&f.ranks, parents.iter().copied());
-    lowest
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,53 +191,20 @@ mod tests {
             let other = filtration(general, shape, conn);
             let mut ws = TwoLevelWorkspace::default();
             let (mut want, mut got) = (Vec::new(), Vec::new());
-            persistence::component_sweep(&f, &mut UnionFind::default(), |y, e| want.push((y, e, 0)));
+            persistence::component_sweep(&f, &mut UnionFind::default(), None, |y, e| want.push((y, e, 0)));
             component_bars(&f, &mut ws, |y, e| got.push((y, e, 0)));
             let components_agree = want == got;
             want.clear();
             got.clear();
             let mut image = Image::new(&other.dual_ranks, Vec::new());
-            persistence::cycle_sweep(&f, &mut UnionFind::default(), Some(&mut image), |y, e, i| want.push((y, e, i)));
+            persistence::cycle_sweep(&f, &mut UnionFind::default(), f.dual_edges(), Some(&mut image), |y, e, i| want.push((y, e, i)));
             let mut image = Image::new(&other.dual_ranks, Vec::new());
             cycle_sweep(&f, &mut UnionFind::default(), &mut ws, Some(&mut image), |y, e, i| got.push((y, e, i)));
             components_agree && want == got
         })
     }
 
-    /// Every merge of a component sweep over `f` with an image of `other`'s ranking, from edge
-    /// `skip` on: `(retired root, retired in the image, edge)`.
-    fn merges_after(f: &Filtration, uf: &mut UnionFind, image: &mut Image, skip: usize) -> Vec<(u32, u32, u64)> {
-        let mut out = Vec::new();
-        for &edge in &f.edges[skip..] {
-            let (a, b) = f.edge_pixels(edge_key(edge));
-            if let Some((younger, elder)) = uf.link_ascending(a, b) {
-                out.push((younger, image.merge(younger, elder, true), edge));
-            }
-        }
-        out
-    }
-
     quickcheck::quickcheck! {
-        fn starting_after_the_lowest_level_changes_no_later_merge(raw: Vec<u8>, cols: u8, levels: u8, eight: bool) -> bool {
-            let cols = 1 + cols as usize % 9;
-            let rows = raw.len() / cols;
-            if rows == 0 { return true; }
-            let conn = if eight { Connectivity::Eight } else { Connectivity::Four };
-            let shape = Shape::new(rows, cols);
-            let values: Vec<f64> = raw[..rows * cols].iter().map(|&x| (x % (2 + levels % 4)) as f64).collect();
-            let other: Vec<f64> = raw[..rows * cols].iter().map(|&x| (x.wrapping_mul(37) % 11) as f64).collect();
-            let (f, o) = (filtration(&values, shape, conn), filtration(&other, shape, conn));
-            let mut uf = UnionFind::default();
-            let mut image = Image::new(&o.ranks, Vec::new());
-            let skip = start_after_lowest_level(&f, &mut uf, &mut TwoLevelWorkspace::default(), &mut [&mut image]);
-            let fast = merges_after(&f, &mut uf, &mut image, skip);
-            let mut uf = UnionFind::default();
-            f.reset_primal(&mut uf);
-            let mut image = Image::new(&o.ranks, Vec::new());
-            let slow = merges_after(&f, &mut uf, &mut image, 0);
-            slow[slow.len() - fast.len()..] == fast[..] && slow[..slow.len() - fast.len()].iter().all(|m| edge_rank(m.2) == 0)
-        }
-
         fn two_level_sweeps_equal_the_union_find_sweeps(raw: Vec<u8>, cols: u8, density: u8) -> bool {
             let Some((mask, general, shape)) = images(&raw, 1 + cols as usize % 9, density) else { return true };
             same_sweeps(&mask, &general, shape)

@@ -39,16 +39,18 @@ impl UnionFind {
     #[inline]
     pub fn find(&mut self, mut x: u32) -> u32 {
         debug_assert!((x as usize) < self.nodes.len());
-        // Path halving: every node on the path skips to its grandparent. Parents are always valid
-        // node ids (they are only ever set to ids of this union-find), so the unchecked reads
-        // stay in bounds.
+        // Path halving: every node on the path skips to its grandparent. Parent and grandparent
+        // are read before testing either, so the usual paths (a root, or a node right below
+        // one) leave the loop on its first test, a well-predicted branch. Parents are always
+        // valid node ids (they are only ever set to ids of this union-find), so the unchecked
+        // reads stay in bounds.
         unsafe {
             loop {
                 let p = self.nodes.get_unchecked(x as usize).parent;
-                if p == x {
-                    return x;
-                }
                 let gp = self.nodes.get_unchecked(p as usize).parent;
+                if gp == p {
+                    return p; // `p` is the root (`x` itself when `p == x`)
+                }
                 self.nodes.get_unchecked_mut(x as usize).parent = gp;
                 x = gp;
             }
@@ -87,6 +89,24 @@ impl UnionFind {
         let (younger, elder) = if self.order_key(a) < self.order_key(b) { (a, b) } else { (b, a) };
         self.nodes[younger as usize].parent = elder;
         younger
+    }
+
+    /// The descending (dual) sweep's shortcut for an edge of rank `r`: if its earlier endpoint
+    /// is still a root of rank `r` and the other endpoint is strictly later, the edge merely
+    /// retires that root into the other set, without a bar (the retired root has the edge's
+    /// rank), whatever the other set's root is: that root ranks no earlier than the other
+    /// endpoint. Then the link goes to the other endpoint's parent, no root search needed, and
+    /// this returns true; otherwise it changes nothing. Sets and roots stay exactly as
+    /// [`Self::link_descending`] would leave them; only paths differ.
+    #[inline]
+    pub fn attach_descending(&mut self, a: u32, b: u32, r: u32) -> bool {
+        let (na, nb) = (self.node(a), self.node(b));
+        let (early, n_early, n_late) = if na.rank <= nb.rank { (a, na, nb) } else { (b, nb, na) };
+        let attaches = n_early.parent == early && n_early.rank == r && n_late.rank > r;
+        if attaches {
+            self.nodes[early as usize].parent = n_late.parent;
+        }
+        attaches
     }
 
     /// Finds the roots of `a` and `b`; if they differ, joins them ascending and returns
