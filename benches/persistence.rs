@@ -178,10 +178,11 @@ fn sublevel(p: &[f64]) -> Vec<f64> {
     p.iter().map(|&x| 1.0 - x).collect()
 }
 
-/// A batch as the loss sees it (the inputs of `benches/compare.py`'s loss case): label maps of
-/// `classes` smooth regions, logits `4 * smooth(onehot + 0.6 * noise) - 2`, their float32 softmax,
-/// and per (image, foreground class) the pair `(1 - p, 1 - onehot)` as the binding computes it for
-/// float32 input (`1 - p` in float32, then widened). The background channel 0 is left out.
+/// A batch as the loss sees it, made like the inputs of `benches/compare.py`'s loss case: label
+/// maps of `classes` smooth regions, logits `4 * smooth(onehot + 0.6 * noise) - 2`, their softmax
+/// rounded to float32, and per (image, foreground class) the pair `(1 - p, 1 - onehot)` as the
+/// binding computes it for float32 input (`1 - p` in float32, then widened). The background
+/// channel 0 is left out.
 fn softmax_pairs(size: usize, images: usize, classes: usize, seed: u64) -> Vec<(Vec<f64>, Vec<f64>)> {
     let n = size * size;
     let mut out = Vec::new();

@@ -71,16 +71,54 @@ pub(crate) fn pool(threads: ThreadCount) -> Arc<ThreadPool> {
     p
 }
 
+/// Buffers handed from one rayon job of a batch call to the next. Rayon runs a batch as several
+/// jobs per thread (more when threads steal work from each other), and `map_init` gives each job
+/// its own buffers: fresh ones cost allocations and a page fault per page on first touch, a large
+/// part of the work for small images. Jobs borrow spare buffers here and give them back when done.
+struct Spares<T>(Mutex<Vec<T>>);
+
+impl<T: Default> Spares<T> {
+    fn new() -> Self {
+        Spares(Mutex::new(Vec::new()))
+    }
+
+    fn lend(&self) -> Lent<'_, T> {
+        let spare = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Lent { spares: self, item: Some(spare.unwrap_or_default()) }
+    }
+}
+
+/// A borrowed buffer, returned to its [`Spares`] on drop.
+struct Lent<'a, T> {
+    spares: &'a Spares<T>,
+    item: Option<T>,
+}
+
+impl<T> Lent<'_, T> {
+    fn get(&mut self) -> &mut T {
+        self.item.as_mut().expect("held until dropped")
+    }
+}
+
+impl<T> Drop for Lent<'_, T> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.spares.0.lock().unwrap_or_else(|e| e.into_inner()).push(item);
+        }
+    }
+}
+
 /// Barcodes of a batch of images.
 pub fn barcodes(
     images: &[ImageRef<'_>],
     connectivity: Connectivity,
     threads: ThreadCount,
 ) -> Vec<Result<Barcode, InputError>> {
+    let spares = Spares::<Workspace>::new();
     pool(threads).install(|| {
         images
             .par_iter()
-            .map_init(Workspace::default, |ws, img| barcode_with(ws, img.values, img.shape, connectivity))
+            .map_init(|| spares.lend(), |ws, img| barcode_with(ws.get(), img.values, img.shape, connectivity))
             .collect()
     })
 }
@@ -91,12 +129,13 @@ pub fn matchings(
     connectivity: Connectivity,
     threads: ThreadCount,
 ) -> Vec<Result<Matching, InputError>> {
+    let spares = Spares::<MatchWorkspace>::new();
     pool(threads).install(|| {
         pairs
             .par_iter()
-            .map_init(MatchWorkspace::default, |ws, (p, t)| {
+            .map_init(|| spares.lend(), |ws, (p, t)| {
                 same_shape(p.shape, t.shape)?;
-                betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
+                betti_matching_with(ws.get(), p.values, t.values, p.shape, connectivity)
             })
             .collect()
     })
@@ -115,12 +154,13 @@ pub fn mask_counts_batch(
     connectivity: Connectivity,
     threads: ThreadCount,
 ) -> Vec<Result<MaskCounts, InputError>> {
+    let spares = Spares::<MaskWorkspace>::new();
     pool(threads).install(|| {
         pairs
             .par_iter()
-            .map_init(MaskWorkspace::default, |ws, (p, t)| {
+            .map_init(|| spares.lend(), |ws, (p, t)| {
                 same_shape(p.shape, t.shape)?;
-                mask_counts_with(ws, p.mask, t.mask, p.shape, connectivity)
+                mask_counts_with(ws.get(), p.mask, t.mask, p.shape, connectivity)
             })
             .collect()
     })
@@ -146,10 +186,12 @@ pub fn diagram_matchings(
     threads: ThreadCount,
 ) -> Vec<Result<DiagramPairing, InputError>> {
     type Buffers = (Workspace, crate::diagram_matching::Workspace);
+    let spares = Spares::<Buffers>::new();
     pool(threads).install(|| {
         pairs
             .par_iter()
-            .map_init(Buffers::default, |(bars_ws, match_ws), (p, t)| {
+            .map_init(|| spares.lend(), |ws, (p, t)| {
+                let (bars_ws, match_ws) = ws.get();
                 same_shape(p.shape, t.shape)?;
                 let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
                 let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;

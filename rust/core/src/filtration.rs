@@ -755,8 +755,13 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let general: Vec<f64> = (0..shape.pixels()).map(|_| [-0.0, 0.0, 1.0, 0.25, 2.0][next() as usize % 5] + (next() % 3) as f64 * 1e-13).collect();
-        let mask: Vec<f64> = (0..shape.pixels()).map(|_| if next() % 4 == 0 { 0.0 } else { 1.0 }).collect();
+        let general: Vec<f64> = (0..shape.pixels())
+            .map(|_| match next() % 7 {
+                0 => -0.0,
+                k => [0.0, 1.0, 0.25, 2.0, -1.0, 0.5][k as usize - 1] + (next() % 3) as f64 * 1e-13,
+            })
+            .collect();
+        let mask: Vec<f64> = (0..shape.pixels()).map(|_| [0.0, -0.0, 1.0, 1.0, 1.0][next() as usize % 5]).collect();
         assert!(min_of_same_as_sorted(&general, &mask, shape));
         let smooth: Vec<f64> = (0..shape.pixels()).map(|i| ((i % 90) as f64 * 0.07).sin() * ((i / 90) as f64 * 0.05).cos()).collect();
         assert!(min_of_same_as_sorted(&smooth, &mask, shape));
