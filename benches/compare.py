@@ -166,8 +166,10 @@ CLOCK: Callable[[], float] = time.perf_counter
 
 
 def time_round_robin(
-    candidates: Sequence[Tuple[str, Callable[[], object]]], repeat: int
+    candidates: Sequence[Tuple[str, Callable[[], object]]], repeat: int, settle: float = 0.0
 ) -> Dict[str, List[float]]:
+    """`settle` seconds of pause (untimed) after each call, for candidates that leave work behind
+    when they return (worker processes shutting down) which would otherwise land on the next one."""
     times: Dict[str, List[float]] = {name: [] for name, _ in candidates}
     for name, fn in candidates:  # warm-up (imports, allocations, thread pools)
         fn()
@@ -176,6 +178,8 @@ def time_round_robin(
             t0 = CLOCK()
             fn()
             times[name].append(CLOCK() - t0)
+            if settle:
+                time.sleep(settle)
     return times
 
 
@@ -381,7 +385,8 @@ def bench_losses(losses, repeat, quick, table: Table) -> None:
         table.add_case(
             f"loss fwd+bwd, {threads} torch threads",
             f"{batch}x{classes}x{size}²",
-            time_round_robin(cands, repeat),
+            # topolosses with num_processes > 1 starts and stops a process pool per call
+            time_round_robin(cands, repeat, settle=0.2),
             cands[0][0],
         )
 

@@ -27,12 +27,13 @@ impl BitPlane {
         }
     }
 
-    /// Packs the pixels of `shape` for which `is_set(row, col)` holds.
-    pub fn pack_with(&mut self, shape: Shape, is_set: impl Fn(usize, usize) -> bool) {
+    /// Packs the pixels of `shape` whose value in `rows(r)` (a row of `shape.cols` values) is
+    /// `wanted`.
+    pub fn pack_equal<'a>(&mut self, shape: Shape, rows: impl Fn(usize) -> &'a [u32], wanted: u32) {
         self.reshape(shape);
         for (r, out) in self.words.chunks_exact_mut(self.words_per_row).enumerate() {
-            for c in 0..shape.cols {
-                out[c / 64] |= (is_set(r, c) as u64) << (c % 64);
+            for (chunk, word) in rows(r).chunks(64).zip(out.iter_mut()) {
+                *word = chunk.iter().enumerate().fold(0u64, |w, (k, &v)| w | ((v == wanted) as u64) << k);
             }
         }
     }

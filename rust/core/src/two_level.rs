@@ -33,12 +33,18 @@ fn padded(f: &Filtration, r: usize, c: usize) -> u32 {
     ((r + 1) * f.stride() as usize + c + 1) as u32
 }
 
+/// The ranks of row `r` without its padding.
+fn interior_row(f: &Filtration, r: usize) -> &[u32] {
+    let start = padded(f, r, 0) as usize;
+    &f.ranks[start..start + f.shape().cols]
+}
+
 /// As [`crate::persistence::component_sweep`] on a two-level filtration: `on_bar(younger root,
 /// edge key)` for each finite bar, in the order of the deaths.
 pub(crate) fn component_bars(f: &Filtration, ws: &mut TwoLevelWorkspace, mut on_bar: impl FnMut(u32, u32)) {
     debug_assert!(f.is_two_level());
     let (shape, eight) = (f.shape(), f.is_eight());
-    ws.plane.pack_with(shape, |r, c| f.ranks[padded(f, r, c) as usize] == 0);
+    ws.plane.pack_equal(shape, |r| interior_row(f, r), 0);
     let rc = &mut ws.components;
     rc.label(&ws.plane, eight);
     let first = &mut ws.node;
@@ -110,7 +116,7 @@ pub(crate) fn cycle_sweep(
 fn start_on_background_regions(f: &Filtration, uf: &mut UnionFind, ws: &mut TwoLevelWorkspace, image: Option<&mut Image>) {
     let (shape, eight) = (f.shape(), f.is_eight());
     let (stride, outside) = (f.stride(), f.outside());
-    ws.plane.pack_with(shape, |r, c| f.ranks[padded(f, r, c) as usize] != 0);
+    ws.plane.pack_equal(shape, |r| interior_row(f, r), 1);
     let rc = &mut ws.components;
     rc.label(&ws.plane, !eight);
     let (runs, root) = (&rc.runs, &rc.root);
