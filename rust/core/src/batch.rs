@@ -13,7 +13,8 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
 use crate::diagram_matching::{optimal_matching_with, DiagramMatching, Point};
-use crate::masks::{mask_counts_with, MaskCounts, MaskWorkspace};
+use crate::bitplane::BitPlane;
+use crate::masks::{mask_counts_with, packed_mask_counts_with, MaskCounts, MaskWorkspace};
 use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
 use crate::persistence::{barcode_with, Barcode, Workspace};
 
@@ -162,6 +163,21 @@ pub fn mask_counts_batch(
                 same_shape(p.shape, t.shape)?;
                 mask_counts_with(ws.get(), p.mask, t.mask, p.shape, connectivity)
             })
+            .collect()
+    })
+}
+
+/// [`mask_counts_batch`] for masks already packed into bits.
+pub fn packed_mask_counts_batch(
+    pairs: &[(&BitPlane, &BitPlane)],
+    connectivity: Connectivity,
+    threads: ThreadCount,
+) -> Vec<Result<MaskCounts, InputError>> {
+    let spares = Spares::<MaskWorkspace>::new();
+    pool(threads).install(|| {
+        pairs
+            .par_iter()
+            .map_init(|| spares.lend(), |ws, (p, t)| packed_mask_counts_with(ws.get(), p, t, connectivity))
             .collect()
     })
 }

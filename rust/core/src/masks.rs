@@ -77,6 +77,28 @@ pub fn mask_counts_with(
     shape.check_len(target.len())?;
     ws.pred.pack(pred, shape);
     ws.target.pack(target, shape);
+    Ok(counts(ws, connectivity))
+}
+
+/// [`mask_counts_with`] for masks already packed (the bindings pack straight from numpy).
+pub fn packed_mask_counts_with(
+    ws: &mut MaskWorkspace,
+    pred: &BitPlane,
+    target: &BitPlane,
+    connectivity: Connectivity,
+) -> Result<MaskCounts, InputError> {
+    let (p, t) = (pred.shape(), target.shape());
+    if p != t {
+        return Err(InputError::ShapeMismatch { pred: (p.rows, p.cols), target: (t.rows, t.cols) });
+    }
+    p.check_len(p.pixels())?;
+    ws.pred.clone_from(pred);
+    ws.target.clone_from(target);
+    Ok(counts(ws, connectivity))
+}
+
+/// The counts of the masks packed in `ws.pred` and `ws.target`.
+fn counts(ws: &mut MaskWorkspace, connectivity: Connectivity) -> MaskCounts {
     ws.pred_background.complement(&ws.pred);
     ws.target_background.complement(&ws.target);
     ws.union.combine(&ws.pred, &ws.target, |a, b| a | b);
@@ -92,14 +114,14 @@ pub fn mask_counts_with(
 
     // Every component but the oldest is a finite bar.
     let (finite_pred0, finite_target0) = (components_pred.saturating_sub(1), components_target.saturating_sub(1));
-    Ok(MaskCounts {
+    MaskCounts {
         unmatched_pred: [finite_pred0 - matched0, holes_pred - matched1],
         unmatched_target: [finite_target0 - matched0, holes_target - matched1],
         finite_pred: [finite_pred0, holes_pred],
         finite_target: [finite_target0, holes_target],
         pred_nonempty: components_pred > 0,
         target_nonempty: components_target > 0,
-    })
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -300,6 +322,28 @@ mod tests {
                 assert_eq!(mask_counts(p, t, shape, conn).unwrap(), general(p, t, shape, conn), "case {case} {conn:?}");
             }
         }
+    }
+
+    #[test]
+    fn packed_masks_count_alike_and_need_one_shape() {
+        let shape = Shape::new(5, 70);
+        let pred: Vec<bool> = (0..shape.pixels()).map(|i| (i * 7919) % 5 < 2).collect();
+        let target: Vec<bool> = (0..shape.pixels()).map(|i| (i * 104729) % 3 == 0).collect();
+        let pack = |m: &[bool], s: Shape| {
+            let mut plane = BitPlane::default();
+            plane.pack(m, s);
+            plane
+        };
+        let mut ws = MaskWorkspace::default();
+        for conn in [Connectivity::Four, Connectivity::Eight] {
+            let packed = packed_mask_counts_with(&mut ws, &pack(&pred, shape), &pack(&target, shape), conn);
+            assert_eq!(packed.unwrap(), mask_counts(&pred, &target, shape, conn).unwrap());
+        }
+        let other = pack(&pred, Shape::new(70, 5));
+        let err = packed_mask_counts_with(&mut ws, &other, &pack(&target, shape), Connectivity::Four);
+        assert_eq!(err, Err(InputError::ShapeMismatch { pred: (70, 5), target: (5, 70) }));
+        let empty = pack(&[], Shape::new(0, 4));
+        assert_eq!(packed_mask_counts_with(&mut ws, &empty, &empty, Connectivity::Four), Err(InputError::Empty));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Array intake: any supported numpy dtype and memory layout -> sublevel `f64` values.
 
+use bettimatch_core::bitplane::BitPlane;
 use bettimatch_core::Shape;
 use numpy::{PyArray2, PyArray3, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -168,4 +169,22 @@ pub fn sublevel_stack(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> Py
         "{label}: unsupported dtype {}; expected bool, an integer type, float32 or float64",
         untyped.dtype()
     )))
+}
+
+/// Converts one 2D numpy array into a packed mask (nonzero = foreground); a contiguous bool array
+/// is packed straight from its memory.
+pub fn mask_plane(obj: &Bound<'_, PyAny>, label: &str) -> PyResult<BitPlane> {
+    let mut plane = BitPlane::default();
+    if let Ok(a) = obj.cast::<PyArray2<bool>>() {
+        let readonly = a.try_readonly()?;
+        let view = readonly.as_array();
+        if let Some(contiguous) = view.as_slice() {
+            let (rows, cols) = view.dim();
+            plane.pack(contiguous, Shape::new(rows, cols));
+            return Ok(plane);
+        }
+    }
+    let (mask, shape) = mask_values(obj, label)?;
+    plane.pack(&mask, shape);
+    Ok(plane)
 }

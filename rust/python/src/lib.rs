@@ -6,9 +6,10 @@ mod pairs;
 mod results;
 mod skeleton;
 
-use bettimatch_core::batch::{ImageRef, MaskRef};
+use bettimatch_core::batch::ImageRef;
 use bettimatch_core::{Connectivity, InputError, Shape, ThreadCount};
-use intake::{mask_values, sublevel_values, Direction};
+use bettimatch_core::bitplane::BitPlane;
+use intake::{mask_plane, sublevel_values, Direction};
 use numpy::PyArray2;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -177,20 +178,16 @@ fn mask_matching_counts<'py>(
             targets.len()
         )));
     }
-    let to_masks = |items: &Bound<'py, PyList>, name: &str| -> PyResult<Vec<(Vec<bool>, Shape)>> {
-        items.iter().enumerate().map(|(i, obj)| mask_values(&obj, &label(name, i, true))).collect()
+    let to_planes = |items: &Bound<'py, PyList>, name: &str| -> PyResult<Vec<BitPlane>> {
+        items.iter().enumerate().map(|(i, obj)| mask_plane(&obj, &label(name, i, true))).collect()
     };
-    let p = to_masks(preds, "preds")?;
-    let t = to_masks(targets, "targets")?;
-    let pairs: Vec<(MaskRef<'_>, MaskRef<'_>)> = p
-        .iter()
-        .zip(&t)
-        .map(|(a, b)| (MaskRef { mask: &a.0, shape: a.1 }, MaskRef { mask: &b.0, shape: b.1 }))
-        .collect();
-    let computed = py.detach(|| bettimatch_core::mask_counts_batch(&pairs, conn, threads));
+    let p = to_planes(preds, "preds")?;
+    let t = to_planes(targets, "targets")?;
+    let pairs: Vec<(&BitPlane, &BitPlane)> = p.iter().zip(&t).collect();
+    let computed = py.detach(|| bettimatch_core::batch::packed_mask_counts_batch(&pairs, conn, threads));
     let mut rows = Vec::with_capacity(computed.len());
     for (i, r) in computed.into_iter().enumerate() {
-        let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].1, e))?;
+        let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].shape(), e))?;
         rows.push(vec![
             c.unmatched_pred[0] as i64,
             c.unmatched_pred[1] as i64,

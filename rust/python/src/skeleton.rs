@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::intake::{sublevel_values, Direction};
+use crate::intake::mask_values;
 
 fn thinning(method: &str) -> PyResult<Thinning> {
     match method {
@@ -18,22 +18,6 @@ fn thinning(method: &str) -> PyResult<Thinning> {
             "method must be 'guo-hall' or 'zhang-suen', got {other:?}"
         ))),
     }
-}
-
-/// One mask as row-major booleans (nonzero = foreground); bool arrays are read directly.
-fn mask_of(obj: &Bound<'_, PyAny>, label: &str) -> PyResult<(Vec<bool>, Shape)> {
-    if let Ok(a) = obj.cast::<PyArray2<bool>>() {
-        let readonly = a.try_readonly()?;
-        let view = readonly.as_array();
-        let (rows, cols) = view.dim();
-        let mask = match view.as_slice() {
-            Some(contiguous) => contiguous.to_vec(),
-            None => view.iter().copied().collect(),
-        };
-        return Ok((mask, Shape::new(rows, cols)));
-    }
-    let (values, shape) = sublevel_values(obj, Direction::Sublevel, label)?;
-    Ok((values.into_iter().map(|v| v != 0.0).collect(), shape))
 }
 
 /// Skeletons of a list of 2D masks (nonzero = foreground) as bool arrays of the same shapes.
@@ -50,7 +34,7 @@ pub fn skeletonize_batch<'py>(
     let owned: Vec<(Vec<bool>, Shape)> = masks
         .iter()
         .enumerate()
-        .map(|(i, obj)| mask_of(&obj, &format!("masks[{i}]")))
+        .map(|(i, obj)| mask_values(&obj, &format!("masks[{i}]")))
         .collect::<PyResult<_>>()?;
     let refs: Vec<MaskRef<'_>> = owned.iter().map(|(m, s)| MaskRef { mask: m, shape: *s }).collect();
     let computed = py.detach(|| skeletonize_masks(&refs, method, threads));
