@@ -15,8 +15,8 @@
 //!   the number of such "mixed" components absorbed after the growing set became mixed: all mixed
 //!   components, less one if a mixed component is what made it mixed. Components are absorbed in
 //!   the order of the first edge that reaches them from the background: for a component whose
-//!   first pixel is below row 0 that order is the order of first pixels; components reached from
-//!   row 0 go by that row's edges.
+//!   first pixel lies below row 1 that is the order of first pixels; the others are reached from
+//!   row 0 and go by that row's edges.
 //! - Dimension 1. Each input's dual sweep at level 0 grows the outside the same way and absorbs
 //!   each hole (a background component off the border) whole; the hole's bar reaches the
 //!   comparison's hole that owns the hole's last pixel of comparison background. A comparison
