@@ -330,7 +330,8 @@ def _class_masks(
     num_classes: Optional[int],
     threshold: Any,
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Both inputs as (B, C', H, W) boolean arrays (C-contiguous)."""
+    """Both inputs as (B, C', H, W) boolean arrays whose (H, W) images are C-contiguous (dropping
+    the background is a view, not a copy)."""
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1):
         raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
     thr = _check_threshold(threshold)
@@ -365,7 +366,7 @@ def _class_masks(
         raise ValueError(f"images are empty (shape {tuple(p.shape)})")
     if not include_background and p.shape[1] > 1:
         p, t = p[:, 1:], t[:, 1:]
-    return np.ascontiguousarray(p), np.ascontiguousarray(t)
+    return p, t
 
 
 def _flat(masks: np.ndarray) -> List[np.ndarray]:

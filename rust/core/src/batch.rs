@@ -14,7 +14,7 @@ use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
 use crate::diagram_matching::{optimal_matching_with, DiagramMatching, Point};
 use crate::bitplane::BitPlane;
-use crate::masks::{mask_counts_with, packed_mask_counts_with, MaskCounts, MaskWorkspace};
+use crate::masks::{packed_mask_counts_with, MaskCounts, MaskWorkspace};
 use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
 use crate::persistence::{barcode_with, Barcode, Workspace};
 
@@ -31,15 +31,6 @@ pub enum ThreadCount {
 pub struct ImageRef<'a> {
     pub values: &'a [f64],
     pub shape: Shape,
-}
-
-/// Both images of a pair must have one shape.
-fn same_shape(pred: Shape, target: Shape) -> Result<(), InputError> {
-    if pred == target {
-        Ok(())
-    } else {
-        Err(InputError::ShapeMismatch { pred: (pred.rows, pred.cols), target: (target.rows, target.cols) })
-    }
 }
 
 type PoolKey = (u32, usize);
@@ -135,7 +126,7 @@ pub fn matchings(
         pairs
             .par_iter()
             .map_init(|| spares.lend(), |ws, (p, t)| {
-                same_shape(p.shape, t.shape)?;
+                p.shape.check_pair(t.shape)?;
                 betti_matching_with(ws.get(), p.values, t.values, p.shape, connectivity)
             })
             .collect()
@@ -149,26 +140,8 @@ pub struct MaskRef<'a> {
     pub shape: Shape,
 }
 
-/// Matching counts of a batch of (prediction, target) mask pairs.
+/// Matching counts of a batch of (prediction, target) pairs of packed masks.
 pub fn mask_counts_batch(
-    pairs: &[(MaskRef<'_>, MaskRef<'_>)],
-    connectivity: Connectivity,
-    threads: ThreadCount,
-) -> Vec<Result<MaskCounts, InputError>> {
-    let spares = Spares::<MaskWorkspace>::new();
-    pool(threads).install(|| {
-        pairs
-            .par_iter()
-            .map_init(|| spares.lend(), |ws, (p, t)| {
-                same_shape(p.shape, t.shape)?;
-                mask_counts_with(ws.get(), p.mask, t.mask, p.shape, connectivity)
-            })
-            .collect()
-    })
-}
-
-/// [`mask_counts_batch`] for masks already packed into bits.
-pub fn packed_mask_counts_batch(
     pairs: &[(&BitPlane, &BitPlane)],
     connectivity: Connectivity,
     threads: ThreadCount,
@@ -208,7 +181,7 @@ pub fn diagram_matchings(
             .par_iter()
             .map_init(|| spares.lend(), |ws, (p, t)| {
                 let (bars_ws, match_ws) = ws.get();
-                same_shape(p.shape, t.shape)?;
+                p.shape.check_pair(t.shape)?;
                 let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
                 let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;
                 let matchings = [0, 1].map(|d| {
@@ -226,19 +199,8 @@ mod tests {
     use crate::matching::betti_matching;
 
     fn images(n: usize, shape: Shape) -> Vec<Vec<f64>> {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        (0..n)
-            .map(|_| {
-                (0..shape.pixels())
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        (state % 7) as f64
-                    })
-                    .collect()
-            })
-            .collect()
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        (0..n).map(|_| (0..shape.pixels()).map(|_| rng.below(7) as f64).collect()).collect()
     }
 
     #[test]

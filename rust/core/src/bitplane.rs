@@ -81,31 +81,18 @@ impl BitPlane {
         self.row(r)[c / 64] >> (c % 64) & 1 == 1
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.words.iter().all(|&w| w == 0)
-    }
 }
 
-/// Per-row counts for Euler characteristics: set pixels and runs of one row, and of the AND
-/// and OR of two rows (pixel pairs stacked vertically).
-#[derive(Clone, Copy, Default)]
-pub struct RowCounts {
-    pub pixels: u64,
-    pub runs: u64,
-}
-
-impl RowCounts {
-    /// Counts the set pixels and the runs of `op(a, b)` (`op` maps zero tail bits to zero).
-    pub fn of(a: &[u64], b: &[u64], op: impl Fn(u64, u64) -> u64) -> Self {
-        let (mut pixels, mut runs, mut carry) = (0u64, 0u64, 0u64);
-        for (&x, &y) in a.iter().zip(b) {
-            let word = op(x, y);
-            pixels += word.count_ones() as u64;
-            runs += (word & !(word << 1 | carry)).count_ones() as u64;
-            carry = word >> 63;
-        }
-        RowCounts { pixels, runs }
+/// The number of runs in the row `op(a, b)` of two rows `a` and `b` (`op` maps zero tail bits
+/// to zero), e.g. of the AND or OR of two stacked rows.
+pub fn runs_of(a: &[u64], b: &[u64], op: impl Fn(u64, u64) -> u64) -> u64 {
+    let (mut runs, mut carry) = (0u64, 0u64);
+    for (&x, &y) in a.iter().zip(b) {
+        let word = op(x, y);
+        runs += (word & !(word << 1 | carry)).count_ones() as u64;
+        carry = word >> 63;
     }
+    runs
 }
 
 /// Up to 64 bytes of 0/1 as the bits of one word, byte `i` at bit `i`.

@@ -261,6 +261,12 @@ impl Filtration {
         self.connectivity.expect("filtration not built")
     }
 
+    /// The padded index of the pixel at `(row, col)`.
+    #[inline]
+    pub fn padded(&self, row: usize, col: usize) -> u32 {
+        ((row + 1) * self.stride as usize + col + 1) as u32
+    }
+
     /// The plain row-major index of a padded pixel.
     #[inline]
     pub fn pixel(&self, padded: u32) -> u32 {
@@ -748,13 +754,8 @@ mod tests {
     fn the_minimum_with_a_mask_on_large_images_needs_no_sort() {
         // Large enough for the radix sort and the bitmap-ordered runs; -0.0 ties with 0.0.
         let shape = Shape::new(70, 90);
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.next_u64();
         let general: Vec<f64> = (0..shape.pixels())
             .map(|_| match next() % 7 {
                 0 => -0.0,

@@ -67,6 +67,15 @@ impl Shape {
         Ok(())
     }
 
+    /// Checks that a prediction of this shape and a target of shape `target` form a pair.
+    pub fn check_pair(&self, target: Shape) -> Result<(), InputError> {
+        if *self == target {
+            Ok(())
+        } else {
+            Err(InputError::ShapeMismatch { pred: (self.rows, self.cols), target: (target.rows, target.cols) })
+        }
+    }
+
     /// Checks that `values` can be filtered as an image of this shape.
     pub fn validate(&self, values: &[f64]) -> Result<(), InputError> {
         self.check_len(values.len())?;

@@ -17,6 +17,8 @@ pub mod order;
 pub mod persistence;
 pub mod run_components;
 pub mod skeleton;
+#[cfg(test)]
+mod test_rng;
 pub mod two_level;
 pub mod union_find;
 

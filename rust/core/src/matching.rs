@@ -315,6 +315,77 @@ fn comparison_cycles(c: &Filtration, s: &mut ComparisonSweeps, dual_edges: &[Edg
     }
 }
 
+/// The matching computed the plain way, as an oracle for the shortcuts: the comparison built
+/// from its own values, every sweep over all its edges, merges found by `link_*`.
+#[cfg(test)]
+pub(crate) fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: Connectivity) -> Matching {
+    let comparison: Vec<f64> = pred.iter().zip(target).map(|(&a, &b)| a.min(b)).collect();
+    let [p, t, c] = [pred, target, &comparison[..]].map(|values| {
+        let mut f = Filtration::default();
+        f.build(values, shape, conn);
+        f
+    });
+    let mut m = Matching::default();
+    // Dimension 0.
+    let mut bar_of = [vec![NONE; c.ranks.len()], vec![NONE; c.ranks.len()]];
+    let [pred_bar_of, target_bar_of] = &mut bar_of;
+    for (f, bars, bar_of) in [(&p, &mut m.pred, pred_bar_of), (&t, &mut m.target, target_bar_of)] {
+        let mut uf = UnionFind::default();
+        f.reset_primal(&mut uf);
+        for &edge in &f.edges {
+            let (a, b) = f.edge_pixels(edge_key(edge));
+            if let Some((younger, _)) = uf.link_ascending(a, b) {
+                if uf.rank(younger) != edge_rank(edge) {
+                    record_bar(&mut bars.pairs[0], bar_of, younger, f.component_bar(younger, edge_key(edge)));
+                }
+            }
+        }
+    }
+    let mut uf = UnionFind::default();
+    c.reset_primal(&mut uf);
+    let (mut pred_image, mut target_image) = (Image::new(&p.ranks, Vec::new()), Image::new(&t.ranks, Vec::new()));
+    for &edge in &c.edges {
+        let (a, b) = c.edge_pixels(edge_key(edge));
+        let Some((younger, elder)) = uf.link_ascending(a, b) else { continue };
+        let (pb, tb) = (pred_image.merge(younger, elder, true), target_image.merge(younger, elder, true));
+        if uf.rank(younger) != edge_rank(edge) {
+            m.matched[0].extend(matched([(pb, tb)].into_iter(), &bar_of[0], &bar_of[1]));
+        }
+    }
+    // Dimension 1.
+    let mut bar_of = [vec![NONE; c.dual_ranks.len()], vec![NONE; c.dual_ranks.len()]];
+    let [pred_bar_of, target_bar_of] = &mut bar_of;
+    for (f, bars, bar_of) in [(&p, &mut m.pred, pred_bar_of), (&t, &mut m.target, target_bar_of)] {
+        let mut uf = UnionFind::default();
+        f.reset_dual(&mut uf);
+        let mut image = Image::new(&c.dual_ranks, Vec::new());
+        for &edge in f.dual_edges().iter().rev() {
+            let (a, b) = f.dual_edge_nodes(edge_key(edge));
+            let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
+            let c_root = image.merge(younger, elder, false);
+            if uf.rank(younger) != edge_rank(edge) {
+                record_bar(&mut bars.pairs[1], bar_of, c_root, f.cycle_bar(younger, edge_key(edge)));
+            }
+        }
+    }
+    let mut uf = UnionFind::default();
+    c.reset_dual(&mut uf);
+    for &edge in c.dual_edges().iter().rev() {
+        let (a, b) = c.dual_edge_nodes(edge_key(edge));
+        let Some((younger, _)) = uf.link_descending(a, b) else { continue };
+        if uf.rank(younger) != edge_rank(edge) {
+            m.matched[1].extend(matched([(younger, younger)].into_iter(), &bar_of[0], &bar_of[1]));
+        }
+    }
+    for d in 0..2 {
+        m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), m.matched[d].iter().map(|x| x.0));
+        m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), m.matched[d].iter().map(|x| x.1));
+    }
+    m.pred.essential[0].push(p.pixel(p.first_pixel()));
+    m.target.essential[0].push(t.pixel(t.first_pixel()));
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,76 +394,6 @@ mod tests {
     fn image(raw: &[u8], cols: usize, levels: u8) -> Option<(Vec<f64>, Shape)> {
         let rows = raw.len() / cols;
         (rows > 0).then(|| (raw[..rows * cols].iter().map(|&x| (x % levels) as f64).collect(), Shape::new(rows, cols)))
-    }
-
-    /// The matching computed the plain way, as an oracle for the shortcuts: the comparison built
-    /// from its own values, every sweep over all its edges, merges found by `link_*`.
-    fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: Connectivity) -> Matching {
-        let comparison: Vec<f64> = pred.iter().zip(target).map(|(&a, &b)| a.min(b)).collect();
-        let [p, t, c] = [pred, target, &comparison[..]].map(|values| {
-            let mut f = Filtration::default();
-            f.build(values, shape, conn);
-            f
-        });
-        let mut m = Matching::default();
-        // Dimension 0.
-        let mut bar_of = [vec![NONE; c.ranks.len()], vec![NONE; c.ranks.len()]];
-        let [pred_bar_of, target_bar_of] = &mut bar_of;
-        for (f, bars, bar_of) in [(&p, &mut m.pred, pred_bar_of), (&t, &mut m.target, target_bar_of)] {
-            let mut uf = UnionFind::default();
-            f.reset_primal(&mut uf);
-            for &edge in &f.edges {
-                let (a, b) = f.edge_pixels(edge_key(edge));
-                if let Some((younger, _)) = uf.link_ascending(a, b) {
-                    if uf.rank(younger) != edge_rank(edge) {
-                        record_bar(&mut bars.pairs[0], bar_of, younger, f.component_bar(younger, edge_key(edge)));
-                    }
-                }
-            }
-        }
-        let mut uf = UnionFind::default();
-        c.reset_primal(&mut uf);
-        let (mut pred_image, mut target_image) = (Image::new(&p.ranks, Vec::new()), Image::new(&t.ranks, Vec::new()));
-        for &edge in &c.edges {
-            let (a, b) = c.edge_pixels(edge_key(edge));
-            let Some((younger, elder)) = uf.link_ascending(a, b) else { continue };
-            let (pb, tb) = (pred_image.merge(younger, elder, true), target_image.merge(younger, elder, true));
-            if uf.rank(younger) != edge_rank(edge) {
-                m.matched[0].extend(matched([(pb, tb)].into_iter(), &bar_of[0], &bar_of[1]));
-            }
-        }
-        // Dimension 1.
-        let mut bar_of = [vec![NONE; c.dual_ranks.len()], vec![NONE; c.dual_ranks.len()]];
-        let [pred_bar_of, target_bar_of] = &mut bar_of;
-        for (f, bars, bar_of) in [(&p, &mut m.pred, pred_bar_of), (&t, &mut m.target, target_bar_of)] {
-            let mut uf = UnionFind::default();
-            f.reset_dual(&mut uf);
-            let mut image = Image::new(&c.dual_ranks, Vec::new());
-            for &edge in f.dual_edges().iter().rev() {
-                let (a, b) = f.dual_edge_nodes(edge_key(edge));
-                let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
-                let c_root = image.merge(younger, elder, false);
-                if uf.rank(younger) != edge_rank(edge) {
-                    record_bar(&mut bars.pairs[1], bar_of, c_root, f.cycle_bar(younger, edge_key(edge)));
-                }
-            }
-        }
-        let mut uf = UnionFind::default();
-        c.reset_dual(&mut uf);
-        for &edge in c.dual_edges().iter().rev() {
-            let (a, b) = c.dual_edge_nodes(edge_key(edge));
-            let Some((younger, _)) = uf.link_descending(a, b) else { continue };
-            if uf.rank(younger) != edge_rank(edge) {
-                m.matched[1].extend(matched([(younger, younger)].into_iter(), &bar_of[0], &bar_of[1]));
-            }
-        }
-        for d in 0..2 {
-            m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), m.matched[d].iter().map(|x| x.0));
-            m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), m.matched[d].iter().map(|x| x.1));
-        }
-        m.pred.essential[0].push(p.pixel(p.first_pixel()));
-        m.target.essential[0].push(t.pixel(t.first_pixel()));
-        m
     }
 
     /// The fast paths (the comparison merged rather than sorted, dual sweeps over the cycle
@@ -445,13 +446,8 @@ mod tests {
     fn large_loss_like_pairs_match_as_the_plain_way() {
         // Big enough for the radix sort and long tied runs; smooth values with float32 rounding.
         let shape = Shape::new(61, 83);
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next_u64();
         for round in 0..4 {
             let (fr, fc) = (0.05 + 0.1 * round as f64, 0.08 + 0.03 * round as f64);
             let likelihood: Vec<f64> = (0..shape.pixels())

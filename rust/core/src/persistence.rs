@@ -132,6 +132,19 @@ pub(crate) fn cycle_sweep(
     image: Option<&mut Image>,
     on_bar: impl FnMut(u32, u32, u32),
 ) {
+    f.reset_dual(uf);
+    cycle_sweep_from(f, uf, dual_edges, image, on_bar);
+}
+
+/// [`cycle_sweep`] from the state `uf` (and `image`) are in: the sweep's later part, when its
+/// first part was done another way.
+pub(crate) fn cycle_sweep_from(
+    f: &Filtration,
+    uf: &mut UnionFind,
+    dual_edges: &[Edge],
+    image: Option<&mut Image>,
+    on_bar: impl FnMut(u32, u32, u32),
+) {
     if f.is_eight() {
         cycle_sweep_in::<true>(f, uf, dual_edges, image, on_bar)
     } else {
@@ -147,7 +160,6 @@ fn cycle_sweep_in<const EIGHT: bool>(
     mut image: Option<&mut Image>,
     mut on_bar: impl FnMut(u32, u32, u32),
 ) {
-    f.reset_dual(uf);
     for &edge in dual_edges.iter().rev() {
         let (a, b) = f.dual_edge_nodes_in::<EIGHT>(edge_key(edge));
         // Without an image to update, an attachment needs neither root (see `attach_descending`).

@@ -441,13 +441,8 @@ mod tests {
 
     #[test]
     fn guo_hall_preserves_topology_of_random_masks() {
-        let mut state = 0x2545F4914F6CDD1Du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545F4914F6CDD1D);
+        let mut next = move || rng.next_u64();
         for trial in 0..500 {
             let rows = 1 + (next() % 12) as usize;
             let cols = 1 + (next() % 12) as usize;

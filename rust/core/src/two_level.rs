@@ -11,7 +11,8 @@
 //!   regions, and the second phase runs as usual over the lower level's dual edges only.
 
 use crate::bitplane::BitPlane;
-use crate::filtration::{edge_key, edge_rank, Filtration, PADDING};
+use crate::filtration::{edge_rank, Filtration, PADDING};
+use crate::persistence;
 use crate::run_components::{OrderScratch, Reached, RunComponents};
 use crate::union_find::{Image, UnionFind};
 
@@ -28,14 +29,9 @@ pub struct TwoLevelWorkspace {
 
 const NONE: u32 = u32::MAX;
 
-/// The padded index of `(row, col)`.
-fn padded(f: &Filtration, r: usize, c: usize) -> u32 {
-    ((r + 1) * f.stride() as usize + c + 1) as u32
-}
-
 /// The ranks of row `r` without its padding.
 fn interior_row(f: &Filtration, r: usize) -> &[u32] {
-    let start = padded(f, r, 0) as usize;
+    let start = f.padded(r, 0) as usize;
     &f.ranks[start..start + f.shape().cols]
 }
 
@@ -53,7 +49,7 @@ pub(crate) fn component_bars(f: &Filtration, ws: &mut TwoLevelWorkspace, mut on_
     for r in 0..shape.rows {
         for k in rc.runs.of_row(r) {
             if rc.root[k] as usize == k {
-                first[k] = padded(f, r, rc.runs.start[k] as usize);
+                first[k] = f.padded(r, rc.runs.start[k] as usize);
             }
         }
     }
@@ -67,7 +63,7 @@ pub(crate) fn component_bars(f: &Filtration, ws: &mut TwoLevelWorkspace, mut on_
                 grown = m;
                 return false;
             }
-            Reached::FromRow0 { col, kind } => kinds * padded(f, 0, col as usize) + kind,
+            Reached::FromRow0 { col, kind } => kinds * f.padded(0, col as usize) + kind,
             // Down-right from the pixel above-left when there is one (8-connectivity), else down.
             Reached::FromAbove if eight && m % stride > 1 => 4 * (m - stride - 1) + 2,
             Reached::FromAbove => kinds * (m - stride),
@@ -89,23 +85,13 @@ pub(crate) fn cycle_sweep(
     uf: &mut UnionFind,
     ws: &mut TwoLevelWorkspace,
     mut image: Option<&mut Image>,
-    mut on_bar: impl FnMut(u32, u32, u32),
+    on_bar: impl FnMut(u32, u32, u32),
 ) {
     debug_assert!(f.is_two_level());
     start_on_background_regions(f, uf, ws, image.as_deref_mut());
     let edges = f.dual_edges();
     let upper = edges.partition_point(|&e| edge_rank(e) == 0);
-    for &edge in edges[..upper].iter().rev() {
-        let (a, b) = f.dual_edge_nodes(edge_key(edge));
-        let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
-        let image_younger = match image.as_mut() {
-            Some(img) => img.merge(younger, elder, false),
-            None => u32::MAX,
-        };
-        if uf.rank(younger) != 0 {
-            on_bar(younger, edge_key(edge), image_younger);
-        }
-    }
+    persistence::cycle_sweep_from(f, uf, &edges[..upper], image, on_bar);
 }
 
 /// The dual union-find (and `image`) as the dual sweep leaves them after the upper level's dual
@@ -132,7 +118,7 @@ fn start_on_background_regions(f: &Filtration, uf: &mut UnionFind, ws: &mut TwoL
             region[owner] = if region[owner] == outside || edge_row || start == 0 || end == shape.cols {
                 outside
             } else {
-                padded(f, r, end - 1)
+                f.padded(r, end - 1)
             };
         }
     }
@@ -143,7 +129,7 @@ fn start_on_background_regions(f: &Filtration, uf: &mut UnionFind, ws: &mut TwoL
         for k in runs.of_row(r) {
             let node = region[root[k] as usize];
             for c in runs.start[k] as usize..runs.end[k] as usize {
-                let p = padded(f, r, c);
+                let p = f.padded(r, c);
                 if eight {
                     parents[p as usize] = node;
                 } else {
@@ -173,7 +159,6 @@ fn start_on_background_regions(f: &Filtration, uf: &mut UnionFind, ws: &mut TwoL
 mod tests {
     use super::*;
     use crate::grid::{Connectivity, Shape};
-    use crate::persistence;
 
     fn filtration(values: &[f64], shape: Shape, conn: Connectivity) -> Filtration {
         let mut f = Filtration::default();
@@ -219,17 +204,11 @@ mod tests {
 
     #[test]
     fn wide_two_level_images_sweep_alike() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
         for case in 0..200 {
-            let mut raw = Vec::new();
             let cols = 1 + case % 140;
-            for _ in 0..cols * (1 + case % 13) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                raw.push(state as u8);
-            }
-            let (mask, general, shape) = images(&raw, cols, (state >> 20) as u8).unwrap();
+            let raw: Vec<u8> = (0..cols * (1 + case % 13)).map(|_| rng.next_u64() as u8).collect();
+            let (mask, general, shape) = images(&raw, cols, (rng.next_u64() >> 20) as u8).unwrap();
             assert!(same_sweeps(&mask, &general, shape), "case {case}");
         }
     }

@@ -184,7 +184,7 @@ fn mask_matching_counts<'py>(
     let p = to_planes(preds, "preds")?;
     let t = to_planes(targets, "targets")?;
     let pairs: Vec<(&BitPlane, &BitPlane)> = p.iter().zip(&t).collect();
-    let computed = py.detach(|| bettimatch_core::batch::packed_mask_counts_batch(&pairs, conn, threads));
+    let computed = py.detach(|| bettimatch_core::mask_counts_batch(&pairs, conn, threads));
     let mut rows = Vec::with_capacity(computed.len());
     for (i, r) in computed.into_iter().enumerate() {
         let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].shape(), e))?;
