@@ -51,7 +51,7 @@ use std::hint::black_box;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use bettimatch_core::batch::{barcodes, matchings, ImageRef};
+use bettimatch_core::batch::{barcodes, matchings, ImageRef, Stop};
 use bettimatch_core::masks::{mask_counts_with, MaskWorkspace};
 use bettimatch_core::matching::{betti_matching_with, MatchWorkspace};
 use bettimatch_core::persistence::{barcode_with, Workspace};
@@ -372,12 +372,12 @@ fn bench_batch<M: Measurement>(c: &mut Criterion<M>) {
                     .iter()
                     .map(|x| (ImageRef { values: &x.likelihood, shape: x.shape }, ImageRef { values: &x.target, shape: x.shape }))
                     .collect();
-                b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, threads)))
+                b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, threads, &Stop::new())))
             });
             group.bench_function(BenchmarkId::new(format!("barcodes_x{BATCH}_{name}"), size), |b| {
                 let images: Vec<ImageRef<'_>> =
                     (0..BATCH).map(|i| case(size, 100 + i)).map(|x| ImageRef { values: &x.likelihood, shape: x.shape }).collect();
-                b.iter(|| black_box(barcodes(black_box(&images), Connectivity::Four, threads)))
+                b.iter(|| black_box(barcodes(black_box(&images), Connectivity::Four, threads, &Stop::new())))
             });
         }
     }
@@ -396,7 +396,7 @@ fn bench_loss<M: Measurement>(c: &mut Criterion<M>) {
         pairs_owned.iter().map(|(p, t)| (ImageRef { values: p, shape }, ImageRef { values: t, shape })).collect();
     for threads in [1, 2] {
         group.bench_function(BenchmarkId::new(format!("softmax_8x3_threads{threads}"), size), |b| {
-            b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, ThreadCount::Fixed(threads))))
+            b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, ThreadCount::Fixed(threads), &Stop::new())))
         });
     }
     group.finish();

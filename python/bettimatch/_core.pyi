@@ -5,6 +5,11 @@
 # float32, float64); outputs are tuples of int64 arrays of *flat* pixel indices, which the Python
 # layer turns into coordinates.
 #
+# Errors: bad arguments or inputs raise ValueError/TypeError (MemoryError when an input cannot be
+# converted); an internal failure is a RuntimeError naming the call, never a PanicException.
+# Calls on large inputs answer Ctrl-C (KeyboardInterrupt) between items, within about 50 ms of
+# the running items' end.
+#
 # Checked against the built module by `python -m mypy.stubtest bettimatch._core` (part of
 # scripts/test.sh). To add a native function: register it in `_core` in lib.rs, add its name to
 # `__all__` below and its signature here (same parameter names, same order), rebuild, rerun the
@@ -16,7 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 _Image = npt.NDArray[Any]
-"""A 2D array: bool, uint8, float32 or float64, any memory layout."""
+"""A 2D array of any numeric or bool dtype (integers, float16/32/64), any byte order and memory
+layout: the buffer is read through its strides (bool bytes: nonzero is True). 64-bit integers
+beyond ±(2**53 - 1) are refused (ValueError); sizes are checked before anything is allocated."""
 
 _Index = npt.NDArray[np.int64]
 """A 1D int64 array of flat (row-major) pixel indices."""
@@ -45,9 +52,12 @@ __all__ = [
     "skeletonize_batch",
     "diagram_matching_pairs",
     "__version__",
+    "MAX_THREADS",
 ]
 
 __version__: str
+MAX_THREADS: int
+"""The largest num_threads any call accepts (and the largest RAYON_NUM_THREADS honoured)."""
 
 def barcode_batch(
     images: list[_Image],

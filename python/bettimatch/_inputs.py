@@ -6,27 +6,43 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _core
+
 _FILTRATIONS = ("superlevel", "sublevel")
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
-    """A numpy view of `x` (numpy array, torch tensor on any device, or nested sequence)."""
+    """A plain numpy array of `x` (numpy array of any layout or byte order, torch tensor on any
+    device, or nested sequence) with a numeric or bool dtype in native byte order.
+
+    Masked arrays are accepted only when nothing is masked (then their data is used): the
+    topology of an image with holes in its domain is not defined here, and silently using the
+    values under the mask would be a wrong answer. Subclasses such as ``np.matrix`` are read as
+    plain arrays.
+    """
     if type(x).__module__.startswith("torch"):
         x = x.detach()
         if x.dtype.is_floating_point and x.dtype not in _torch_native_floats():
             x = x.float()  # float16/bfloat16 have no exact numpy twin we accept
         x = x.cpu().numpy()
-    elif not isinstance(x, np.ndarray):
+    elif np.ma.isMaskedArray(x):
+        if np.ma.getmaskarray(x).any():
+            raise ValueError(
+                f"{name}: masked arrays with masked values are not supported; "
+                f"fill them first (x.filled(value)) or pass x.data"
+            )
+        x = np.ma.getdata(x)
+    if not isinstance(x, np.ndarray) or type(x) is not np.ndarray:
         try:
             x = np.asarray(x)
-        except Exception as exc:  # pragma: no cover - numpy's own message is clear
+        except Exception as exc:
             raise TypeError(f"{name}: cannot convert {type(x).__name__} to an array: {exc}") from exc
-    if x.dtype == np.float16:
-        x = x.astype(np.float32)
+    if x.dtype.kind not in "biuf" or x.dtype.fields is not None or x.dtype.subdtype is not None:
+        raise TypeError(f"{name}: expected a numeric or boolean array, got dtype {x.dtype}")
     if not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric or boolean array, got dtype {x.dtype}")
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)  # exact; the native code compares float32 values
     return x
 
 
@@ -62,8 +78,14 @@ def check_connectivity(connectivity: Optional[int]) -> int:
 def check_num_threads(num_threads: Optional[int]) -> Optional[int]:
     if num_threads is None:
         return None
-    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    if (
+        isinstance(num_threads, bool)
+        or not isinstance(num_threads, (int, np.integer))
+        or not 1 <= num_threads <= _core.MAX_THREADS
+    ):
+        raise ValueError(
+            f"num_threads must be an integer between 1 and {_core.MAX_THREADS}, or None, got {num_threads!r}"
+        )
     return int(num_threads)
 
 

@@ -2,15 +2,20 @@
 //!
 //! Each call runs on a pool owned by this crate (never rayon's global pool), keyed by thread count
 //! and process id: a process forked after a call (a DataLoader worker) builds its own pool instead
-//! of waiting on threads that did not survive the fork.
+//! of waiting on threads that did not survive the fork. At most [`MAX_POOLS`] pools are kept, so
+//! calls with many different thread counts do not accumulate threads.
+//!
+//! Every driver takes a [`Stop`] flag, checked before each item: the binding sets it when the user
+//! presses Ctrl-C, and the call returns [`BatchError::Stopped`] once the items in flight are done.
 
-use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use crate::error::InputError;
+use crate::error::{InputError, MAX_SQUARED_MAGNITUDE};
 use crate::grid::{Connectivity, Shape};
 use crate::diagram_matching::{optimal_matching_with, DiagramMatching, Point};
 use crate::bitplane::BitPlane;
@@ -18,12 +23,83 @@ use crate::masks::{packed_mask_counts_with, MaskCounts, MaskWorkspace};
 use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
 use crate::persistence::{barcode_with, Barcode, Workspace};
 
+/// The most threads one call may use: more only costs memory and start-up time.
+pub const MAX_THREADS: usize = 256;
+
+/// The most thread pools kept alive at once (the least recently used one goes first).
+pub const MAX_POOLS: usize = 4;
+
 /// How many threads a batch may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadCount {
-    /// `RAYON_NUM_THREADS` if set, else one per core.
+    /// `RAYON_NUM_THREADS` if set to a positive integer, else one per core.
     Auto,
     Fixed(usize),
+}
+
+impl ThreadCount {
+    /// The number of threads this means here, at most [`MAX_THREADS`].
+    pub fn resolve(self) -> Result<usize, BatchError> {
+        match self {
+            ThreadCount::Fixed(0) => Err(BatchError::BadThreadCount { requested: 0, from_env: false }),
+            ThreadCount::Fixed(n) if n > MAX_THREADS => Err(BatchError::BadThreadCount { requested: n, from_env: false }),
+            ThreadCount::Fixed(n) => Ok(n),
+            ThreadCount::Auto => {
+                let from_env = std::env::var("RAYON_NUM_THREADS").ok().and_then(|s| s.trim().parse::<usize>().ok());
+                match from_env {
+                    Some(n) if n > MAX_THREADS => Err(BatchError::BadThreadCount { requested: n, from_env: true }),
+                    Some(n) if n > 0 => Ok(n),
+                    _ => Ok(std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)),
+                }
+            }
+        }
+    }
+}
+
+/// Why a batch call as a whole did not run to the end (a bad item is an error of its own instead).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchError {
+    /// A thread count of zero or above [`MAX_THREADS`] (`from_env`: it came from `RAYON_NUM_THREADS`).
+    BadThreadCount { requested: usize, from_env: bool },
+    /// The operating system refused to start the worker threads.
+    Spawn(String),
+    /// The [`Stop`] flag was raised.
+    Stopped,
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::BadThreadCount { requested, from_env: true } => {
+                write!(f, "RAYON_NUM_THREADS={requested} is too large: at most {MAX_THREADS} threads are supported")
+            }
+            BatchError::BadThreadCount { requested, from_env: false } => {
+                write!(f, "num_threads must be between 1 and {MAX_THREADS}, got {requested}")
+            }
+            BatchError::Spawn(why) => write!(f, "could not start worker threads: {why}"),
+            BatchError::Stopped => write!(f, "stopped before the end"),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// A flag that asks a running batch to stop before its next item.
+#[derive(Debug, Default)]
+pub struct Stop(AtomicBool);
+
+impl Stop {
+    pub fn new() -> Self {
+        Stop(AtomicBool::new(false))
+    }
+
+    pub fn request(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A borrowed image: sublevel values in row-major order.
@@ -33,34 +109,70 @@ pub struct ImageRef<'a> {
     pub shape: Shape,
 }
 
+/// (process id, thread count).
 type PoolKey = (u32, usize);
 
-pub(crate) fn pool(threads: ThreadCount) -> Arc<ThreadPool> {
-    static POOLS: OnceLock<Mutex<HashMap<PoolKey, Arc<ThreadPool>>>> = OnceLock::new();
-    let n = match threads {
-        ThreadCount::Fixed(n) => n.max(1),
-        ThreadCount::Auto => std::env::var("RAYON_NUM_THREADS")
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-    };
-    let key = (std::process::id(), n);
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = pools.get(&key) {
-        return p.clone();
-    }
+/// The cached pools, least recently used first.
+type PoolCache = Mutex<Vec<(PoolKey, Arc<ThreadPool>)>>;
+
+fn pool_cache() -> &'static PoolCache {
+    static POOLS: OnceLock<PoolCache> = OnceLock::new();
+    POOLS.get_or_init(Default::default)
+}
+
+/// The pool for `threads`, built on first use. Least recently used pools beyond [`MAX_POOLS`] are
+/// released; a call still running on one keeps it alive until it returns.
+pub(crate) fn pool(threads: ThreadCount) -> Result<Arc<ThreadPool>, BatchError> {
+    let key = (std::process::id(), threads.resolve()?);
+    let mut pools = pool_cache().lock().unwrap_or_else(|e| e.into_inner());
     // Pools of a parent process are unusable after fork; forget them (their threads are gone).
-    pools.retain(|k, _| k.0 == key.0);
+    pools.retain(|(k, _)| k.0 == key.0);
+    if let Some(at) = pools.iter().position(|(k, _)| *k == key) {
+        let entry = pools.remove(at);
+        let p = entry.1.clone();
+        pools.push(entry);
+        return Ok(p);
+    }
     let p = Arc::new(
         ThreadPoolBuilder::new()
-            .num_threads(n)
+            .num_threads(key.1)
             .thread_name(|i| format!("bettimatch-{i}"))
             .build()
-            .expect("failed to start worker threads"),
+            .map_err(|e| BatchError::Spawn(e.to_string()))?,
     );
-    pools.insert(key, p.clone());
-    p
+    if pools.len() >= MAX_POOLS {
+        pools.remove(0);
+    }
+    pools.push((key, p.clone()));
+    Ok(p)
+}
+
+#[cfg(test)]
+fn cached_pools() -> usize {
+    pool_cache().lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
+/// Runs `work` on every item on the pool for `threads`, each rayon job borrowing its buffers `W`
+/// from one shared store; checks `stop` before each item.
+pub(crate) fn run_batch<I, W, R>(
+    items: &[I],
+    threads: ThreadCount,
+    stop: &Stop,
+    work: impl Fn(&mut W, &I) -> R + Sync,
+) -> Result<Vec<R>, BatchError>
+where
+    I: Sync,
+    W: Default + Send,
+    R: Send,
+{
+    let spares = Spares::<W>::new();
+    let results: Option<Vec<R>> = pool(threads)?.install(|| {
+        items
+            .par_iter()
+            .map_init(|| spares.lend(), |ws, item| if stop.is_requested() { None } else { Some(work(ws.get(), item)) })
+            .collect()
+    });
+    results.ok_or(BatchError::Stopped)
 }
 
 /// Buffers handed from one rayon job of a batch call to the next. Rayon runs a batch as several
@@ -100,19 +212,12 @@ impl<T> Drop for Lent<'_, T> {
     }
 }
 
+/// The result of a batch call: one result per item, or why the call as a whole stopped.
+pub type BatchResult<T> = Result<Vec<Result<T, InputError>>, BatchError>;
+
 /// Barcodes of a batch of images.
-pub fn barcodes(
-    images: &[ImageRef<'_>],
-    connectivity: Connectivity,
-    threads: ThreadCount,
-) -> Vec<Result<Barcode, InputError>> {
-    let spares = Spares::<Workspace>::new();
-    pool(threads).install(|| {
-        images
-            .par_iter()
-            .map_init(|| spares.lend(), |ws, img| barcode_with(ws.get(), img.values, img.shape, connectivity))
-            .collect()
-    })
+pub fn barcodes(images: &[ImageRef<'_>], connectivity: Connectivity, threads: ThreadCount, stop: &Stop) -> BatchResult<Barcode> {
+    run_batch(images, threads, stop, |ws: &mut Workspace, img| barcode_with(ws, img.values, img.shape, connectivity))
 }
 
 /// Betti matchings of a batch of (prediction, target) pairs.
@@ -120,16 +225,11 @@ pub fn matchings(
     pairs: &[(ImageRef<'_>, ImageRef<'_>)],
     connectivity: Connectivity,
     threads: ThreadCount,
-) -> Vec<Result<Matching, InputError>> {
-    let spares = Spares::<MatchWorkspace>::new();
-    pool(threads).install(|| {
-        pairs
-            .par_iter()
-            .map_init(|| spares.lend(), |ws, (p, t)| {
-                p.shape.check_pair(t.shape)?;
-                betti_matching_with(ws.get(), p.values, t.values, p.shape, connectivity)
-            })
-            .collect()
+    stop: &Stop,
+) -> BatchResult<Matching> {
+    run_batch(pairs, threads, stop, |ws: &mut MatchWorkspace, (p, t)| {
+        p.shape.check_pair(t.shape)?;
+        betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
     })
 }
 
@@ -145,14 +245,9 @@ pub fn mask_counts_batch(
     pairs: &[(&BitPlane, &BitPlane)],
     connectivity: Connectivity,
     threads: ThreadCount,
-) -> Vec<Result<MaskCounts, InputError>> {
-    let spares = Spares::<MaskWorkspace>::new();
-    pool(threads).install(|| {
-        pairs
-            .par_iter()
-            .map_init(|| spares.lend(), |ws, (p, t)| packed_mask_counts_with(ws.get(), p, t, connectivity))
-            .collect()
-    })
+    stop: &Stop,
+) -> BatchResult<MaskCounts> {
+    run_batch(pairs, threads, stop, |ws: &mut MaskWorkspace, (p, t)| packed_mask_counts_with(ws, p, t, connectivity))
 }
 
 /// Both barcodes of a (prediction, target) pair and, per dimension, the optimal matching of
@@ -173,23 +268,22 @@ pub fn diagram_matchings(
     pairs: &[(ImageRef<'_>, ImageRef<'_>)],
     connectivity: Connectivity,
     threads: ThreadCount,
-) -> Vec<Result<DiagramPairing, InputError>> {
+    stop: &Stop,
+) -> BatchResult<DiagramPairing> {
     type Buffers = (Workspace, crate::diagram_matching::Workspace);
-    let spares = Spares::<Buffers>::new();
-    pool(threads).install(|| {
-        pairs
-            .par_iter()
-            .map_init(|| spares.lend(), |ws, (p, t)| {
-                let (bars_ws, match_ws) = ws.get();
-                p.shape.check_pair(t.shape)?;
-                let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
-                let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;
-                let matchings = [0, 1].map(|d| {
-                    optimal_matching_with(match_ws, &diagram(&pred, p.values, d), &diagram(&target, t.values, d))
-                });
-                Ok(DiagramPairing { pred, target, matchings })
-            })
-            .collect()
+    run_batch(pairs, threads, stop, |(bars_ws, match_ws): &mut Buffers, (p, t)| {
+        p.shape.check_pair(t.shape)?;
+        for values in [p.values, t.values] {
+            if let Some(index) = values.iter().position(|v| v.abs() > MAX_SQUARED_MAGNITUDE) {
+                return Err(InputError::BeyondSquareRange { index });
+            }
+        }
+        let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
+        let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;
+        let matchings = [0, 1].map(|d| {
+            optimal_matching_with(match_ws, &diagram(&pred, p.values, d), &diagram(&target, t.values, d))
+        });
+        Ok(DiagramPairing { pred, target, matchings })
     })
 }
 
@@ -219,7 +313,7 @@ mod tests {
             .map(|(p, t)| betti_matching(p, t, shape, Connectivity::Four).unwrap())
             .collect();
         for threads in [ThreadCount::Fixed(1), ThreadCount::Fixed(3), ThreadCount::Auto] {
-            let batch: Vec<_> = matchings(&pairs, Connectivity::Four, threads).into_iter().map(Result::unwrap).collect();
+            let batch: Vec<_> = matchings(&pairs, Connectivity::Four, threads, &Stop::new()).unwrap().into_iter().map(Result::unwrap).collect();
             assert_eq!(batch, singles, "{threads:?}");
         }
     }
@@ -229,7 +323,7 @@ mod tests {
         let shape = Shape::new(11, 9);
         let imgs = images(3, shape);
         let pairs: Vec<_> = imgs.iter().map(|v| (ImageRef { values: v, shape }, ImageRef { values: v, shape })).collect();
-        for r in diagram_matchings(&pairs, Connectivity::Four, ThreadCount::Fixed(2)) {
+        for r in diagram_matchings(&pairs, Connectivity::Four, ThreadCount::Fixed(2), &Stop::new()).unwrap() {
             let dp = r.unwrap();
             for (d, m) in dp.matchings.iter().enumerate() {
                 assert!(m.unmatched_pred.is_empty() && m.unmatched_target.is_empty());
@@ -245,8 +339,43 @@ mod tests {
         let mut bad = vec![0.0; 9];
         bad[4] = f64::NAN;
         let images = [ImageRef { values: &good, shape }, ImageRef { values: &bad, shape }];
-        let out = barcodes(&images, Connectivity::Eight, ThreadCount::Fixed(2));
+        let out = barcodes(&images, Connectivity::Eight, ThreadCount::Fixed(2), &Stop::new()).unwrap();
         assert!(out[0].is_ok());
         assert_eq!(out[1], Err(InputError::NotFinite { index: 4 }));
+    }
+
+    #[test]
+    fn a_raised_stop_flag_stops_the_batch() {
+        let shape = Shape::new(4, 4);
+        let imgs = images(5, shape);
+        let refs: Vec<_> = imgs.iter().map(|v| ImageRef { values: v, shape }).collect();
+        let stop = Stop::new();
+        stop.request();
+        assert_eq!(barcodes(&refs, Connectivity::Four, ThreadCount::Fixed(2), &stop), Err(BatchError::Stopped));
+        assert!(barcodes(&[], Connectivity::Four, ThreadCount::Fixed(2), &stop).unwrap().is_empty());
+    }
+
+    #[test]
+    fn thread_counts_are_bounded() {
+        assert!(matches!(ThreadCount::Fixed(0).resolve(), Err(BatchError::BadThreadCount { requested: 0, .. })));
+        assert_eq!(ThreadCount::Fixed(MAX_THREADS).resolve(), Ok(MAX_THREADS));
+        let too_many = ThreadCount::Fixed(1_000_000);
+        assert_eq!(too_many.resolve(), Err(BatchError::BadThreadCount { requested: 1_000_000, from_env: false }));
+        let shape = Shape::new(2, 2);
+        let img = vec![0.0; 4];
+        let refs = [ImageRef { values: &img, shape }];
+        assert!(barcodes(&refs, Connectivity::Four, too_many, &Stop::new()).is_err());
+        assert!(ThreadCount::Auto.resolve().unwrap() >= 1);
+    }
+
+    #[test]
+    fn the_pool_cache_stays_bounded() {
+        let shape = Shape::new(3, 3);
+        let img = vec![1.0; 9];
+        let refs = [ImageRef { values: &img, shape }];
+        for n in (1..=3 * MAX_POOLS).chain(1..=3) {
+            assert!(barcodes(&refs, Connectivity::Four, ThreadCount::Fixed(n), &Stop::new()).unwrap()[0].is_ok());
+            assert!(cached_pools() <= MAX_POOLS);
+        }
     }
 }

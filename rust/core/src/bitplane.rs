@@ -16,10 +16,19 @@ pub struct BitPlane {
 impl BitPlane {
     /// Packs a row-major mask of `shape` (`mask.len() == shape.pixels()`).
     pub fn pack(&mut self, mask: &[bool], shape: Shape) {
-        assert_eq!(mask.len(), shape.pixels());
-        self.reshape(shape);
-        // SAFETY: `bool` is one byte holding 0 or 1, so the slice reads as bytes of 0 and 1.
+        // SAFETY: `bool` is one byte, so the slice reads as bytes (of 0 and 1).
         let bytes = unsafe { std::slice::from_raw_parts(mask.as_ptr().cast::<u8>(), mask.len()) };
+        self.pack_nonzero(bytes, shape);
+    }
+
+    /// Packs row-major bytes, any nonzero byte being foreground. This is how a numpy bool buffer
+    /// must be read: its bytes are not guaranteed to be 0 or 1 (`(x * 255).view(bool)`, a file).
+    pub fn pack_nonzero(&mut self, bytes: &[u8], shape: Shape) {
+        assert_eq!(bytes.len(), shape.pixels());
+        self.reshape(shape);
+        if shape.pixels() == 0 {
+            return;
+        }
         for (row, out) in bytes.chunks_exact(shape.cols).zip(self.words.chunks_exact_mut(self.words_per_row)) {
             for (chunk, word) in row.chunks(64).zip(out.iter_mut()) {
                 *word = pack_word(chunk);
@@ -95,15 +104,20 @@ pub fn runs_of(a: &[u64], b: &[u64], op: impl Fn(u64, u64) -> u64) -> u64 {
     runs
 }
 
-/// Up to 64 bytes of 0/1 as the bits of one word, byte `i` at bit `i`.
+/// Up to 64 bytes as the bits of one word, byte `i` at bit `i`: set where the byte is nonzero.
 fn pack_word(bytes: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let mut word = 0u64;
     for (k, group) in bytes.chunks(8).enumerate() {
         let mut lanes = [0u8; 8];
         lanes[..group.len()].copy_from_slice(group);
+        // Each byte to 0 or 1: its top bit, or-ed with a carry into it from any of its low 7 bits
+        // (at most 0x7f + 0x7f, so no carry leaves the byte).
+        let raw = u64::from_le_bytes(lanes);
+        let ones = ((raw | ((raw & LOW7) + LOW7)) >> 7) & 0x0101_0101_0101_0101;
         // Byte i (0 or 1) sits at bit 8i; the product gathers bit 8i + 7(8 - i) = 56 + i for every
         // i with no carries (all the partial products are distinct powers of two).
-        let gathered = u64::from_le_bytes(lanes).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        let gathered = ones.wrapping_mul(0x0102_0408_1020_4080) >> 56;
         word |= gathered << (8 * k);
     }
     word
@@ -232,6 +246,26 @@ mod tests {
             }
         }
         out
+    }
+
+    quickcheck::quickcheck! {
+        fn any_nonzero_byte_is_foreground(raw: Vec<u8>, cols: u8) -> bool {
+            let cols = 1 + cols as usize % 150;
+            let rows = raw.len() / cols;
+            let bytes = &raw[..rows * cols];
+            let mut p = BitPlane::default();
+            p.pack_nonzero(bytes, Shape::new(rows, cols));
+            (0..rows).all(|r| (0..cols).all(|c| p.get(r, c) == (bytes[r * cols + c] != 0)))
+        }
+    }
+
+    #[test]
+    fn empty_shapes_pack_without_panicking() {
+        for shape in [Shape::new(0, 0), Shape::new(0, 7), Shape::new(5, 0)] {
+            let mut p = BitPlane::default();
+            p.pack_nonzero(&[], shape);
+            assert_eq!(p.shape(), shape);
+        }
     }
 
     quickcheck::quickcheck! {

@@ -14,7 +14,12 @@ pub enum InputError {
     NotFinite { index: usize },
     /// More pixels than the 32-bit cell indices can address.
     TooLarge { pixels: usize },
+    /// A value whose square overflows, at this flat pixel index (for squared-distance costs).
+    BeyondSquareRange { index: usize },
 }
+
+/// The largest magnitude a value may have where squared differences of values must stay finite.
+pub const MAX_SQUARED_MAGNITUDE: f64 = 1e150;
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -31,6 +36,10 @@ impl fmt::Display for InputError {
             InputError::NotFinite { index } => {
                 write!(f, "value at flat index {index} is NaN or infinite")
             }
+            InputError::BeyondSquareRange { index } => write!(
+                f,
+                "value at flat index {index} is beyond ±{MAX_SQUARED_MAGNITUDE:e}, where squared distances overflow"
+            ),
             InputError::TooLarge { pixels } => {
                 write!(f, "image has {pixels} pixels; at most {} are supported", crate::grid::MAX_PIXELS)
             }

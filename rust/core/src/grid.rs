@@ -53,16 +53,24 @@ impl Shape {
         (p / self.cols, p % self.cols)
     }
 
-    /// Checks that `len` values fill a non-empty image of this shape that the cell indices can address.
-    pub fn check_len(&self, len: usize) -> Result<(), InputError> {
+    /// Checks that this shape is a non-empty image the cell indices can address. Overflow-safe, so
+    /// it can run on any claimed shape before anything of that size is allocated.
+    pub fn check_size(&self) -> Result<(), InputError> {
         if self.rows == 0 || self.cols == 0 {
             return Err(InputError::Empty);
         }
+        let padded = (self.rows.checked_add(2)).and_then(|r| self.cols.checked_add(2).and_then(|c| r.checked_mul(c)));
+        match padded {
+            Some(n) if n <= MAX_PIXELS => Ok(()),
+            _ => Err(InputError::TooLarge { pixels: self.rows.saturating_mul(self.cols) }),
+        }
+    }
+
+    /// Checks that `len` values fill a non-empty image of this shape that the cell indices can address.
+    pub fn check_len(&self, len: usize) -> Result<(), InputError> {
+        self.check_size()?;
         if len != self.pixels() {
             return Err(InputError::LengthMismatch { len, rows: self.rows, cols: self.cols });
-        }
-        if (self.rows + 2) * (self.cols + 2) > MAX_PIXELS {
-            return Err(InputError::TooLarge { pixels: self.pixels() });
         }
         Ok(())
     }

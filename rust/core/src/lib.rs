@@ -13,6 +13,8 @@ pub mod filtration;
 pub mod grid;
 pub mod masks;
 pub mod matching;
+#[cfg(test)]
+mod no_panic_tests;
 pub mod order;
 pub mod persistence;
 pub mod run_components;
@@ -22,7 +24,7 @@ mod test_rng;
 pub mod two_level;
 pub mod union_find;
 
-pub use batch::{barcodes, mask_counts_batch, matchings, ThreadCount};
+pub use batch::{barcodes, mask_counts_batch, matchings, BatchError, BatchResult, Stop, ThreadCount, MAX_THREADS};
 pub use error::InputError;
 pub use grid::{Connectivity, Shape};
 pub use masks::{mask_counts, MaskCounts};

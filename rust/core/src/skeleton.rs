@@ -280,16 +280,11 @@ pub fn skeletonize_batch(
     masks: &[crate::batch::MaskRef<'_>],
     method: Thinning,
     threads: crate::batch::ThreadCount,
-) -> Vec<Result<Vec<bool>, InputError>> {
-    use rayon::prelude::*;
-    crate::batch::pool(threads).install(|| {
-        masks
-            .par_iter()
-            .map_init(SkeletonWorkspace::default, |ws, m| {
-                let mut out = Vec::new();
-                skeletonize_with(ws, m.mask, m.shape, method, &mut out).map(|_| out)
-            })
-            .collect()
+    stop: &crate::batch::Stop,
+) -> crate::batch::BatchResult<Vec<bool>> {
+    crate::batch::run_batch(masks, threads, stop, |ws: &mut SkeletonWorkspace, m| {
+        let mut out = Vec::new();
+        skeletonize_with(ws, m.mask, m.shape, method, &mut out).map(|_| out)
     })
 }
 
@@ -485,7 +480,7 @@ mod tests {
         let (b, sb) = parse(&["....", ".##.", ".##.", "...."]);
         let refs = [MaskRef { mask: &a, shape: sa }, MaskRef { mask: &b, shape: sb }];
         for threads in [ThreadCount::Fixed(1), ThreadCount::Fixed(3)] {
-            let got = skeletonize_batch(&refs, Thinning::GuoHall, threads);
+            let got = skeletonize_batch(&refs, Thinning::GuoHall, threads, &crate::batch::Stop::new()).unwrap();
             assert_eq!(got[0].as_ref().unwrap(), &skeletonize(&a, sa, Thinning::GuoHall).unwrap());
             assert_eq!(got[1].as_ref().unwrap(), &skeletonize(&b, sb, Thinning::GuoHall).unwrap());
         }

@@ -1,13 +1,15 @@
 //! The binding layer: array intake, argument checks, GIL release around whole batches, results
 //! as numpy arrays. The math lives in `bettimatch-core`.
 
+mod calls;
 mod intake;
 mod pairs;
 mod results;
 mod skeleton;
 
 use bettimatch_core::batch::ImageRef;
-use bettimatch_core::{Connectivity, InputError, Shape, ThreadCount};
+use bettimatch_core::{Connectivity, InputError, Shape};
+use calls::{detached, guarded, thread_count};
 use bettimatch_core::bitplane::BitPlane;
 use intake::{mask_plane, sublevel_values, Direction};
 use numpy::PyArray2;
@@ -33,19 +35,18 @@ fn connectivity(c: u32) -> PyResult<Connectivity> {
     }
 }
 
-fn thread_count(num_threads: Option<i64>) -> PyResult<ThreadCount> {
-    match num_threads {
-        None => Ok(ThreadCount::Auto),
-        Some(n) if n >= 1 => Ok(ThreadCount::Fixed(n as usize)),
-        Some(n) => Err(PyValueError::new_err(format!("num_threads must be a positive integer or None, got {n}"))),
-    }
-}
-
 fn input_error(label: &str, shape: Shape, e: InputError) -> PyErr {
     let msg = match e {
         InputError::NotFinite { index } => {
             let (r, c) = shape.row_col(index as u32);
             format!("{label}: value at ({r}, {c}) is NaN or infinite")
+        }
+        InputError::BeyondSquareRange { index } => {
+            let (r, c) = shape.row_col(index as u32);
+            format!(
+                "{label}: value at ({r}, {c}) is beyond ±{:e}, where squared distances overflow",
+                bettimatch_core::error::MAX_SQUARED_MAGNITUDE
+            )
         }
         other => format!("{label}: {other}"),
     };
@@ -85,19 +86,22 @@ fn barcode_batch<'py>(
     num_threads: Option<i64>,
     batched: bool,
 ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-    let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
-    let name = if batched { "images" } else { "image" };
-    let owned = collect_images(images, dir, name, batched)?;
-    let refs: Vec<ImageRef<'_>> = owned.iter().map(|(v, s)| ImageRef { values: v, shape: *s }).collect();
-    let computed = py.detach(|| bettimatch_core::barcodes(&refs, conn, threads));
-    computed
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| match r {
-            Ok(b) => results::barcode_tuple(py, &b),
-            Err(e) => Err(input_error(&label(name, i, batched), owned[i].1, e)),
-        })
-        .collect()
+    guarded("barcode_batch", || {
+        let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
+        let name = if batched { "images" } else { "image" };
+        let owned = collect_images(images, dir, name, batched)?;
+        let refs: Vec<ImageRef<'_>> = owned.iter().map(|(v, s)| ImageRef { values: v, shape: *s }).collect();
+        let pixels = refs.iter().map(|r| r.values.len()).sum();
+        let computed = detached(py, pixels, |stop| bettimatch_core::barcodes(&refs, conn, threads, stop))?;
+        computed
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(b) => results::barcode_tuple(py, &b),
+                Err(e) => Err(input_error(&label(name, i, batched), owned[i].1, e)),
+            })
+            .collect()
+    })
 }
 
 /// Betti matchings of two equal-length lists of 2D arrays; per pair a tuple of flat-index int64
@@ -113,49 +117,52 @@ fn matching_batch<'py>(
     num_threads: Option<i64>,
     batched: bool,
 ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-    let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
-    if preds.len() != targets.len() {
-        return Err(PyValueError::new_err(format!(
-            "preds and targets must have the same length, got {} and {}",
-            preds.len(),
-            targets.len()
-        )));
-    }
-    let pred_name = if batched { "preds" } else { "pred" };
-    let target_name = if batched { "targets" } else { "target" };
-    let p = collect_images(preds, dir, pred_name, batched)?;
-    let t = collect_images(targets, dir, target_name, batched)?;
-    for (i, (a, b)) in p.iter().zip(&t).enumerate() {
-        if a.1 != b.1 {
+    guarded("matching_batch", || {
+        let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
+        if preds.len() != targets.len() {
             return Err(PyValueError::new_err(format!(
-                "{} has shape ({}, {}) but {} has shape ({}, {})",
-                label(pred_name, i, batched),
-                a.1.rows,
-                a.1.cols,
-                label(target_name, i, batched),
-                b.1.rows,
-                b.1.cols
+                "preds and targets must have the same length, got {} and {}",
+                preds.len(),
+                targets.len()
             )));
         }
-    }
-    let pairs: Vec<(ImageRef<'_>, ImageRef<'_>)> = p
-        .iter()
-        .zip(&t)
-        .map(|(a, b)| (ImageRef { values: &a.0, shape: a.1 }, ImageRef { values: &b.0, shape: b.1 }))
-        .collect();
-    let computed = py.detach(|| bettimatch_core::matchings(&pairs, conn, threads));
-    computed
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| match r {
-            Ok(m) => results::matching_tuple(py, &m),
-            Err(e) => {
-                // Say which side is bad: re-validate each separately.
-                let side = if p[i].1.validate(&p[i].0).is_err() { pred_name } else { target_name };
-                Err(input_error(&label(side, i, batched), p[i].1, e))
+        let pred_name = if batched { "preds" } else { "pred" };
+        let target_name = if batched { "targets" } else { "target" };
+        let p = collect_images(preds, dir, pred_name, batched)?;
+        let t = collect_images(targets, dir, target_name, batched)?;
+        for (i, (a, b)) in p.iter().zip(&t).enumerate() {
+            if a.1 != b.1 {
+                return Err(PyValueError::new_err(format!(
+                    "{} has shape ({}, {}) but {} has shape ({}, {})",
+                    label(pred_name, i, batched),
+                    a.1.rows,
+                    a.1.cols,
+                    label(target_name, i, batched),
+                    b.1.rows,
+                    b.1.cols
+                )));
             }
-        })
-        .collect()
+        }
+        let pairs: Vec<(ImageRef<'_>, ImageRef<'_>)> = p
+            .iter()
+            .zip(&t)
+            .map(|(a, b)| (ImageRef { values: &a.0, shape: a.1 }, ImageRef { values: &b.0, shape: b.1 }))
+            .collect();
+        let pixels = pairs.iter().map(|(p, _)| p.values.len()).sum();
+        let computed = detached(py, pixels, |stop| bettimatch_core::matchings(&pairs, conn, threads, stop))?;
+        computed
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(m) => results::matching_tuple(py, &m),
+                Err(e) => {
+                    // Say which side is bad: re-validate each separately.
+                    let side = if p[i].1.validate(&p[i].0).is_err() { pred_name } else { target_name };
+                    Err(input_error(&label(side, i, batched), p[i].1, e))
+                }
+            })
+            .collect()
+    })
 }
 
 /// Matching counts of binary masks (nonzero = foreground), one row per pair:
@@ -170,41 +177,44 @@ fn mask_matching_counts<'py>(
     connectivity: u32,
     num_threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i64>>> {
-    let (conn, threads) = (self::connectivity(connectivity)?, thread_count(num_threads)?);
-    if preds.len() != targets.len() {
-        return Err(PyValueError::new_err(format!(
-            "preds and targets must have the same length, got {} and {}",
-            preds.len(),
-            targets.len()
-        )));
-    }
-    let to_planes = |items: &Bound<'py, PyList>, name: &str| -> PyResult<Vec<BitPlane>> {
-        items.iter().enumerate().map(|(i, obj)| mask_plane(&obj, &label(name, i, true))).collect()
-    };
-    let p = to_planes(preds, "preds")?;
-    let t = to_planes(targets, "targets")?;
-    let pairs: Vec<(&BitPlane, &BitPlane)> = p.iter().zip(&t).collect();
-    let computed = py.detach(|| bettimatch_core::mask_counts_batch(&pairs, conn, threads));
-    let mut rows = Vec::with_capacity(computed.len());
-    for (i, r) in computed.into_iter().enumerate() {
-        let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].shape(), e))?;
-        rows.push(vec![
-            c.unmatched_pred[0] as i64,
-            c.unmatched_pred[1] as i64,
-            c.unmatched_target[0] as i64,
-            c.unmatched_target[1] as i64,
-            c.finite_pred[0] as i64,
-            c.finite_pred[1] as i64,
-            c.finite_target[0] as i64,
-            c.finite_target[1] as i64,
-            c.pred_nonempty as i64,
-            c.target_nonempty as i64,
-        ]);
-    }
-    if rows.is_empty() {
-        return Ok(PyArray2::zeros(py, [0, 10], false));
-    }
-    Ok(PyArray2::from_vec2(py, &rows).expect("rows have equal length"))
+    guarded("mask_matching_counts", || {
+        let (conn, threads) = (self::connectivity(connectivity)?, thread_count(num_threads)?);
+        if preds.len() != targets.len() {
+            return Err(PyValueError::new_err(format!(
+                "preds and targets must have the same length, got {} and {}",
+                preds.len(),
+                targets.len()
+            )));
+        }
+        let to_planes = |items: &Bound<'py, PyList>, name: &str| -> PyResult<Vec<BitPlane>> {
+            items.iter().enumerate().map(|(i, obj)| mask_plane(&obj, &label(name, i, true))).collect()
+        };
+        let p = to_planes(preds, "preds")?;
+        let t = to_planes(targets, "targets")?;
+        let pairs: Vec<(&BitPlane, &BitPlane)> = p.iter().zip(&t).collect();
+        let pixels = p.iter().map(|plane| plane.shape().pixels()).sum::<usize>() / 16;
+        let computed = detached(py, pixels, |stop| bettimatch_core::mask_counts_batch(&pairs, conn, threads, stop))?;
+        let mut rows = Vec::with_capacity(computed.len());
+        for (i, r) in computed.into_iter().enumerate() {
+            let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].shape(), e))?;
+            rows.push(vec![
+                c.unmatched_pred[0] as i64,
+                c.unmatched_pred[1] as i64,
+                c.unmatched_target[0] as i64,
+                c.unmatched_target[1] as i64,
+                c.finite_pred[0] as i64,
+                c.finite_pred[1] as i64,
+                c.finite_target[0] as i64,
+                c.finite_target[1] as i64,
+                c.pred_nonempty as i64,
+                c.target_nonempty as i64,
+            ]);
+        }
+        if rows.is_empty() {
+            return Ok(PyArray2::zeros(py, [0, 10], false));
+        }
+        Ok(PyArray2::from_vec2(py, &rows).expect("rows have equal length"))
+    })
 }
 
 #[pymodule]
@@ -216,5 +226,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(skeleton::skeletonize_batch, m)?)?;
     m.add_function(wrap_pyfunction!(pairs::diagram_matching_pairs, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MAX_THREADS", bettimatch_core::MAX_THREADS)?;
     Ok(())
 }

@@ -56,7 +56,12 @@ impl Stacks {
 
     /// The error for item `i`, naming the side whose values are bad.
     fn error(&self, i: usize, e: InputError) -> PyErr {
-        let side = if self.shape.validate(&self.preds[i]).is_err() { "input" } else { "target" };
+        let out_of_range = |v: &[f64]| v.iter().any(|x| x.abs() > bettimatch_core::error::MAX_SQUARED_MAGNITUDE);
+        let pred_bad = match e {
+            InputError::BeyondSquareRange { .. } => out_of_range(&self.preds[i]),
+            _ => self.shape.validate(&self.preds[i]).is_err(),
+        };
+        let side = if pred_bad { "input" } else { "target" };
         super::input_error(&format!("{side}[{i}]"), self.shape, e)
     }
 }
@@ -103,31 +108,34 @@ pub fn loss_pairs<'py>(
     num_threads: Option<i64>,
     include_essential: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let (dir, conn, threads) =
-        (super::direction(filtration)?, super::connectivity(connectivity)?, super::thread_count(num_threads)?);
-    let stacks = Stacks::read(preds, targets, dir)?;
-    let pairs = stacks.pairs();
-    let computed = py.detach(|| bettimatch_core::matchings(&pairs, conn, threads));
-    let mut rows = Rows::new(stacks.shape);
-    for (i, r) in computed.into_iter().enumerate() {
-        let m = r.map_err(|e| stacks.error(i, e))?;
-        for d in 0..2 {
-            for (a, b) in m.matched_pairs(d) {
-                rows.push(i, d, MATCHED, Some(a), Some(b));
+    crate::calls::guarded("loss_pairs", || {
+        let (dir, conn, threads) =
+            (super::direction(filtration)?, super::connectivity(connectivity)?, crate::calls::thread_count(num_threads)?);
+        let stacks = Stacks::read(preds, targets, dir)?;
+        let pairs = stacks.pairs();
+        let pixels = stacks.preds.len() * stacks.shape.pixels();
+        let computed = crate::calls::detached(py, pixels, |stop| bettimatch_core::matchings(&pairs, conn, threads, stop))?;
+        let mut rows = Rows::new(stacks.shape);
+        for (i, r) in computed.into_iter().enumerate() {
+            let m = r.map_err(|e| stacks.error(i, e))?;
+            for d in 0..2 {
+                for (a, b) in m.matched_pairs(d) {
+                    rows.push(i, d, MATCHED, Some(a), Some(b));
+                }
+                for &k in &m.unmatched_pred[d] {
+                    rows.push(i, d, UNMATCHED_PRED, Some(m.pred.pairs[d][k as usize]), None);
+                }
+                for &k in &m.unmatched_target[d] {
+                    rows.push(i, d, UNMATCHED_TARGET, None, Some(m.target.pairs[d][k as usize]));
+                }
             }
-            for &k in &m.unmatched_pred[d] {
-                rows.push(i, d, UNMATCHED_PRED, Some(m.pred.pairs[d][k as usize]), None);
-            }
-            for &k in &m.unmatched_target[d] {
-                rows.push(i, d, UNMATCHED_TARGET, None, Some(m.target.pairs[d][k as usize]));
+            if include_essential {
+                let essential = |b: &bettimatch_core::Barcode| PersistencePair { birth: b.essential[0][0], death: 0 };
+                rows.push(i, 0, ESSENTIAL, Some(essential(&m.pred)), Some(essential(&m.target)));
             }
         }
-        if include_essential {
-            let essential = |b: &bettimatch_core::Barcode| PersistencePair { birth: b.essential[0][0], death: 0 };
-            rows.push(i, 0, ESSENTIAL, Some(essential(&m.pred)), Some(essential(&m.target)));
-        }
-    }
-    rows.into_tuple(py)
+        rows.into_tuple(py)
+    })
 }
 
 /// The optimal matchings of the persistence diagrams (finite bars, dimensions 0 and 1, squared
@@ -142,25 +150,28 @@ pub fn diagram_matching_pairs<'py>(
     connectivity: u32,
     num_threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let (dir, conn, threads) =
-        (super::direction(filtration)?, super::connectivity(connectivity)?, super::thread_count(num_threads)?);
-    let stacks = Stacks::read(preds, targets, dir)?;
-    let pairs = stacks.pairs();
-    let computed = py.detach(|| diagram_matchings(&pairs, conn, threads));
-    let mut rows = Rows::new(stacks.shape);
-    for (i, r) in computed.into_iter().enumerate() {
-        let dp = r.map_err(|e| stacks.error(i, e))?;
-        for (d, m) in dp.matchings.iter().enumerate() {
-            for &(a, b) in &m.matched {
-                rows.push(i, d, MATCHED, Some(dp.pred.pairs[d][a as usize]), Some(dp.target.pairs[d][b as usize]));
-            }
-            for &a in &m.unmatched_pred {
-                rows.push(i, d, UNMATCHED_PRED, Some(dp.pred.pairs[d][a as usize]), None);
-            }
-            for &b in &m.unmatched_target {
-                rows.push(i, d, UNMATCHED_TARGET, None, Some(dp.target.pairs[d][b as usize]));
+    crate::calls::guarded("diagram_matching_pairs", || {
+        let (dir, conn, threads) =
+            (super::direction(filtration)?, super::connectivity(connectivity)?, crate::calls::thread_count(num_threads)?);
+        let stacks = Stacks::read(preds, targets, dir)?;
+        let pairs = stacks.pairs();
+        let pixels = stacks.preds.len() * stacks.shape.pixels();
+        let computed = crate::calls::detached(py, pixels, |stop| diagram_matchings(&pairs, conn, threads, stop))?;
+        let mut rows = Rows::new(stacks.shape);
+        for (i, r) in computed.into_iter().enumerate() {
+            let dp = r.map_err(|e| stacks.error(i, e))?;
+            for (d, m) in dp.matchings.iter().enumerate() {
+                for &(a, b) in &m.matched {
+                    rows.push(i, d, MATCHED, Some(dp.pred.pairs[d][a as usize]), Some(dp.target.pairs[d][b as usize]));
+                }
+                for &a in &m.unmatched_pred {
+                    rows.push(i, d, UNMATCHED_PRED, Some(dp.pred.pairs[d][a as usize]), None);
+                }
+                for &b in &m.unmatched_target {
+                    rows.push(i, d, UNMATCHED_TARGET, None, Some(dp.target.pairs[d][b as usize]));
+                }
             }
         }
-    }
-    rows.into_tuple(py)
+        rows.into_tuple(py)
+    })
 }

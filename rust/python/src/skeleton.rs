@@ -30,21 +30,24 @@ pub fn skeletonize_batch<'py>(
     method: &str,
     num_threads: Option<i64>,
 ) -> PyResult<Vec<Bound<'py, PyArray2<bool>>>> {
-    let (method, threads) = (thinning(method)?, crate::thread_count(num_threads)?);
-    let owned: Vec<(Vec<bool>, Shape)> = masks
-        .iter()
-        .enumerate()
-        .map(|(i, obj)| mask_values(&obj, &format!("masks[{i}]")))
-        .collect::<PyResult<_>>()?;
-    let refs: Vec<MaskRef<'_>> = owned.iter().map(|(m, s)| MaskRef { mask: m, shape: *s }).collect();
-    let computed = py.detach(|| skeletonize_masks(&refs, method, threads));
-    computed
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let shape = owned[i].1;
-            let skeleton = r.map_err(|e| PyValueError::new_err(format!("masks[{i}]: {e}")))?;
-            PyArray1::from_vec(py, skeleton).reshape([shape.rows, shape.cols])
-        })
-        .collect()
+    crate::calls::guarded("skeletonize_batch", || {
+        let (method, threads) = (thinning(method)?, crate::calls::thread_count(num_threads)?);
+        let owned: Vec<(Vec<bool>, Shape)> = masks
+            .iter()
+            .enumerate()
+            .map(|(i, obj)| mask_values(&obj, &format!("masks[{i}]")))
+            .collect::<PyResult<_>>()?;
+        let refs: Vec<MaskRef<'_>> = owned.iter().map(|(m, s)| MaskRef { mask: m, shape: *s }).collect();
+        let pixels = refs.iter().map(|m| m.mask.len()).sum();
+        let computed = crate::calls::detached(py, pixels, |stop| skeletonize_masks(&refs, method, threads, stop))?;
+        computed
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let shape = owned[i].1;
+                let skeleton = r.map_err(|e| PyValueError::new_err(format!("masks[{i}]: {e}")))?;
+                PyArray1::from_vec(py, skeleton).reshape([shape.rows, shape.cols])
+            })
+            .collect()
+    })
 }
