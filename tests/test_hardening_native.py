@@ -137,6 +137,25 @@ def test_masks_of_any_layout_count_like_contiguous_bools(data, dtype, layout):
     assert np.array_equal(skel, _core.skeletonize_batch([np.ascontiguousarray(sa != 0)], "guo-hall", 1)[0])
 
 
+@given(
+    data=st.data(),
+    dtype=st.sampled_from(["u1", "i2", "f2", ">f4", "f8", ">i8"]),
+    step=st.integers(-3, 3),
+)
+def test_overlapping_and_zero_stride_views_read_like_their_copies(data, dtype, step):
+    rows, cols = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    base = data.draw(hnp.arrays(np.dtype(dtype), 3 * 5 + 6, elements=st.integers(0, 5)))
+    item = base.itemsize
+    # Rows overlap (a Hankel-like view), or repeat (stride 0), or run backwards; always in bounds.
+    start = -step * (rows - 1) if step < 0 else 0
+    view = np.lib.stride_tricks.as_strided(base[start:], shape=(rows, cols), strides=(step * item, item))
+    for connectivity in (4, 8):
+        assert_barcodes_equal(bm.barcode(view, "sublevel", connectivity), bm.barcode(view.copy(), "sublevel", connectivity))
+    assert np.array_equal(
+        _core.mask_matching_counts([view], [view.T.copy().T], 4, 1), _core.mask_matching_counts([view.copy()], [view.copy()], 4, 1)
+    )
+
+
 def test_a_field_of_a_packed_record_is_read_at_its_own_pixels():
     # The example: a stride of 9 bytes for 8-byte floats.
     rng = np.random.default_rng(5)
