@@ -18,7 +18,7 @@
 //! values get equal ranks, so every comparison and tie is the same, at half the memory traffic.
 //! Edges are stored as `rank << 32 | key`, so the sweeps read an edge's value with its key.
 //!
-//! Submodules: [`cells`] (stencils, cell geometry, reporting pixels), `edges` (the edges of a
+//! Submodules: `cells` (stencils, cell geometry, reporting pixels), `edges` (the edges of a
 //! sorted image), `raster` (the two-level path for masks), `merge` (the comparison of a likelihood
 //! and a mask without a sort).
 
