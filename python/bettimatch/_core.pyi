@@ -28,8 +28,9 @@ beyond ±(2**53 - 1) are refused (ValueError); sizes are checked before anything
 _Index = npt.NDArray[np.int64]
 """A 1D int64 array of flat (row-major) pixel indices."""
 
-_BarcodeRaw = tuple[_Index, _Index, _Index, _Index, _Index, _Index]
-"""(birth0, death0, birth1, death1, essential0, essential1)."""
+_BarcodeRaw = tuple[_Index, ...]
+"""3 arrays per homology dimension: (birth_d, death_d) for each d, then essential_d for each d;
+in 2D (birth0, death0, birth1, death1, essential0, essential1)."""
 
 _Stack = npt.NDArray[Any]
 """An (N, H, W) array of N images of one shape (same dtypes as _Image)."""
@@ -40,9 +41,9 @@ _PairRows = tuple[_Index, _Index, _Index, _Index, _Index, _Index, _Index]
 flat indices into the (N, H, W) stack, -1 where a side has no bar."""
 
 _MatchingRaw = tuple[_Index, ...]
-"""20 arrays. For d in (0, 1), eight: pred matched birth, death; target matched birth, death
-(row-aligned with pred's); pred unmatched birth, death; target unmatched birth, death. Then pred
-essential 0, pred essential 1, target essential 0, target essential 1."""
+"""10 arrays per homology dimension (20 in 2D). For each d, eight: pred matched birth, death;
+target matched birth, death (row-aligned with pred's); pred unmatched birth, death; target
+unmatched birth, death. Then pred essential d for each d, then target essential d for each d."""
 
 __all__ = [
     "barcode_batch",
@@ -89,8 +90,10 @@ def mask_matching_counts(
     connectivity: int,
     num_threads: int | None,
 ) -> npt.NDArray[np.int64]:
-    """Matching counts of binary masks (nonzero = foreground): an (N, 10) int64 array, one row per
-    pair: unmatched_pred0, unmatched_pred1, unmatched_target0, unmatched_target1, finite_pred0,
+    """Matching counts of binary masks (nonzero = foreground): an (N, 4 * dims + 2) int64 array,
+    one row per pair: unmatched pred bars per dimension, unmatched target bars per dimension,
+    finite pred bars, finite target bars, then pred_nonempty, target_nonempty. In 2D (N, 10):
+    unmatched_pred0, unmatched_pred1, unmatched_target0, unmatched_target1, finite_pred0,
     finite_pred1, finite_target0, finite_target1, pred_nonempty, target_nonempty.
     """
 

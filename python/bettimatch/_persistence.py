@@ -17,9 +17,6 @@ from ._inputs import (
     check_num_threads,
 )
 
-NDIM = 2
-
-
 def _coords(flat: np.ndarray, shape: tuple) -> np.ndarray:
     """(n,) flat pixel indices -> (n, ndim) int64 coordinates."""
     return np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64, copy=False).reshape(-1, len(shape))
@@ -78,29 +75,34 @@ class BettiMatching:
 
 
 def _barcode_from(raw: tuple, image: np.ndarray) -> Barcode:
+    """From the native layout: (birth_d, death_d) for each dimension d, then essential_d for each d."""
     shape = image.shape
+    dims = len(raw) // 3
     flat = image.reshape(-1)
-    births, deaths = [raw[0], raw[2]], [raw[1], raw[3]]
+    births, deaths = raw[0 : 2 * dims : 2], raw[1 : 2 * dims : 2]
     return Barcode(
         birth=[_coords(b, shape) for b in births],
         death=[_coords(d, shape) for d in deaths],
         birth_value=[flat[b].astype(np.float64) for b in births],
         death_value=[flat[d].astype(np.float64) for d in deaths],
-        essential=[_coords(raw[4], shape), _coords(raw[5], shape)],
+        essential=[_coords(e, shape) for e in raw[2 * dims : 3 * dims]],
     )
 
 
 def _matching_from(raw: tuple, shape: tuple) -> BettiMatching:
+    """From the native layout: eight arrays per dimension (see `order`), then the pred essential
+    bars per dimension, then the target's."""
+    dims = len(raw) // 10
     fields: dict = {name: [] for name in BettiMatching.__dataclass_fields__}
     order = [
         "pred_matched_birth", "pred_matched_death", "target_matched_birth", "target_matched_death",
         "pred_unmatched_birth", "pred_unmatched_death", "target_unmatched_birth", "target_unmatched_death",
     ]
-    for d in range(NDIM):
+    for d in range(dims):
         for k, name in enumerate(order):
             fields[name].append(_coords(raw[8 * d + k], shape))
-    fields["pred_essential"] = [_coords(raw[16], shape), _coords(raw[17], shape)]
-    fields["target_essential"] = [_coords(raw[18], shape), _coords(raw[19], shape)]
+    fields["pred_essential"] = [_coords(e, shape) for e in raw[8 * dims : 9 * dims]]
+    fields["target_essential"] = [_coords(e, shape) for e in raw[9 * dims : 10 * dims]]
     return BettiMatching(**fields)
 
 

@@ -256,7 +256,8 @@ pub fn mask_counts_batch(
 pub struct DiagramPairing {
     pub pred: Barcode,
     pub target: Barcode,
-    pub matchings: [DiagramMatching; 2],
+    /// Per homology dimension.
+    pub matchings: Vec<DiagramMatching>,
 }
 
 fn diagram(bars: &Barcode, values: &[f64], dim: usize) -> Vec<Point> {
@@ -280,9 +281,9 @@ pub fn diagram_matchings(
         }
         let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
         let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;
-        let matchings = [0, 1].map(|d| {
-            optimal_matching_with(match_ws, &diagram(&pred, p.values, d), &diagram(&target, t.values, d))
-        });
+        let matchings = (0..pred.dims())
+            .map(|d| optimal_matching_with(match_ws, &diagram(&pred, p.values, d), &diagram(&target, t.values, d)))
+            .collect();
         Ok(DiagramPairing { pred, target, matchings })
     })
 }

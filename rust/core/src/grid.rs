@@ -39,6 +39,11 @@ impl Shape {
         Shape { rows, cols }
     }
 
+    /// The number of axes, which is also the number of homology dimensions (0 to `dims - 1`).
+    pub const fn dims(&self) -> usize {
+        2
+    }
+
     pub fn pixels(&self) -> usize {
         self.rows * self.cols
     }

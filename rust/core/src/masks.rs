@@ -31,14 +31,14 @@ use crate::grid::{Connectivity, Shape};
 use crate::run_components::{OrderScratch, RunComponents};
 
 /// What the metrics need from the matching of two masks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MaskCounts {
     /// Finite bars without a partner, per dimension.
-    pub unmatched_pred: [u32; 2],
-    pub unmatched_target: [u32; 2],
+    pub unmatched_pred: Vec<u32>,
+    pub unmatched_target: Vec<u32>,
     /// Finite bars per dimension (dim 0: components but the oldest; dim 1: holes).
-    pub finite_pred: [u32; 2],
-    pub finite_target: [u32; 2],
+    pub finite_pred: Vec<u32>,
+    pub finite_target: Vec<u32>,
     pub pred_nonempty: bool,
     pub target_nonempty: bool,
 }
@@ -113,10 +113,10 @@ fn counts(ws: &mut MaskWorkspace, connectivity: Connectivity) -> MaskCounts {
     // Every component but the oldest is a finite bar.
     let (finite_pred0, finite_target0) = (components_pred.saturating_sub(1), components_target.saturating_sub(1));
     MaskCounts {
-        unmatched_pred: [finite_pred0 - matched0, holes_pred - matched1],
-        unmatched_target: [finite_target0 - matched0, holes_target - matched1],
-        finite_pred: [finite_pred0, holes_pred],
-        finite_target: [finite_target0, holes_target],
+        unmatched_pred: vec![finite_pred0 - matched0, holes_pred - matched1],
+        unmatched_target: vec![finite_target0 - matched0, holes_target - matched1],
+        finite_pred: vec![finite_pred0, holes_pred],
+        finite_target: vec![finite_target0, holes_target],
         pred_nonempty: components_pred > 0,
         target_nonempty: components_target > 0,
     }
@@ -264,10 +264,10 @@ mod tests {
         let sub = |m: &[bool]| m.iter().map(|&x| if x { 0.0 } else { 1.0 }).collect::<Vec<f64>>();
         let m = plain_matching(&sub(pred), &sub(target), shape, conn);
         MaskCounts {
-            unmatched_pred: [0, 1].map(|d| m.unmatched_pred[d].len() as u32),
-            unmatched_target: [0, 1].map(|d| m.unmatched_target[d].len() as u32),
-            finite_pred: [0, 1].map(|d| m.pred.pairs[d].len() as u32),
-            finite_target: [0, 1].map(|d| m.target.pairs[d].len() as u32),
+            unmatched_pred: m.unmatched_pred.iter().map(|u| u.len() as u32).collect(),
+            unmatched_target: m.unmatched_target.iter().map(|u| u.len() as u32).collect(),
+            finite_pred: m.pred.pairs.iter().map(|p| p.len() as u32).collect(),
+            finite_target: m.target.pairs.iter().map(|p| p.len() as u32).collect(),
             pred_nonempty: pred.iter().any(|&x| x),
             target_nonempty: target.iter().any(|&x| x),
         }

@@ -24,20 +24,36 @@ use crate::union_find::{Image, UnionFind};
 
 const NONE: u32 = u32::MAX;
 
-/// The Betti matching of a prediction and a target.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The Betti matching of a prediction and a target, per homology dimension `0..dims`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Matching {
     pub pred: Barcode,
     pub target: Barcode,
     /// Per dimension, matched bars as `(index into pred.pairs[d], index into target.pairs[d])`, in
     /// the order the comparison image's bars die.
-    pub matched: [Vec<(u32, u32)>; 2],
+    pub matched: Vec<Vec<(u32, u32)>>,
     /// Per dimension, indices into `pred.pairs[d]` of the bars without a partner, in barcode order.
-    pub unmatched_pred: [Vec<u32>; 2],
-    pub unmatched_target: [Vec<u32>; 2],
+    pub unmatched_pred: Vec<Vec<u32>>,
+    pub unmatched_target: Vec<Vec<u32>>,
 }
 
 impl Matching {
+    /// A matching of two empty barcodes in dimensions `0..dims`.
+    pub fn empty(dims: usize) -> Self {
+        Matching {
+            pred: Barcode::empty(dims),
+            target: Barcode::empty(dims),
+            matched: vec![Vec::new(); dims],
+            unmatched_pred: vec![Vec::new(); dims],
+            unmatched_target: vec![Vec::new(); dims],
+        }
+    }
+
+    /// The number of homology dimensions it covers.
+    pub fn dims(&self) -> usize {
+        self.matched.len()
+    }
+
     pub fn matched_pairs(&self, dim: usize) -> impl Iterator<Item = (PersistencePair, PersistencePair)> + '_ {
         self.matched[dim]
             .iter()
@@ -121,7 +137,7 @@ pub fn betti_matching_with(
         matched(cs.cycle_roots.iter().map(|&root| (root, root)), &ps.bar_of[1], &ts.bar_of[1]),
     ];
 
-    let mut m = Matching::default();
+    let mut m = Matching::empty(shape.dims());
     for (d, matched) in matched.into_iter().enumerate() {
         m.pred.pairs[d] = std::mem::take(&mut ps.bars[d]);
         m.target.pairs[d] = std::mem::take(&mut ts.bars[d]);
@@ -325,7 +341,7 @@ pub(crate) fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: C
         f.build(values, shape, conn);
         f
     });
-    let mut m = Matching::default();
+    let mut m = Matching::empty(shape.dims());
     // Dimension 0.
     let mut bar_of = [vec![NONE; c.ranks.len()], vec![NONE; c.ranks.len()]];
     let [pred_bar_of, target_bar_of] = &mut bar_of;
@@ -377,7 +393,7 @@ pub(crate) fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: C
             m.matched[1].extend(matched([(younger, younger)].into_iter(), &bar_of[0], &bar_of[1]));
         }
     }
-    for d in 0..2 {
+    for d in 0..m.dims() {
         m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), m.matched[d].iter().map(|x| x.0));
         m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), m.matched[d].iter().map(|x| x.1));
     }

@@ -18,14 +18,27 @@ pub struct PersistencePair {
     pub death: u32,
 }
 
-/// The barcode of one image, per homology dimension (0 and 1).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The barcode of one image, per homology dimension `0..dims` (`dims` = the image's dimension).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Barcode {
-    /// Finite bars in the order the sweeps find them (dim 0 ascending death, dim 1 descending birth).
-    pub pairs: [Vec<PersistencePair>; 2],
-    /// Birth pixels of the bars that never die: in 2D, one component (the first pixel of the
-    /// filtration) and no cycle.
-    pub essential: [Vec<u32>; 2],
+    /// Finite bars in the order the sweeps find them (dim 0 ascending death, the top dimension
+    /// descending birth).
+    pub pairs: Vec<Vec<PersistencePair>>,
+    /// Birth pixels of the bars that never die: one component (the first pixel of the
+    /// filtration) and nothing in higher dimensions.
+    pub essential: Vec<Vec<u32>>,
+}
+
+impl Barcode {
+    /// A barcode with no bars in dimensions `0..dims`.
+    pub fn empty(dims: usize) -> Self {
+        Barcode { pairs: vec![Vec::new(); dims], essential: vec![Vec::new(); dims] }
+    }
+
+    /// The number of homology dimensions it covers.
+    pub fn dims(&self) -> usize {
+        self.pairs.len()
+    }
 }
 
 /// Buffers for one image's barcode computation, reusable across a batch.
@@ -55,7 +68,7 @@ pub fn barcode_with(
         || component_sweep(f, &mut ws.components, None, |younger, edge| components.push(f.component_bar(younger, edge))),
         || cycle_sweep(f, &mut ws.cycles, f.dual_edges(), None, |younger, edge, _| cycles.push(f.cycle_bar(younger, edge))),
     );
-    Ok(Barcode { pairs: [components, cycles], essential: [vec![f.pixel(f.first_pixel())], Vec::new()] })
+    Ok(Barcode { pairs: vec![components, cycles], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new()] })
 }
 
 impl Filtration {

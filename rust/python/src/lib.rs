@@ -165,9 +165,11 @@ fn matching_batch<'py>(
     })
 }
 
-/// Matching counts of binary masks (nonzero = foreground), one row per pair:
-/// `[unmatched_pred0, unmatched_pred1, unmatched_target0, unmatched_target1, finite_pred0,
-/// finite_pred1, finite_target0, finite_target1, pred_nonempty, target_nonempty]`.
+/// Matching counts of binary masks (nonzero = foreground), one row per pair: per dimension d the
+/// unmatched pred bars, then the unmatched target bars, the finite pred bars, the finite target
+/// bars, then `pred_nonempty, target_nonempty` (in 2D: `[unmatched_pred0, unmatched_pred1,
+/// unmatched_target0, unmatched_target1, finite_pred0, finite_pred1, finite_target0,
+/// finite_target1, pred_nonempty, target_nonempty]`).
 #[pyfunction]
 #[pyo3(signature = (preds, targets, connectivity, num_threads))]
 fn mask_matching_counts<'py>(
@@ -197,21 +199,13 @@ fn mask_matching_counts<'py>(
         let mut rows = Vec::with_capacity(computed.len());
         for (i, r) in computed.into_iter().enumerate() {
             let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].shape(), e))?;
-            rows.push(vec![
-                c.unmatched_pred[0] as i64,
-                c.unmatched_pred[1] as i64,
-                c.unmatched_target[0] as i64,
-                c.unmatched_target[1] as i64,
-                c.finite_pred[0] as i64,
-                c.finite_pred[1] as i64,
-                c.finite_target[0] as i64,
-                c.finite_target[1] as i64,
-                c.pred_nonempty as i64,
-                c.target_nonempty as i64,
-            ]);
+            let per_dimension = [&c.unmatched_pred, &c.unmatched_target, &c.finite_pred, &c.finite_target];
+            let mut row: Vec<i64> = per_dimension.into_iter().flatten().map(|&n| i64::from(n)).collect();
+            row.extend([c.pred_nonempty as i64, c.target_nonempty as i64]);
+            rows.push(row);
         }
         if rows.is_empty() {
-            return Ok(PyArray2::zeros(py, [0, 10], false));
+            return Ok(PyArray2::zeros(py, [0, 4 * Shape::default().dims() + 2], false));
         }
         Ok(PyArray2::from_vec2(py, &rows).expect("rows have equal length"))
     })

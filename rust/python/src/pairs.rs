@@ -118,7 +118,7 @@ pub fn loss_pairs<'py>(
         let mut rows = Rows::new(stacks.shape);
         for (i, r) in computed.into_iter().enumerate() {
             let m = r.map_err(|e| stacks.error(i, e))?;
-            for d in 0..2 {
+            for d in 0..m.dims() {
                 for (a, b) in m.matched_pairs(d) {
                     rows.push(i, d, MATCHED, Some(a), Some(b));
                 }

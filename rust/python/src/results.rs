@@ -18,27 +18,20 @@ fn deaths<'py>(py: Python<'py>, pairs: &[PersistencePair]) -> Bound<'py, PyAny> 
     indices(py, pairs.iter().map(|p| p.death))
 }
 
-/// `(birth0, death0, birth1, death1, essential0, essential1)`.
+/// For each dimension d, `birth_d, death_d`; then `essential_d` for each d (in 2D:
+/// `(birth0, death0, birth1, death1, essential0, essential1)`).
 pub fn barcode_tuple<'py>(py: Python<'py>, b: &Barcode) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(
-        py,
-        [
-            births(py, &b.pairs[0]),
-            deaths(py, &b.pairs[0]),
-            births(py, &b.pairs[1]),
-            deaths(py, &b.pairs[1]),
-            indices(py, b.essential[0].iter().copied()),
-            indices(py, b.essential[1].iter().copied()),
-        ],
-    )
+    let bars = b.pairs.iter().flat_map(|pairs| [births(py, pairs), deaths(py, pairs)]);
+    let essential = b.essential.iter().map(|e| indices(py, e.iter().copied()));
+    PyTuple::new(py, bars.chain(essential).collect::<Vec<_>>())
 }
 
-/// For each dimension d in (0, 1), eight arrays: pred matched birth/death, target matched
-/// birth/death (row-aligned), pred unmatched birth/death, target unmatched birth/death; then
-/// pred essential 0, pred essential 1, target essential 0, target essential 1.
+/// For each dimension d, eight arrays: pred matched birth/death, target matched birth/death
+/// (row-aligned), pred unmatched birth/death, target unmatched birth/death; then pred essential
+/// per dimension, then target essential per dimension (10 arrays per dimension in all).
 pub fn matching_tuple<'py>(py: Python<'py>, m: &Matching) -> PyResult<Bound<'py, PyTuple>> {
-    let mut items = Vec::with_capacity(20);
-    for d in 0..2 {
+    let mut items = Vec::with_capacity(10 * m.dims());
+    for d in 0..m.dims() {
         let pick = |bars: &[PersistencePair], idx: &mut dyn Iterator<Item = u32>| -> Vec<PersistencePair> {
             idx.map(|i| bars[i as usize]).collect()
         };
@@ -52,8 +45,8 @@ pub fn matching_tuple<'py>(py: Python<'py>, m: &Matching) -> PyResult<Bound<'py,
         }
     }
     for b in [&m.pred, &m.target] {
-        for d in 0..2 {
-            items.push(indices(py, b.essential[d].iter().copied()));
+        for essential in &b.essential {
+            items.push(indices(py, essential.iter().copied()));
         }
     }
     PyTuple::new(py, items)
