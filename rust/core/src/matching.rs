@@ -18,7 +18,7 @@ use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
 use crate::filtration::{two_levels, Filtration};
 use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair};
-use crate::filtration::{edge_key, edge_rank, Edge};
+use crate::filtration::{edge_key, edge_rank, Cells, Edge};
 use crate::two_level::{self, TwoLevelWorkspace};
 use crate::union_find::{Image, UnionFind};
 
@@ -222,10 +222,10 @@ fn matched(nodes: impl Iterator<Item = (u32, u32)>, pred_bar_of: &[u32], target_
 
 /// The edges a dual sweep of `f` must walk after its component sweep collected `cycle_edges`.
 fn dual_edges_after<'a>(f: &'a Filtration, cycle_edges: &'a [Edge]) -> &'a [Edge] {
-    if f.is_eight() {
-        f.dual_edges()
-    } else {
+    if f.dual_edges_are_primal() {
         cycle_edges
+    } else {
+        f.dual_edges()
     }
 }
 
@@ -238,8 +238,8 @@ fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
     bars[0].clear();
     clear_map(&mut bar_of[0], f.ranks.len());
     cycle_edges.clear();
-    // Connectivity 8 sweeps its own dual edges: nothing to collect.
-    let collect = (!f.is_eight()).then_some(&mut *cycle_edges);
+    // A T-construction sweeps its own dual edges: nothing to collect.
+    let collect = f.dual_edges_are_primal().then_some(&mut *cycle_edges);
     let (bars0, bar_of0) = (&mut bars[0], &mut bar_of[0]);
     component_sweep(f, uf, collect, |younger, edge| record_bar(bars0, bar_of0, younger, f.component_bar(younger, edge)));
     let cycle_edges = std::mem::take(&mut s.cycle_edges);
@@ -281,11 +281,7 @@ fn input_cycles(f: &Filtration, c: &Filtration, s: &mut InputSweeps, dual_edges:
 /// The comparison's sweeps: per finite bar, the nodes naming the input bars it reaches.
 fn sweep_comparison(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut ComparisonSweeps) {
     s.cycle_edges.clear();
-    if c.is_eight() {
-        comparison_components::<true>(p, t, c, s);
-    } else {
-        comparison_components::<false>(p, t, c, s);
-    }
+    crate::with_cells!(c.connectivity(), C => comparison_components::<C>(p, t, c, s));
     let cycle_edges = std::mem::take(&mut s.cycle_edges);
     comparison_cycles(c, s, dual_edges_after(c, &cycle_edges));
     s.cycle_edges = cycle_edges;
@@ -295,16 +291,16 @@ fn sweep_comparison(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comp
 /// a bar, the roots the same merge retires in the inputs' rankings (the images of their bars).
 /// With connectivity 4, collects the edges that close cycles.
 #[inline(never)]
-fn comparison_components<const EIGHT: bool>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut ComparisonSweeps) {
+fn comparison_components<C: Cells>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut ComparisonSweeps) {
     let ComparisonSweeps { uf, pred_image, target_image, cycle_edges, component_roots, .. } = s;
     component_roots.clear();
     c.reset_primal(uf);
     let mut pred_image = Image::new(&p.ranks, std::mem::take(pred_image));
     let mut target_image = Image::new(&t.ranks, std::mem::take(target_image));
     for &edge in &c.edges {
-        let (x, y) = c.edge_pixels_in::<EIGHT>(edge_key(edge));
+        let (x, y) = c.edge_pixels_in::<C>(edge_key(edge));
         let Some((younger, elder)) = uf.link_ascending(x, y) else {
-            if !EIGHT {
+            if C::DUAL_EDGES_ARE_PRIMAL {
                 cycle_edges.push(edge);
             }
             continue;

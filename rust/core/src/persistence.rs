@@ -6,7 +6,7 @@
 //! birth edge of a cycle that dies at the younger dual root's cell. Zero-length bars are dropped.
 
 use crate::error::InputError;
-use crate::filtration::{edge_key, edge_rank, Edge, Filtration};
+use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration};
 use crate::grid::{Connectivity, Shape};
 use crate::union_find::{Image, UnionFind};
 
@@ -92,15 +92,11 @@ pub(crate) fn component_sweep(
     cycle_edges: Option<&mut Vec<Edge>>,
     on_bar: impl FnMut(u32, u32),
 ) {
-    if f.is_eight() {
-        component_sweep_in::<true>(f, uf, cycle_edges, on_bar)
-    } else {
-        component_sweep_in::<false>(f, uf, cycle_edges, on_bar)
-    }
+    crate::with_cells!(f.connectivity(), C => component_sweep_in::<C>(f, uf, cycle_edges, on_bar))
 }
 
 #[inline(never)]
-fn component_sweep_in<const EIGHT: bool>(
+fn component_sweep_in<C: Cells>(
     f: &Filtration,
     uf: &mut UnionFind,
     mut cycle_edges: Option<&mut Vec<Edge>>,
@@ -108,7 +104,7 @@ fn component_sweep_in<const EIGHT: bool>(
 ) {
     f.reset_primal(uf);
     for &edge in &f.edges {
-        let (a, b) = f.edge_pixels_in::<EIGHT>(edge_key(edge));
+        let (a, b) = f.edge_pixels_in::<C>(edge_key(edge));
         match uf.link_ascending(a, b) {
             Some((younger, _)) => {
                 if uf.rank(younger) != edge_rank(edge) {
@@ -158,15 +154,11 @@ pub(crate) fn cycle_sweep_from(
     image: Option<&mut Image>,
     on_bar: impl FnMut(u32, u32, u32),
 ) {
-    if f.is_eight() {
-        cycle_sweep_in::<true>(f, uf, dual_edges, image, on_bar)
-    } else {
-        cycle_sweep_in::<false>(f, uf, dual_edges, image, on_bar)
-    }
+    crate::with_cells!(f.connectivity(), C => cycle_sweep_in::<C>(f, uf, dual_edges, image, on_bar))
 }
 
 #[inline(never)]
-fn cycle_sweep_in<const EIGHT: bool>(
+fn cycle_sweep_in<C: Cells>(
     f: &Filtration,
     uf: &mut UnionFind,
     dual_edges: &[Edge],
@@ -174,7 +166,7 @@ fn cycle_sweep_in<const EIGHT: bool>(
     mut on_bar: impl FnMut(u32, u32, u32),
 ) {
     for &edge in dual_edges.iter().rev() {
-        let (a, b) = f.dual_edge_nodes_in::<EIGHT>(edge_key(edge));
+        let (a, b) = f.dual_edge_nodes_in::<C>(edge_key(edge));
         // Without an image to update, an attachment needs neither root (see `attach_descending`).
         if image.is_none() && uf.attach_descending(a, b, edge_rank(edge)) {
             continue;

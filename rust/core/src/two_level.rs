@@ -12,6 +12,7 @@
 
 use crate::bitplane::BitPlane;
 use crate::filtration::{edge_rank, Filtration, PADDING};
+use crate::grid::Connectivity;
 use crate::persistence;
 use crate::run_components::{OrderScratch, Reached, RunComponents};
 use crate::union_find::{Image, UnionFind};
@@ -39,7 +40,7 @@ fn interior_row(f: &Filtration, r: usize) -> &[u32] {
 /// edge key)` for each finite bar, in the order of the deaths.
 pub(crate) fn component_bars(f: &Filtration, ws: &mut TwoLevelWorkspace, mut on_bar: impl FnMut(u32, u32)) {
     debug_assert!(f.is_two_level());
-    let (shape, eight) = (f.shape(), f.is_eight());
+    let (shape, eight) = (f.shape(), f.connectivity() == Connectivity::Eight);
     ws.plane.pack_equal(shape, |r| interior_row(f, r), 0);
     let rc = &mut ws.components;
     rc.label(&ws.plane, eight);
@@ -100,7 +101,7 @@ pub(crate) fn cycle_sweep(
 /// pixels) points to the region's root, its last node, or to the outside if the region touches
 /// the border.
 fn start_on_background_regions(f: &Filtration, uf: &mut UnionFind, ws: &mut TwoLevelWorkspace, image: Option<&mut Image>) {
-    let (shape, eight) = (f.shape(), f.is_eight());
+    let (shape, eight) = (f.shape(), f.connectivity() == Connectivity::Eight);
     let (stride, outside) = (f.stride(), f.outside());
     ws.plane.pack_equal(shape, |r| interior_row(f, r), 1);
     let rc = &mut ws.components;

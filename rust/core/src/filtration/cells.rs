@@ -5,6 +5,85 @@
 use super::{Filtration, PADDING};
 use crate::grid::Connectivity;
 
+/// A cubical construction of a fixed dimension, the one generic parameter of the sweeps: how keys
+/// name edges and dual edges, and which cells they join. Zero-sized; each public call picks one
+/// from the connectivity once ([`with_cells!`](crate::with_cells)), so the sweeps compile to one
+/// loop per construction.
+pub trait Cells: Copy + Send + Sync + 'static {
+    /// Whether the dual sweep may walk only the edges the component sweep found closing cycles
+    /// (the dual edges are the primal ones, as in a plane graph: see `cycle_sweep`).
+    const DUAL_EDGES_ARE_PRIMAL: bool;
+
+    /// The two padded pixels an edge joins, the smaller index first.
+    fn edge_pixels(key: u32, stride: u32) -> (u32, u32);
+
+    /// The two dual nodes a dual edge separates (nodes of the outside where it leaves the grid).
+    fn dual_edge_nodes(key: u32, stride: u32) -> (u32, u32);
+}
+
+/// 2D V-construction (connectivity 4): pixels are vertices; edges `2p + kind`, kinds down and
+/// right; the dual nodes are the squares, keyed by their top-left pixel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct V2;
+
+/// 2D T-construction (connectivity 8): pixels are top cells; edges `4p + kind`, kinds down,
+/// right, down-right, down-left; the dual nodes are the pixels, dual edges `2p + kind` their
+/// 4-neighbour faces.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct T2;
+
+impl Cells for V2 {
+    const DUAL_EDGES_ARE_PRIMAL: bool = true;
+
+    #[inline(always)]
+    fn edge_pixels(key: u32, stride: u32) -> (u32, u32) {
+        let p = key >> 1;
+        (p, p + if key & 1 == 0 { stride } else { 1 })
+    }
+
+    #[inline(always)]
+    fn dual_edge_nodes(key: u32, stride: u32) -> (u32, u32) {
+        // The squares whose top-left pixels are left/right of a vertical edge, above/below a
+        // horizontal one.
+        let p = key >> 1;
+        (p - if key & 1 == 0 { 1 } else { stride }, p)
+    }
+}
+
+impl Cells for T2 {
+    const DUAL_EDGES_ARE_PRIMAL: bool = false;
+
+    #[inline(always)]
+    fn edge_pixels(key: u32, stride: u32) -> (u32, u32) {
+        let p = key >> 2;
+        (p, p + [stride, 1, stride + 1, stride - 1][(key & 3) as usize])
+    }
+
+    #[inline(always)]
+    fn dual_edge_nodes(key: u32, stride: u32) -> (u32, u32) {
+        let p = key >> 1;
+        (p, p + if key & 1 == 0 { stride } else { 1 })
+    }
+}
+
+/// Runs `$body` with the type `$cells` bound to the [`Cells`] of `$connectivity`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_cells {
+    ($connectivity:expr, $cells:ident => $body:expr) => {
+        match $connectivity {
+            $crate::grid::Connectivity::Four => {
+                type $cells = $crate::filtration::V2;
+                $body
+            }
+            $crate::grid::Connectivity::Eight => {
+                type $cells = $crate::filtration::T2;
+                $body
+            }
+        }
+    };
+}
+
 /// Whether an edge enters at the larger (primal) or smaller (T-dual) endpoint value.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum EdgeValue {
@@ -49,28 +128,23 @@ impl Filtration {
     /// The two pixels an edge joins, the smaller index first.
     #[inline]
     pub fn edge_pixels(&self, key: u32) -> (u32, u32) {
-        match self.conn() {
-            Connectivity::Four => self.edge_pixels_in::<false>(key),
-            Connectivity::Eight => self.edge_pixels_in::<true>(key),
-        }
+        crate::with_cells!(self.conn(), C => self.edge_pixels_in::<C>(key))
     }
 
-    /// Whether this is a T-construction (connectivity 8): the sweeps pick their loop by it once.
-    pub fn is_eight(&self) -> bool {
-        self.conn() == Connectivity::Eight
+    /// The connectivity it was built for.
+    pub fn connectivity(&self) -> Connectivity {
+        self.conn()
     }
 
-    /// [`Filtration::edge_pixels`] for a connectivity fixed at compile time (`EIGHT`).
+    /// Whether the dual edges are the primal edges ([`Cells::DUAL_EDGES_ARE_PRIMAL`]).
+    pub fn dual_edges_are_primal(&self) -> bool {
+        crate::with_cells!(self.conn(), C => C::DUAL_EDGES_ARE_PRIMAL)
+    }
+
+    /// [`Filtration::edge_pixels`] for cells fixed at compile time.
     #[inline(always)]
-    pub fn edge_pixels_in<const EIGHT: bool>(&self, key: u32) -> (u32, u32) {
-        let s = self.stride;
-        if EIGHT {
-            let p = key >> 2;
-            (p, p + [s, 1, s + 1, s - 1][(key & 3) as usize])
-        } else {
-            let p = key >> 1;
-            (p, p + if key & 1 == 0 { s } else { 1 })
-        }
+    pub fn edge_pixels_in<C: Cells>(&self, key: u32) -> (u32, u32) {
+        C::edge_pixels(key, self.stride)
     }
 
     /// The pixel whose value an edge takes: the larger endpoint, the second one on a tie (as
@@ -88,23 +162,13 @@ impl Filtration {
     /// The two dual nodes a dual edge separates (nodes of the outside where it leaves the grid).
     #[inline]
     pub fn dual_edge_nodes(&self, key: u32) -> (u32, u32) {
-        match self.conn() {
-            Connectivity::Four => self.dual_edge_nodes_in::<false>(key),
-            Connectivity::Eight => self.dual_edge_nodes_in::<true>(key),
-        }
+        crate::with_cells!(self.conn(), C => self.dual_edge_nodes_in::<C>(key))
     }
 
-    /// [`Filtration::dual_edge_nodes`] for a connectivity fixed at compile time (`EIGHT`).
+    /// [`Filtration::dual_edge_nodes`] for cells fixed at compile time.
     #[inline(always)]
-    pub fn dual_edge_nodes_in<const EIGHT: bool>(&self, key: u32) -> (u32, u32) {
-        let p = key >> 1;
-        if EIGHT {
-            (p, p + if key & 1 == 0 { self.stride } else { 1 })
-        } else {
-            // The squares whose top-left pixels are left/right of a vertical edge, above/below a
-            // horizontal one.
-            (p - if key & 1 == 0 { 1 } else { self.stride }, p)
-        }
+    pub fn dual_edge_nodes_in<C: Cells>(&self, key: u32) -> (u32, u32) {
+        C::dual_edge_nodes(key, self.stride)
     }
 
     /// The pixel whose value a dual edge takes (where the cycle is born).
