@@ -17,6 +17,7 @@ pub mod matching;
 mod no_panic_tests;
 pub mod order;
 pub mod persistence;
+pub mod reduction;
 pub mod run_components;
 pub mod skeleton;
 #[cfg(test)]
