@@ -229,6 +229,7 @@ fn conn_name(c: Connectivity) -> &'static str {
     match c {
         Connectivity::Four => "conn4",
         Connectivity::Eight => "conn8",
+        Connectivity::Six => "conn6",
     }
 }
 

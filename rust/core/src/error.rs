@@ -9,11 +9,15 @@ pub enum InputError {
     /// `values.len()` does not equal `rows * cols`.
     LengthMismatch { len: usize, rows: usize, cols: usize },
     /// Prediction and target differ in shape.
-    ShapeMismatch { pred: (usize, usize), target: (usize, usize) },
+    ShapeMismatch { pred: Vec<usize>, target: Vec<usize> },
     /// A NaN or infinite value at this flat pixel index.
     NotFinite { index: usize },
     /// More pixels than the 32-bit cell indices can address.
     TooLarge { pixels: usize },
+    /// A computation this version does not do yet.
+    NotYet { what: &'static str },
+    /// A connectivity of another dimension than the image's.
+    Connectivity { connectivity: crate::grid::Connectivity, dims: usize },
     /// A value whose square overflows, at this flat pixel index (for squared-distance costs).
     BeyondSquareRange { index: usize },
 }
@@ -36,6 +40,13 @@ impl fmt::Display for InputError {
             InputError::NotFinite { index } => {
                 write!(f, "value at flat index {index} is NaN or infinite")
             }
+            InputError::NotYet { what } => write!(f, "{what} is not supported yet"),
+            InputError::Connectivity { connectivity, dims } => write!(
+                f,
+                "connectivity {} is for {}D images, not {dims}D ones (2D: 4 or 8; 3D: 6)",
+                connectivity.neighbours(),
+                connectivity.dims()
+            ),
             InputError::BeyondSquareRange { index } => write!(
                 f,
                 "value at flat index {index} is beyond ±{MAX_SQUARED_MAGNITUDE:e}, where squared distances overflow"

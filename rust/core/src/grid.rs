@@ -26,31 +26,87 @@ pub enum Connectivity {
     Four,
     /// 8-connected foreground: pixels are top-dimensional cells (T-construction, GUDHI's default).
     Eight,
+    /// 3D, 6-connected foreground: voxels are vertices (V-construction, Betti-Matching-3D's).
+    Six,
 }
 
+impl Connectivity {
+    /// The number of neighbours of a foreground pixel: the user's name for it (4, 8, 6).
+    pub fn neighbours(self) -> u32 {
+        match self {
+            Connectivity::Four => 4,
+            Connectivity::Eight => 8,
+            Connectivity::Six => 6,
+        }
+    }
+
+    /// The number of axes of the images it applies to.
+    pub fn dims(self) -> usize {
+        match self {
+            Connectivity::Four | Connectivity::Eight => 2,
+            Connectivity::Six => 3,
+        }
+    }
+}
+
+/// The shape of a 2D image (`rows × cols`) or of a 3D volume (`depth × rows × cols`), row-major
+/// with the last axis fastest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Shape {
+    /// The first axis of a volume; 1 for an image.
+    pub depth: usize,
     pub rows: usize,
     pub cols: usize,
+    volume: bool,
 }
 
 impl Shape {
+    /// A 2D image's shape.
     pub fn new(rows: usize, cols: usize) -> Self {
-        Shape { rows, cols }
+        Shape { depth: 1, rows, cols, volume: false }
+    }
+
+    /// A 3D volume's shape (a volume of depth 1 stays 3D: it has three homology dimensions).
+    pub fn volume(depth: usize, rows: usize, cols: usize) -> Self {
+        Shape { depth, rows, cols, volume: true }
     }
 
     /// The number of axes, which is also the number of homology dimensions (0 to `dims - 1`).
     pub const fn dims(&self) -> usize {
-        2
+        if self.volume {
+            3
+        } else {
+            2
+        }
     }
 
     pub fn pixels(&self) -> usize {
-        self.rows * self.cols
+        self.depth * self.rows * self.cols
     }
 
     /// Squares of the V-construction: one per 2x2 block of pixels.
     pub fn squares(&self) -> usize {
         self.rows.saturating_sub(1) * self.cols.saturating_sub(1)
+    }
+
+    /// The lengths of its axes.
+    pub fn axes(&self) -> Vec<usize> {
+        if self.volume {
+            vec![self.depth, self.rows, self.cols]
+        } else {
+            vec![self.rows, self.cols]
+        }
+    }
+
+    /// The coordinates of a flat index, one per axis.
+    pub fn coordinates(&self, p: usize) -> Vec<usize> {
+        let (plane, rest) = (p / (self.rows * self.cols), p % (self.rows * self.cols));
+        let (r, c) = (rest / self.cols, rest % self.cols);
+        if self.volume {
+            vec![plane, r, c]
+        } else {
+            vec![r, c]
+        }
     }
 
     pub fn row_col(&self, p: u32) -> (usize, usize) {
@@ -61,13 +117,16 @@ impl Shape {
     /// Checks that this shape is a non-empty image the cell indices can address. Overflow-safe, so
     /// it can run on any claimed shape before anything of that size is allocated.
     pub fn check_size(&self) -> Result<(), InputError> {
-        if self.rows == 0 || self.cols == 0 {
+        if self.rows == 0 || self.cols == 0 || self.depth == 0 {
             return Err(InputError::Empty);
         }
-        let padded = (self.rows.checked_add(2)).and_then(|r| self.cols.checked_add(2).and_then(|c| r.checked_mul(c)));
+        let padded_depth = if self.volume { self.depth.checked_add(2) } else { Some(1) };
+        let padded = [self.rows.checked_add(2), self.cols.checked_add(2), padded_depth]
+            .into_iter()
+            .try_fold(1usize, |n, side| side.and_then(|s| n.checked_mul(s)));
         match padded {
             Some(n) if n <= MAX_PIXELS => Ok(()),
-            _ => Err(InputError::TooLarge { pixels: self.rows.saturating_mul(self.cols) }),
+            _ => Err(InputError::TooLarge { pixels: self.depth.saturating_mul(self.rows).saturating_mul(self.cols) }),
         }
     }
 
@@ -80,12 +139,30 @@ impl Shape {
         Ok(())
     }
 
+    /// Checks that this is a 2D shape, for the computations that have no 3D version yet.
+    pub fn check_planar(&self, what: &'static str) -> Result<(), InputError> {
+        if self.dims() == 2 {
+            Ok(())
+        } else {
+            Err(InputError::NotYet { what })
+        }
+    }
+
+    /// Checks that `connectivity` applies to images of this many axes.
+    pub fn check_connectivity(&self, connectivity: Connectivity) -> Result<(), InputError> {
+        if connectivity.dims() == self.dims() {
+            Ok(())
+        } else {
+            Err(InputError::Connectivity { connectivity, dims: self.dims() })
+        }
+    }
+
     /// Checks that a prediction of this shape and a target of shape `target` form a pair.
     pub fn check_pair(&self, target: Shape) -> Result<(), InputError> {
         if *self == target {
             Ok(())
         } else {
-            Err(InputError::ShapeMismatch { pred: (self.rows, self.cols), target: (target.rows, target.cols) })
+            Err(InputError::ShapeMismatch { pred: self.axes(), target: target.axes() })
         }
     }
 

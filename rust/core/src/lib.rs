@@ -13,6 +13,7 @@ pub mod filtration;
 pub mod grid;
 pub mod masks;
 pub mod matching;
+pub mod middle;
 #[cfg(test)]
 mod no_panic_tests;
 pub mod order;
@@ -24,6 +25,8 @@ pub mod skeleton;
 mod test_rng;
 pub mod two_level;
 pub mod union_find;
+#[cfg(test)]
+mod volume_tests;
 
 pub use batch::{barcodes, mask_counts_batch, matchings, BatchError, BatchResult, Stop, ThreadCount, MAX_THREADS};
 pub use error::InputError;

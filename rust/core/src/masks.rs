@@ -75,6 +75,8 @@ pub fn mask_counts_with(
 ) -> Result<MaskCounts, InputError> {
     shape.check_len(pred.len())?;
     shape.check_len(target.len())?;
+    shape.check_planar("the mask path for 3D volumes")?;
+    shape.check_connectivity(connectivity)?;
     ws.pred.pack(pred, shape);
     ws.target.pack(target, shape);
     Ok(counts(ws, connectivity))
@@ -90,6 +92,8 @@ pub fn packed_mask_counts_with(
     let shape = pred.shape();
     shape.check_pair(target.shape())?;
     shape.check_len(shape.pixels())?;
+    shape.check_planar("the mask path for 3D volumes")?;
+    shape.check_connectivity(connectivity)?;
     ws.pred.clone_from(pred);
     ws.target.clone_from(target);
     Ok(counts(ws, connectivity))
@@ -334,7 +338,7 @@ mod tests {
         }
         let other = pack(&pred, Shape::new(70, 5));
         let err = packed_mask_counts_with(&mut ws, &other, &pack(&target, shape), Connectivity::Four);
-        assert_eq!(err, Err(InputError::ShapeMismatch { pred: (70, 5), target: (5, 70) }));
+        assert_eq!(err, Err(InputError::ShapeMismatch { pred: vec![70, 5], target: vec![5, 70] }));
         let empty = pack(&[], Shape::new(0, 4));
         assert_eq!(packed_mask_counts_with(&mut ws, &empty, &empty, Connectivity::Four), Err(InputError::Empty));
     }

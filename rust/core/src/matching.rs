@@ -159,6 +159,8 @@ impl MatchWorkspace {
     fn build(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) -> Result<(), InputError> {
         shape.validate(pred)?;
         shape.validate(target)?;
+        shape.check_connectivity(connectivity)?;
+        shape.check_planar("the Betti matching of 3D volumes")?;
         let MatchWorkspace { pred: fp, target: ft, comparison: fc, .. } = self;
         match (two_levels(pred), two_levels(target)) {
             (None, Some(levels)) => {

@@ -31,11 +31,13 @@ impl Arbitrary for AnyInput {
     fn arbitrary(g: &mut Gen) -> Self {
         let rows = usize::arbitrary(g) % 7;
         let cols = usize::arbitrary(g) % 7;
+        let volume = bool::arbitrary(g);
+        let depth = if volume { usize::arbitrary(g) % 4 } else { 1 };
         let exact = bool::arbitrary(g);
-        let len = if exact { rows * cols } else { usize::arbitrary(g) % 40 };
+        let len = if exact { depth * rows * cols } else { usize::arbitrary(g) % 40 };
         let other_len = if bool::arbitrary(g) { len } else { usize::arbitrary(g) % 40 };
         AnyInput {
-            shape: Shape::new(rows, cols),
+            shape: if volume { Shape::volume(depth, rows, cols) } else { Shape::new(rows, cols) },
             values: (0..len).map(|_| any_value(g)).collect(),
             other: (0..other_len).map(|_| any_value(g)).collect(),
         }
@@ -45,11 +47,12 @@ impl Arbitrary for AnyInput {
 fn entry_points_answer(input: AnyInput) -> bool {
     let AnyInput { shape, values, other } = input;
     let stop = Stop::new();
-    for connectivity in [Connectivity::Four, Connectivity::Eight] {
+    for connectivity in [Connectivity::Four, Connectivity::Eight, Connectivity::Six] {
         let _ = barcode(&values, shape, connectivity);
         let _ = betti_matching(&values, &other, shape, connectivity);
         let single = [ImageRef { values: &values, shape }];
-        let pair = [(ImageRef { values: &values, shape }, ImageRef { values: &other, shape: Shape::new(shape.cols, shape.rows) })];
+        let transposed = if shape.dims() == 3 { Shape::volume(shape.depth, shape.cols, shape.rows) } else { Shape::new(shape.cols, shape.rows) };
+        let pair = [(ImageRef { values: &values, shape }, ImageRef { values: &other, shape: transposed })];
         let _ = barcodes(&single, connectivity, ThreadCount::Fixed(2), &stop);
         let _ = matchings(&pair, connectivity, ThreadCount::Fixed(2), &stop);
         let _ = diagram_matchings(&pair, connectivity, ThreadCount::Fixed(2), &stop);
@@ -59,7 +62,7 @@ fn entry_points_answer(input: AnyInput) -> bool {
         if mask.len() == shape.pixels() {
             let (mut p, mut t) = (BitPlane::default(), BitPlane::default());
             p.pack(&mask, shape);
-            t.pack(&mask, Shape::new(shape.rows, shape.cols));
+            t.pack(&mask, shape);
             let _ = mask_counts_batch(&[(&p, &t)], connectivity, ThreadCount::Fixed(1), &stop);
         }
         for method in [Thinning::GuoHall, Thinning::ZhangSuen] {

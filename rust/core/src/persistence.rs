@@ -8,6 +8,7 @@
 use crate::error::InputError;
 use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration};
 use crate::grid::{Connectivity, Shape};
+use crate::middle::{middle_bars, MiddleWorkspace};
 use crate::union_find::{Image, UnionFind};
 
 /// A finite bar, located by flat pixel indices: its value at birth is `values[birth]`, at death
@@ -47,6 +48,9 @@ pub struct Workspace {
     pub filtration: Filtration,
     pub components: UnionFind,
     pub cycles: UnionFind,
+    middle: MiddleWorkspace,
+    positive_edges: Vec<Edge>,
+    cleared: Vec<u64>,
 }
 
 /// The barcode of `values` (sublevel filtration, row-major `shape`).
@@ -61,7 +65,11 @@ pub fn barcode_with(
     connectivity: Connectivity,
 ) -> Result<Barcode, InputError> {
     shape.validate(values)?;
+    shape.check_connectivity(connectivity)?;
     ws.filtration.build(values, shape, connectivity);
+    if shape.dims() == 3 {
+        return Ok(volume_barcode(ws));
+    }
     let f = &ws.filtration;
     let (mut components, mut cycles) = (Vec::new(), Vec::new());
     rayon::join(
@@ -69,6 +77,26 @@ pub fn barcode_with(
         || cycle_sweep(f, &mut ws.cycles, f.dual_edges(), None, |younger, edge, _| cycles.push(f.cycle_bar(younger, edge))),
     );
     Ok(Barcode { pairs: vec![components, cycles], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new()] })
+}
+
+/// The barcode of the volume built in `ws.filtration`: the bottom and top sweeps by union-find,
+/// then the middle dimension by reduction, cleared by the top sweep and compressed by the bottom.
+fn volume_barcode(ws: &mut Workspace) -> Barcode {
+    let Workspace { filtration: f, components: bottom, cycles: top, middle, positive_edges, cleared } = ws;
+    let f = &*f;
+    let mut components = Vec::new();
+    positive_edges.clear();
+    component_sweep(f, bottom, Some(positive_edges), |younger, edge| components.push(f.component_bar(younger, edge)));
+    let mut cavities = Vec::new();
+    cleared.clear();
+    cleared.resize((3 * f.ranks.len()).div_ceil(64), 0);
+    cycle_sweep(f, top, f.dual_edges(), None, |younger, square, _| {
+        cleared[square as usize / 64] |= 1 << (square % 64);
+        cavities.push(f.cycle_bar(younger, square));
+    });
+    let cleared = &*cleared;
+    let loops = middle_bars(f, middle, positive_edges, |square| cleared[square as usize / 64] >> (square % 64) & 1 == 1);
+    Barcode { pairs: vec![components, loops, cavities], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new(), Vec::new()] }
 }
 
 impl Filtration {

@@ -180,6 +180,7 @@ pub fn skeletonize_with(
     if rows == 0 || cols == 0 {
         return Err(InputError::Empty);
     }
+    shape.check_planar("skeletons of 3D volumes")?;
     if mask.len() != shape.pixels() {
         return Err(InputError::LengthMismatch { len: mask.len(), rows, cols });
     }

@@ -14,11 +14,12 @@ pub trait Cells: Copy + Send + Sync + 'static {
     /// (the dual edges are the primal ones, as in a plane graph: see `cycle_sweep`).
     const DUAL_EDGES_ARE_PRIMAL: bool;
 
-    /// The two padded pixels an edge joins, the smaller index first.
-    fn edge_pixels(key: u32, stride: u32) -> (u32, u32);
+    /// The two padded pixels an edge joins, the smaller index first (`stride`: the padded row
+    /// length, `plane`: the padded plane size, used in 3D only).
+    fn edge_pixels(key: u32, stride: u32, plane: u32) -> (u32, u32);
 
     /// The two dual nodes a dual edge separates (nodes of the outside where it leaves the grid).
-    fn dual_edge_nodes(key: u32, stride: u32) -> (u32, u32);
+    fn dual_edge_nodes(key: u32, stride: u32, plane: u32) -> (u32, u32);
 }
 
 /// 2D V-construction (connectivity 4): pixels are vertices; edges `2p + kind`, kinds down and
@@ -36,13 +37,13 @@ impl Cells for V2 {
     const DUAL_EDGES_ARE_PRIMAL: bool = true;
 
     #[inline(always)]
-    fn edge_pixels(key: u32, stride: u32) -> (u32, u32) {
+    fn edge_pixels(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
         let p = key >> 1;
         (p, p + if key & 1 == 0 { stride } else { 1 })
     }
 
     #[inline(always)]
-    fn dual_edge_nodes(key: u32, stride: u32) -> (u32, u32) {
+    fn dual_edge_nodes(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
         // The squares whose top-left pixels are left/right of a vertical edge, above/below a
         // horizontal one.
         let p = key >> 1;
@@ -54,15 +55,51 @@ impl Cells for T2 {
     const DUAL_EDGES_ARE_PRIMAL: bool = false;
 
     #[inline(always)]
-    fn edge_pixels(key: u32, stride: u32) -> (u32, u32) {
+    fn edge_pixels(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
         let p = key >> 2;
         (p, p + [stride, 1, stride + 1, stride - 1][(key & 3) as usize])
     }
 
     #[inline(always)]
-    fn dual_edge_nodes(key: u32, stride: u32) -> (u32, u32) {
+    fn dual_edge_nodes(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
         let p = key >> 1;
         (p, p + if key & 1 == 0 { stride } else { 1 })
+    }
+}
+
+/// 3D V-construction (connectivity 6, Betti-Matching-3D's): voxels are vertices; edges
+/// `3p + axis` (axis 0, 1, 2 = +depth, +row, +col, from the smaller corner `p`); the dual nodes
+/// are the cubes, keyed by their smallest corner, and the dual edges are the squares
+/// `3p + normal axis` (type 0 spans rows and cols, 1 depth and cols, 2 depth and rows): in
+/// `(anchor, type)` order, which is the reference's `x<<44 | y<<24 | z<<4 | type` order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct V3;
+
+impl V3 {
+    #[inline(always)]
+    fn offset(axis: u32, stride: u32, plane: u32) -> u32 {
+        match axis {
+            0 => plane,
+            1 => stride,
+            _ => 1,
+        }
+    }
+}
+
+impl Cells for V3 {
+    const DUAL_EDGES_ARE_PRIMAL: bool = false;
+
+    #[inline(always)]
+    fn edge_pixels(key: u32, stride: u32, plane: u32) -> (u32, u32) {
+        let p = key / 3;
+        (p, p + V3::offset(key % 3, stride, plane))
+    }
+
+    #[inline(always)]
+    fn dual_edge_nodes(key: u32, stride: u32, plane: u32) -> (u32, u32) {
+        // The cubes on either side of the square along its normal axis.
+        let p = key / 3;
+        (p - V3::offset(key % 3, stride, plane), p)
     }
 }
 
@@ -78,6 +115,10 @@ macro_rules! with_cells {
             }
             $crate::grid::Connectivity::Eight => {
                 type $cells = $crate::filtration::T2;
+                $body
+            }
+            $crate::grid::Connectivity::Six => {
+                type $cells = $crate::filtration::V3;
                 $body
             }
         }
@@ -109,6 +150,11 @@ impl Stencil {
     pub(super) fn eight(stride: u32) -> Self {
         Stencil { forward: [stride, 1, stride + 1, stride - 1], kinds: 4, backward_order: [2, 0, 3, 1] }
     }
+
+    /// 3D: deeper, down, right (Betti-Matching-3D's edge types 0, 1, 2).
+    pub(super) fn six(stride: u32, plane: u32) -> Self {
+        Stencil { forward: [plane, stride, 1, 0], kinds: 3, backward_order: [0, 1, 2, 0] }
+    }
 }
 
 impl Filtration {
@@ -121,6 +167,11 @@ impl Filtration {
     /// The plain row-major index of a padded pixel.
     #[inline]
     pub fn pixel(&self, padded: u32) -> u32 {
+        if self.shape.dims() == 3 {
+            let (x, rest) = (padded / self.plane, padded % self.plane);
+            let (y, z) = (rest / self.stride, rest % self.stride);
+            return ((x - 1) * self.shape.rows as u32 + (y - 1)) * self.shape.cols as u32 + (z - 1);
+        }
         let (r, c) = (padded / self.stride, padded % self.stride);
         (r - 1) * self.shape.cols as u32 + (c - 1)
     }
@@ -129,6 +180,11 @@ impl Filtration {
     #[inline]
     pub fn edge_pixels(&self, key: u32) -> (u32, u32) {
         crate::with_cells!(self.conn(), C => self.edge_pixels_in::<C>(key))
+    }
+
+    /// The padded plane size: the offset to the voxel one deeper (3D).
+    pub fn plane(&self) -> u32 {
+        self.plane
     }
 
     /// The connectivity it was built for.
@@ -144,7 +200,7 @@ impl Filtration {
     /// [`Filtration::edge_pixels`] for cells fixed at compile time.
     #[inline(always)]
     pub fn edge_pixels_in<C: Cells>(&self, key: u32) -> (u32, u32) {
-        C::edge_pixels(key, self.stride)
+        C::edge_pixels(key, self.stride, self.plane)
     }
 
     /// The pixel whose value an edge takes: the larger endpoint, the second one on a tie (as
@@ -168,7 +224,7 @@ impl Filtration {
     /// [`Filtration::dual_edge_nodes`] for cells fixed at compile time.
     #[inline(always)]
     pub fn dual_edge_nodes_in<C: Cells>(&self, key: u32) -> (u32, u32) {
-        C::dual_edge_nodes(key, self.stride)
+        C::dual_edge_nodes(key, self.stride, self.plane)
     }
 
     /// The pixel whose value a dual edge takes (where the cycle is born).
@@ -176,6 +232,18 @@ impl Filtration {
     pub fn dual_edge_pixel(&self, key: u32) -> u32 {
         match self.conn() {
             Connectivity::Four => self.edge_pixel(key),
+            Connectivity::Six => {
+                // A square: its corners in descending index order, the first at its value.
+                let (p, normal) = (key / 3, key % 3);
+                let (s, z) = (self.stride, self.plane);
+                let (a, b) = match normal {
+                    0 => (s, 1),
+                    1 => (z, 1),
+                    _ => (z, s),
+                };
+                let rank = self.ranks[p as usize].max(self.ranks[(p + a) as usize]).max(self.ranks[(p + b) as usize]).max(self.ranks[(p + a + b) as usize]);
+                [p + a + b, p + a, p + b, p].into_iter().find(|&q| self.ranks[q as usize] == rank).unwrap_or(p)
+            }
             Connectivity::Eight => {
                 let (a, b) = self.dual_edge_nodes(key);
                 if self.ranks[a as usize] <= self.ranks[b as usize] {
@@ -193,6 +261,16 @@ impl Filtration {
     pub fn dual_node_pixel(&self, node: u32) -> u32 {
         match self.conn() {
             Connectivity::Eight => node,
+            Connectivity::Six => {
+                // A cube: its corners in ascending index order, the first at its value.
+                let (s, z) = (self.stride, self.plane);
+                let rank = self.dual_ranks[node as usize];
+                [0, 1, s, s + 1, z, z + 1, z + s, z + s + 1]
+                    .into_iter()
+                    .map(|o| node + o)
+                    .find(|&p| self.ranks[p as usize] == rank)
+                    .unwrap_or(node)
+            }
             Connectivity::Four => {
                 let s = self.stride;
                 let rank = self.dual_ranks[node as usize];

@@ -25,6 +25,7 @@ impl EdgeBuilder<'_> {
         match (stencil.kinds, rule) {
             (2, EdgeValue::Max) => self.build_with::<2, true>(stencil, out),
             (2, EdgeValue::Min) => self.build_with::<2, false>(stencil, out),
+            (3, EdgeValue::Max) => self.build_with::<3, true>(stencil, out),
             (4, EdgeValue::Max) => self.build_with::<4, true>(stencil, out),
             _ => unreachable!("no such stencil"),
         }

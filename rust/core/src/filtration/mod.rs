@@ -26,6 +26,7 @@ mod cells;
 mod edges;
 mod merge;
 mod raster;
+mod volume;
 #[cfg(test)]
 mod tests;
 
@@ -33,7 +34,7 @@ use crate::grid::{Connectivity, Shape};
 use crate::order::{sort_values, SortScratch};
 use crate::union_find::UnionFind;
 use cells::{square_ranks, EdgeValue, Stencil};
-pub use cells::{Cells, T2, V2};
+pub use cells::{Cells, T2, V2, V3};
 use edges::EdgeBuilder;
 
 /// Rank of the padding and of the outside node: later than every pixel.
@@ -57,6 +58,8 @@ pub fn edge_rank(e: Edge) -> u32 {
 pub struct Filtration {
     shape: Shape,
     stride: u32,
+    /// The padded plane size (`stride * (rows + 2)`): the offset to the voxel one deeper (3D).
+    plane: u32,
     connectivity: Option<Connectivity>,
     /// Dense value ranks of the padded pixels (`PADDING` on the border), row-major with
     /// `stride = cols + 2`.
@@ -68,8 +71,9 @@ pub struct Filtration {
     first: u32,
     /// Primal edges in ascending `(value, key)` order.
     pub edges: Vec<Edge>,
-    /// T-construction only: dual edges in ascending `(value, key)` order (swept in reverse).
-    dual_edges_eight: Vec<Edge>,
+    /// Dual edges in ascending `(value, key)` order (swept in reverse), where they are not the
+    /// primal edges: the T-construction's, and the squares of a 3D V-construction.
+    dual_edge_list: Vec<Edge>,
     /// Ranks of the dual nodes by padded index (`PADDING` marks a node that is part of the
     /// outside), the outside node last.
     pub dual_ranks: Vec<u32>,
@@ -88,6 +92,9 @@ impl Filtration {
     /// [`Filtration::build`] when the caller already knows [`two_levels`]`(values)`.
     pub(crate) fn build_with_levels(&mut self, values: &[f64], shape: Shape, connectivity: Connectivity, levels: Option<(f64, f64)>) {
         self.reset(shape, connectivity);
+        if shape.dims() == 3 {
+            return self.build_volume(values);
+        }
         match levels {
             Some((low, _)) => self.build_two_level(values, low),
             None => self.build_sorted(values),
@@ -96,12 +103,14 @@ impl Filtration {
 
     /// Sets the geometry and fills the padded ranks with `PADDING`.
     fn reset(&mut self, shape: Shape, connectivity: Connectivity) {
+        debug_assert_eq!(shape.dims(), connectivity.dims());
         self.shape = shape;
         self.stride = (shape.cols + 2) as u32;
+        self.plane = self.stride * (shape.rows + 2) as u32;
         self.connectivity = Some(connectivity);
-        let stride = self.stride as usize;
+        let padded = if shape.dims() == 3 { self.plane as usize * (shape.depth + 2) } else { self.plane as usize };
         self.ranks.clear();
-        self.ranks.resize(stride * (shape.rows + 2), PADDING);
+        self.ranks.resize(padded, PADDING);
     }
 
     /// The general path: one sort of the pixels, then edges generated per pixel.
@@ -125,8 +134,9 @@ impl Filtration {
             Connectivity::Four => builder.build(&Stencil::four(self.stride), EdgeValue::Max, &mut self.edges),
             Connectivity::Eight => {
                 builder.build(&Stencil::eight(self.stride), EdgeValue::Max, &mut self.edges);
-                builder.build(&Stencil::four(self.stride), EdgeValue::Min, &mut self.dual_edges_eight);
+                builder.build(&Stencil::four(self.stride), EdgeValue::Min, &mut self.dual_edge_list);
             }
+            Connectivity::Six => unreachable!("volumes are built by build_volume"),
         }
         self.build_dual_ranks();
     }
@@ -138,6 +148,7 @@ impl Filtration {
                 self.dual_ranks.clear();
                 self.dual_ranks.extend_from_slice(&self.ranks);
             }
+            Connectivity::Six => volume::cube_ranks(&self.ranks, self.stride as usize, self.plane as usize, &mut self.dual_ranks),
         }
         self.dual_ranks.push(PADDING);
     }
@@ -155,7 +166,7 @@ impl Filtration {
     pub fn dual_edges(&self) -> &[Edge] {
         match self.conn() {
             Connectivity::Four => &self.edges,
-            Connectivity::Eight => &self.dual_edges_eight,
+            Connectivity::Eight | Connectivity::Six => &self.dual_edge_list,
         }
     }
 

@@ -30,8 +30,9 @@ impl Filtration {
             Connectivity::Four => raster_edges_max::<2>(ranks, shape, &Stencil::four(self.stride), block, &mut self.edges),
             Connectivity::Eight => {
                 raster_edges_max::<4>(ranks, shape, &Stencil::eight(self.stride), block, &mut self.edges);
-                raster_edges(ranks, &Stencil::four(self.stride), EdgeValue::Min, block, &mut self.dual_edges_eight);
+                raster_edges(ranks, &Stencil::four(self.stride), EdgeValue::Min, block, &mut self.dual_edge_list);
             }
+            Connectivity::Six => unreachable!("volumes are built by build_volume"),
         }
         self.build_dual_ranks();
     }

@@ -1,0 +1,59 @@
+//! The filtration of a 3D volume (connectivity 6, V-construction): one sort of the voxels, then
+//! the edges and the squares (the dual edges) in `(value, key)` order, and the cubes' ranks (the
+//! dual nodes).
+//!
+//! This first version orders the edges and squares by a plain sort of `rank << 32 | key`; the 2D
+//! path's per-pixel generation (only ties need ordering) is the way to make it faster.
+
+use super::cells::{EdgeValue, Stencil};
+use super::edges::EdgeBuilder;
+use super::{Edge, Filtration, PADDING};
+use crate::order::sort_values;
+
+impl Filtration {
+    /// Builds the filtration of a volume (`self.reset` done, values validated).
+    pub(super) fn build_volume(&mut self, values: &[f64]) {
+        let (shape, stride, plane) = (self.shape, self.stride as usize, self.plane as usize);
+        self.padded_ids.clear();
+        for x in 0..shape.depth {
+            for y in 0..shape.rows {
+                let start = (x + 1) * plane + (y + 1) * stride + 1;
+                self.padded_ids.extend((start..start + shape.cols).map(|p| p as u32));
+            }
+        }
+        sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
+        self.first = self.order[0];
+        let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut self.block, bitmap: &mut self.bitmap };
+        builder.build(&Stencil::six(self.stride, self.plane), EdgeValue::Max, &mut self.edges);
+        squares(&self.ranks, &self.padded_ids, self.stride, self.plane, &mut self.dual_edge_list);
+        self.build_dual_ranks();
+    }
+}
+
+/// The squares with four real corners, as `rank << 32 | key` in ascending order (key `3p + normal
+/// axis`, `p` the smallest corner; rank the largest corner rank).
+fn squares(ranks: &[u32], voxels: &[u32], stride: u32, plane: u32, out: &mut Vec<Edge>) {
+    out.clear();
+    out.reserve(3 * voxels.len());
+    for &p in voxels {
+        for (normal, (a, b)) in [(stride, 1), (plane, 1), (plane, stride)].into_iter().enumerate() {
+            let rank = ranks[p as usize].max(ranks[(p + a) as usize]).max(ranks[(p + b) as usize]).max(ranks[(p + a + b) as usize]);
+            if rank != PADDING {
+                out.push((rank as u64) << 32 | (3 * p + normal as u32) as u64);
+            }
+        }
+    }
+    out.sort_unstable();
+}
+
+/// Ranks of the cubes (2×2×2 blocks) by smallest corner; `PADDING` for any block that touches the
+/// padding (the caller appends the outside node).
+pub(super) fn cube_ranks(ranks: &[u32], stride: usize, plane: usize, out: &mut Vec<u32>) {
+    let n = ranks.len();
+    out.clear();
+    out.resize(n, PADDING);
+    let square = |q: usize| ranks[q].max(ranks[q + 1]).max(ranks[q + stride]).max(ranks[q + stride + 1]);
+    for (p, cube) in out.iter_mut().enumerate().take(n.saturating_sub(plane + stride + 1)) {
+        *cube = square(p).max(square(p + plane));
+    }
+}
