@@ -48,8 +48,9 @@ def test_mismatched_shapes():
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 4), (1, 2, 3, 4), ()])
 def test_wrong_number_of_dimensions(shape):
     bad = np.zeros(shape)
-    with raises(ValueError, r"\bimage\b", "2D"):
-        bm.barcode(bad)
+    if len(shape) != 3:  # barcode() takes 3D volumes (test_volumes.py)
+        with raises(ValueError, r"\bimage\b", "2D"):
+            bm.barcode(bad)
     with raises(ValueError, r"\bpred\b", "2D"):
         bm.betti_matching(bad, bad)
     with raises(ValueError, r"\btarget\b", "2D"):

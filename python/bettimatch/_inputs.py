@@ -52,9 +52,12 @@ def _torch_native_floats():
     return (torch.float32, torch.float64)
 
 
-def check_image(x: np.ndarray, name: str) -> np.ndarray:
-    if x.ndim != 2:
-        hint = " (3D volumes are not supported yet)" if x.ndim == 3 else ""
+def check_image(x: np.ndarray, name: str, volumes: bool = False) -> np.ndarray:
+    """`x` if it is a non-empty 2D image (or, with `volumes`, a 3D volume)."""
+    if x.ndim != 2 and not (volumes and x.ndim == 3):
+        if volumes:
+            raise ValueError(f"{name}: expected a 2D image or a 3D volume, got shape {tuple(x.shape)}")
+        hint = " (3D volumes are not supported yet here: only barcode() and barcode_batch() take them)" if x.ndim == 3 else ""
         raise ValueError(f"{name}: expected a 2D image, got shape {tuple(x.shape)}{hint}")
     if x.size == 0:
         raise ValueError(f"{name}: image is empty (shape {tuple(x.shape)})")
@@ -67,11 +70,19 @@ def check_filtration(filtration: str) -> str:
     return filtration
 
 
-def check_connectivity(connectivity: Optional[int]) -> int:
+_CONNECTIVITIES = {2: (4, 8), 3: (6,)}
+
+
+def check_connectivity(connectivity: Optional[int], ndim: int = 2) -> int:
+    """The connectivity for images of `ndim` axes: 4 or 8 in 2D, 6 in 3D; None picks 4 or 6."""
+    allowed = _CONNECTIVITIES[ndim]
     if connectivity is None:
-        return 4
-    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8 for 2D images (or None for 4), got {connectivity!r}")
+        return allowed[0]
+    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in allowed:
+        raise ValueError(
+            f"connectivity must be 4 or 8 for 2D images or 6 for 3D volumes (None: 4 or 6), "
+            f"got {connectivity!r} for a {ndim}D input"
+        )
     return int(connectivity)
 
 
@@ -89,15 +100,17 @@ def check_num_threads(num_threads: Optional[int]) -> Optional[int]:
     return int(num_threads)
 
 
-def as_image_list(images: Any, name: str) -> list:
-    """A list of 2D arrays from a sequence of images or an (N, H, W) array/tensor."""
+def as_image_list(images: Any, name: str, volumes: bool = False) -> list:
+    """A list of 2D arrays from a sequence of images or an (N, H, W) array/tensor; with `volumes`,
+    also 3D volumes from a sequence of them or an (N, D, H, W) array."""
     if isinstance(images, np.ndarray) or type(images).__module__.startswith("torch"):
         stacked = as_array(images, name)
-        if stacked.ndim != 3:
-            raise ValueError(f"{name}: expected an (N, H, W) array or a sequence of 2D images, got shape {tuple(stacked.shape)}")
-        return [check_image(stacked[i], f"{name}[{i}]") for i in range(stacked.shape[0])]
+        if stacked.ndim != 3 and not (volumes and stacked.ndim == 4):
+            expected = "an (N, H, W) or (N, D, H, W) array" if volumes else "an (N, H, W) array"
+            raise ValueError(f"{name}: expected {expected} or a sequence of images, got shape {tuple(stacked.shape)}")
+        return [check_image(stacked[i], f"{name}[{i}]", volumes) for i in range(stacked.shape[0])]
     try:
         items = list(images)
     except TypeError:
         raise TypeError(f"{name}: expected a sequence of 2D images or an (N, H, W) array, got {type(images).__name__}") from None
-    return [check_image(as_array(x, f"{name}[{i}]"), f"{name}[{i}]") for i, x in enumerate(items)]
+    return [check_image(as_array(x, f"{name}[{i}]"), f"{name}[{i}]", volumes) for i, x in enumerate(items)]

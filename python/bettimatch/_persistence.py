@@ -24,11 +24,13 @@ def _coords(flat: np.ndarray, shape: tuple) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Barcode:
-    """Finite persistence pairs of one image, per homology dimension ``d`` (0 and 1).
+    """Finite persistence pairs of one image, per homology dimension ``d`` (0 and 1 in 2D; 0, 1
+    and 2 in 3D).
 
-    ``birth[d]`` and ``death[d]`` are (n, 2) int64 pixel coordinates, ``birth_value[d]`` and
-    ``death_value[d]`` the image's values there (float64). ``essential[d]`` holds the birth
-    coordinates of the bars that never die (dimension 0: exactly one, the first pixel to enter).
+    ``birth[d]`` and ``death[d]`` are (n, ndim) int64 pixel (voxel) coordinates in the array's
+    axis order, ``birth_value[d]`` and ``death_value[d]`` the image's values there (float64).
+    ``essential[d]`` holds the birth coordinates of the bars that never die (dimension 0: exactly
+    one, the first pixel to enter).
     """
 
     birth: List[np.ndarray]
@@ -107,25 +109,32 @@ def _matching_from(raw: tuple, shape: tuple) -> BettiMatching:
 
 
 def barcode(image: Any, filtration: str = "superlevel", connectivity: Optional[int] = None) -> Barcode:
-    """Persistence barcode of a 2D image with the pixel where each bar is born and dies.
+    """Persistence barcode of a 2D image or a 3D volume, with the pixel (voxel) where each bar is
+    born and where it dies.
 
     ``filtration="superlevel"`` (default) lets high values enter first (probabilities, masks);
-    ``"sublevel"`` low values. ``connectivity`` is the foreground's: 4 (default, V-construction)
-    or 8 (T-construction); the background gets the other one.
+    ``"sublevel"`` low values. ``connectivity`` is the foreground's: in 2D 4 (default,
+    V-construction) or 8 (T-construction), the background getting the other; in 3D 6 (default and
+    only, V-construction: voxels are vertices, Betti-Matching-3D's convention). The result has one
+    entry per homology dimension: 0 components, 1 holes (loops, tunnels), 2 cavities (3D only).
     """
-    img = check_image(as_array(image, "image"), "image")
-    raw = _core.barcode_batch([img], check_filtration(filtration), check_connectivity(connectivity), None, False)[0]
+    img = check_image(as_array(image, "image"), "image", volumes=True)
+    conn = check_connectivity(connectivity, img.ndim)
+    raw = _core.barcode_batch([img], check_filtration(filtration), conn, None, False)[0]
     return _barcode_from(raw, img)
 
 
 def barcode_batch(
     images: Any, filtration: str = "superlevel", connectivity: Optional[int] = None, num_threads: Optional[int] = None
 ) -> List[Barcode]:
-    """Barcodes of a sequence of 2D images (or an (N, H, W) array), computed in parallel."""
-    imgs = as_image_list(images, "images")
-    raws = _core.barcode_batch(
-        imgs, check_filtration(filtration), check_connectivity(connectivity), check_num_threads(num_threads), True
-    )
+    """Barcodes of a sequence of 2D images or 3D volumes (or an (N, H, W) / (N, D, H, W) array),
+    computed in parallel; see :func:`barcode`."""
+    imgs = as_image_list(images, "images", volumes=True)
+    ndims = {img.ndim for img in imgs}
+    if len(ndims) > 1:
+        raise ValueError("images: a batch holds either 2D images or 3D volumes, not both")
+    conn = check_connectivity(connectivity, ndims.pop() if ndims else 2)
+    raws = _core.barcode_batch(imgs, check_filtration(filtration), conn, check_num_threads(num_threads), True)
     return [_barcode_from(r, img) for r, img in zip(raws, imgs)]
 
 

@@ -320,16 +320,20 @@ impl<'py> RawArray<'py> {
         }
     }
 
-    /// The array's shape as an image, checked before anything of its size is allocated.
+    /// The array's shape as a 2D image or a 3D volume, checked before anything of its size is
+    /// allocated.
     fn image_shape(&self, label: &str) -> PyResult<Shape> {
-        if self.shape.len() != 2 {
-            return Err(PyValueError::new_err(format!(
-                "{label}: expected a 2D image, got an array with {} dimensions (shape {:?})",
-                self.shape.len(),
-                self.shape
-            )));
-        }
-        let shape = Shape::new(self.shape[0], self.shape[1]);
+        let shape = match self.shape[..] {
+            [rows, cols] => Shape::new(rows, cols),
+            [depth, rows, cols] => Shape::volume(depth, rows, cols),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "{label}: expected a 2D image or a 3D volume, got an array with {} dimensions (shape {})",
+                    self.shape.len(),
+                    tuple_text(&self.shape)
+                )))
+            }
+        };
         shape.check_size().map_err(|e| size_error(label, e, &self.shape))?;
         Ok(shape)
     }
@@ -346,7 +350,7 @@ impl<'py> RawArray<'py> {
 }
 
 /// `(a, b, c)`, as Python prints a tuple of ints.
-fn tuple_text(items: &[usize]) -> String {
+pub fn tuple_text(items: &[usize]) -> String {
     let parts: Vec<String> = items.iter().map(|d| d.to_string()).collect();
     match parts.len() {
         1 => format!("({},)", parts[0]),
@@ -422,24 +426,27 @@ fn image_values(raw: &RawArray<'_>, shape: Shape, dir: Direction, label: &str) -
     Ok(out)
 }
 
-/// Converts one 2D numpy array into sublevel values; `label` names it in error messages.
+/// Converts one 2D image or 3D volume into sublevel values; `label` names it in error messages.
 pub fn sublevel_values(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> PyResult<(Vec<f64>, Shape)> {
     let raw = RawArray::new(obj, label)?;
     let shape = raw.image_shape(label)?;
     Ok((image_values(&raw, shape, dir, label)?, shape))
 }
 
-/// Converts an (N, H, W) numpy array into N images of sublevel values.
+/// Converts an (N, H, W) or (N, D, H, W) numpy array into N images (volumes) of sublevel values.
 pub fn sublevel_stack(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> PyResult<(Vec<Vec<f64>>, Shape)> {
     let raw = RawArray::new(obj, label)?;
-    if raw.shape().len() != 3 {
-        return Err(PyValueError::new_err(format!(
-            "{label}: expected an (N, H, W) array, got shape {:?}",
-            raw.shape()
-        )));
-    }
+    let shape = match raw.shape()[..] {
+        [_, rows, cols] => Shape::new(rows, cols),
+        [_, depth, rows, cols] => Shape::volume(depth, rows, cols),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "{label}: expected an (N, H, W) or (N, D, H, W) array, got shape {}",
+                tuple_text(raw.shape())
+            )))
+        }
+    };
     let n = raw.shape()[0];
-    let shape = Shape::new(raw.shape()[1], raw.shape()[2]);
     shape.check_size().map_err(|e| size_error(label, e, raw.shape()))?;
     let mut images = reserved(n, label)?;
     for i in 0..n {
@@ -448,10 +455,22 @@ pub fn sublevel_stack(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> Py
     Ok((images, shape))
 }
 
+/// The array's shape as a 2D image: masks have no 3D path yet.
+fn mask_shape(raw: &RawArray<'_>, label: &str) -> PyResult<Shape> {
+    let shape = raw.image_shape(label)?;
+    if shape.dims() != 2 {
+        return Err(PyValueError::new_err(format!(
+            "{label}: expected a 2D image, got shape {} (3D volumes are not supported yet for masks)",
+            tuple_text(raw.shape())
+        )));
+    }
+    Ok(shape)
+}
+
 /// The nonzero pixels of one 2D numpy array as row-major 0/1 bytes.
 fn nonzero_bytes(obj: &Bound<'_, PyAny>, label: &str) -> PyResult<(Vec<u8>, Shape)> {
     let raw = RawArray::new(obj, label)?;
-    let shape = raw.image_shape(label)?;
+    let shape = mask_shape(&raw, label)?;
     let mut out = reserved(shape.pixels(), label)?;
     nonzero_of(&raw, &mut out);
     Ok((out, shape))
@@ -468,7 +487,7 @@ pub fn mask_values(obj: &Bound<'_, PyAny>, label: &str) -> PyResult<(Vec<bool>, 
 pub fn mask_plane(obj: &Bound<'_, PyAny>, label: &str) -> PyResult<BitPlane> {
     let mut plane = BitPlane::default();
     let raw = RawArray::new(obj, label)?;
-    let shape = raw.image_shape(label)?;
+    let shape = mask_shape(&raw, label)?;
     match raw.contiguous_bytes() {
         Some(bytes) => plane.pack_nonzero(bytes, shape),
         None => {

@@ -11,7 +11,7 @@ use bettimatch_core::batch::ImageRef;
 use bettimatch_core::{Connectivity, InputError, Shape};
 use calls::{detached, guarded, thread_count};
 use bettimatch_core::bitplane::BitPlane;
-use intake::{mask_plane, sublevel_values, Direction};
+use intake::{mask_plane, sublevel_values, tuple_text, Direction};
 use numpy::PyArray2;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -31,23 +31,22 @@ fn connectivity(c: u32) -> PyResult<Connectivity> {
     match c {
         4 => Ok(Connectivity::Four),
         8 => Ok(Connectivity::Eight),
-        other => Err(PyValueError::new_err(format!("connectivity must be 4 or 8 for 2D images, got {other}"))),
+        6 => Ok(Connectivity::Six),
+        other => Err(PyValueError::new_err(format!(
+            "connectivity must be 4 or 8 for 2D images or 6 for 3D volumes, got {other}"
+        ))),
     }
 }
 
 fn input_error(label: &str, shape: Shape, e: InputError) -> PyErr {
+    let at = |index: usize| tuple_text(&shape.coordinates(index));
     let msg = match e {
-        InputError::NotFinite { index } => {
-            let (r, c) = shape.row_col(index as u32);
-            format!("{label}: value at ({r}, {c}) is NaN or infinite")
-        }
-        InputError::BeyondSquareRange { index } => {
-            let (r, c) = shape.row_col(index as u32);
-            format!(
-                "{label}: value at ({r}, {c}) is beyond ±{:e}, where squared distances overflow",
-                bettimatch_core::error::MAX_SQUARED_MAGNITUDE
-            )
-        }
+        InputError::NotFinite { index } => format!("{label}: value at {} is NaN or infinite", at(index)),
+        InputError::BeyondSquareRange { index } => format!(
+            "{label}: value at {} is beyond ±{:e}, where squared distances overflow",
+            at(index),
+            bettimatch_core::error::MAX_SQUARED_MAGNITUDE
+        ),
         other => format!("{label}: {other}"),
     };
     PyValueError::new_err(msg)
@@ -133,13 +132,11 @@ fn matching_batch<'py>(
         for (i, (a, b)) in p.iter().zip(&t).enumerate() {
             if a.1 != b.1 {
                 return Err(PyValueError::new_err(format!(
-                    "{} has shape ({}, {}) but {} has shape ({}, {})",
+                    "{} has shape {} but {} has shape {}",
                     label(pred_name, i, batched),
-                    a.1.rows,
-                    a.1.cols,
+                    tuple_text(&a.1.axes()),
                     label(target_name, i, batched),
-                    b.1.rows,
-                    b.1.cols
+                    tuple_text(&b.1.axes())
                 )));
             }
         }

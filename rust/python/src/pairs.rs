@@ -13,7 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::intake::{sublevel_stack, Direction};
+use crate::intake::{sublevel_stack, tuple_text, Direction};
 
 const MATCHED: i64 = 0;
 const UNMATCHED_PRED: i64 = 1;
@@ -32,14 +32,11 @@ impl Stacks {
         let (p, ps) = sublevel_stack(preds, dir, "input")?;
         let (t, ts) = sublevel_stack(targets, dir, "target")?;
         if p.len() != t.len() || ps != ts {
+            let full = |n: usize, s: Shape| [vec![n], s.axes()].concat();
             return Err(PyValueError::new_err(format!(
-                "input has shape ({}, {}, {}) but target has shape ({}, {}, {})",
-                p.len(),
-                ps.rows,
-                ps.cols,
-                t.len(),
-                ts.rows,
-                ts.cols
+                "input has shape {} but target has shape {}",
+                tuple_text(&full(p.len(), ps)),
+                tuple_text(&full(t.len(), ts))
             )));
         }
         Ok(Stacks { preds: p, targets: t, shape: ps })

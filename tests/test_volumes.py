@@ -1,0 +1,174 @@
+"""3D volumes (issue 9, first step): the barcode of a (D, H, W) volume with connectivity 6.
+
+Checked against GUDHI's ``CubicalComplex(vertices=...)`` (the same V-construction) as multisets of
+(dimension, birth, death), against the 2D barcode of a one-voxel-thick volume's slice, against
+scipy labelling for masks, and for the calls that do not take volumes yet, against the clear error.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import bettimatch as bm
+
+gudhi = pytest.importorskip("gudhi")
+
+
+def gudhi_diagram(x: np.ndarray, filtration: str) -> Counter:
+    values = x.astype(np.float64) if filtration == "sublevel" else 1.0 - x.astype(np.float64)
+    cc = gudhi.CubicalComplex(vertices=values)
+    cc.compute_persistence()
+    out = Counter()
+    for d in range(3):
+        for b, e in cc.persistence_intervals_in_dimension(d):
+            if np.isfinite(e) and b != e:
+                out[(d, float(b), float(e))] += 1
+    return out
+
+
+def our_diagram(bc: bm.Barcode, filtration: str) -> Counter:
+    out = Counter()
+    for d in range(len(bc.birth)):
+        for b, e in zip(bc.birth_value[d], bc.death_value[d]):
+            if filtration == "superlevel":
+                b, e = 1.0 - b, 1.0 - e
+            out[(d, float(b), float(e))] += 1
+    return out
+
+
+volume_shapes = st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6))
+
+
+@given(data=st.data(), shape=volume_shapes, levels=st.sampled_from([2, 3, 5, 1000]), filtration=st.sampled_from(["sublevel", "superlevel"]))
+def test_volume_barcodes_equal_gudhi(data, shape, levels, filtration):
+    x = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, levels - 1))).astype(np.float64) / levels
+    bc = bm.barcode(x, filtration)
+    assert len(bc.birth) == 3
+    assert all(b.shape[1] == 3 for b in bc.birth + bc.death)
+    assert our_diagram(bc, filtration) == gudhi_diagram(x, filtration)
+    assert bc.essential[0].shape == (1, 3) and bc.essential[1].size == 0 and bc.essential[2].size == 0
+    # Values are the input's own at the reported voxels.
+    for d in range(3):
+        assert np.array_equal(bc.birth_value[d], x[tuple(bc.birth[d].T)])
+        assert np.array_equal(bc.death_value[d], x[tuple(bc.death[d].T)])
+
+
+def test_larger_smooth_and_noisy_volumes_equal_gudhi():
+    rng = np.random.default_rng(7)
+    from scipy.ndimage import gaussian_filter
+
+    noise = rng.random((14, 15, 16))
+    smooth = gaussian_filter(rng.random((20, 18, 16)), 2)
+    for x in (noise, smooth, noise.astype(np.float32)):
+        assert our_diagram(bm.barcode(x, "sublevel"), "sublevel") == gudhi_diagram(x.astype(np.float64), "sublevel")
+
+
+@given(data=st.data(), rows=st.integers(1, 8), cols=st.integers(1, 8), axis=st.integers(0, 2))
+def test_a_one_voxel_thick_volume_gives_the_barcode_of_its_slice(data, rows, cols, axis):
+    image = data.draw(hnp.arrays(np.float64, (rows, cols), elements=st.floats(0, 1), unique=True))
+    flat = bm.barcode(image, "sublevel")
+    volume = np.expand_dims(image, axis)
+    thick = bm.barcode(volume, "sublevel")
+    keep = [a for a in range(3) if a != axis]
+    for d in range(2):
+        want = sorted(map(tuple, np.concatenate([flat.birth[d], flat.death[d]], axis=1)))
+        got = sorted(map(tuple, np.concatenate([thick.birth[d][:, keep], thick.death[d][:, keep]], axis=1)))
+        assert got == want
+        assert np.all(thick.birth[d][:, axis] == 0)
+    assert thick.birth[2].shape == (0, 3)
+
+
+def test_masks_betti_numbers_match_scipy_labelling():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        mask = rng.random((7, 8, 6)) > rng.uniform(0.3, 0.7)
+        if not mask.any():
+            continue
+        bc = bm.barcode(mask)  # superlevel: the foreground enters first, at value 1
+        # Bars born at 1 (the foreground) that survive past it: the mask's own homology.
+        alive = [int(np.sum((bc.birth_value[d] == 1) & (bc.death_value[d] == 0))) for d in range(3)]
+        b0 = alive[0] + 1  # plus the essential component
+        b2 = alive[2]
+        labels, n = ndimage.label(mask, structure=ndimage.generate_binary_structure(3, 1))
+        assert b0 == n
+        background, m = ndimage.label(~mask, structure=ndimage.generate_binary_structure(3, 3))
+        border = set(np.unique(np.concatenate([background[[0, -1]].ravel(), background[:, [0, -1]].ravel(), background[..., [0, -1]].ravel()])))
+        assert b2 == len(set(range(1, m + 1)) - border)
+
+
+def test_hollow_shapes():
+    shell = np.zeros((7, 7, 7), bool)
+    shell[1:6, 1:6, 1:6] = True
+    shell[2:5, 2:5, 2:5] = False
+    bc = bm.barcode(shell)
+    assert [len(b) for b in bc.birth] == [0, 0, 1]
+    torus = np.zeros((5, 9, 9), bool)
+    torus[1:4, 1:8, 1:8] = True
+    torus[:, 3:6, 3:6] = False  # a square ring tube: one tunnel
+    bc = bm.barcode(torus)
+    assert [len(b) for b in bc.birth] == [0, 1, 0]
+
+
+def test_batches_of_volumes_equal_singles():
+    rng = np.random.default_rng(3)
+    vols = rng.random((4, 5, 6, 7))
+    singles = [bm.barcode(v) for v in vols]
+    for threads in (1, 2, None):
+        for batch in (bm.barcode_batch(vols, num_threads=threads), bm.barcode_batch(list(vols), num_threads=threads)):
+            for a, b in zip(batch, singles):
+                for d in range(3):
+                    assert np.array_equal(a.birth[d], b.birth[d]) and np.array_equal(a.death[d], b.death[d])
+
+
+def test_connectivity_must_fit_the_dimension():
+    vol, img = np.zeros((3, 3, 3)), np.zeros((3, 3))
+    for bad in (4, 8, 26, 0):
+        with pytest.raises(ValueError, match="6 for 3D"):
+            bm.barcode(vol, connectivity=bad)
+    with pytest.raises(ValueError, match="4 or 8 for 2D"):
+        bm.barcode(img, connectivity=6)
+    assert len(bm.barcode(vol, connectivity=6).birth) == 3
+    from bettimatch import _core
+
+    with pytest.raises(ValueError, match="connectivity 6 is for 3D"):
+        _core.barcode_batch([img], "sublevel", 6, None, False)
+    with pytest.raises(ValueError, match="connectivity 4 is for 2D"):
+        _core.barcode_batch([vol], "sublevel", 4, None, False)
+    with pytest.raises(ValueError, match="either 2D images or 3D volumes"):
+        bm.barcode_batch([img, vol])
+
+
+def test_what_does_not_take_volumes_yet_says_so():
+    vol = np.random.default_rng(0).random((4, 4, 4))
+    with pytest.raises(ValueError, match="only barcode"):
+        bm.betti_matching(vol, vol)
+    with pytest.raises(ValueError, match="only barcode"):
+        bm.betti_matching_batch([vol], [vol])
+    from bettimatch import _core
+
+    with pytest.raises(ValueError, match="not supported yet"):
+        _core.matching_batch([vol], [vol], "sublevel", 6, None, False)
+    with pytest.raises(ValueError, match="not supported yet"):
+        _core.mask_matching_counts([vol > 0.5], [vol > 0.5], 6, None)
+    with pytest.raises(ValueError, match="not supported yet"):
+        _core.loss_pairs(vol[None], vol[None], "sublevel", 6, None, False)
+
+
+def test_bad_volumes_are_refused_clearly():
+    with pytest.raises(ValueError, match="empty"):
+        bm.barcode(np.zeros((0, 3, 3)))
+    vol = np.zeros((3, 3, 3))
+    vol[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match=r"\(1, 2, 0\).*NaN"):
+        bm.barcode(vol)
+    with pytest.raises(ValueError, match="2D image or a 3D volume"):
+        bm.barcode(np.zeros((2, 2, 2, 2)))
+    with pytest.raises(ValueError, match="at most"):
+        bm.barcode(np.broadcast_to(np.float32(0), (2000, 2000, 2000)))
