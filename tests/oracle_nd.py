@@ -44,7 +44,9 @@ V face (3D)           ``(x, y, z, normal axis)``: type 0      corners checked in
                       spans y,z; 1 spans x,z; 2 spans x,y     raster order, first attaining max
 V square (2D)         ``(r, c, 0)``                           descending (br, bl, tr, tl)
 V cube (3D)           ``(x, y, z, 0)``                        corners checked in ASCENDING raster
-                                                              order, first attaining the max
+                                                              order, first attaining the max (a
+                                                              death cube never has a tie: it is
+                                                              reported at its anchor)
 T-graph vertex        ``(coords..., 0)``                      itself
 T-graph edge          ``(coords of p, kind)``: the 3^n-1      the later endpoint attaining the
                       forward offsets ordered by #nonzero,    max
@@ -65,17 +67,23 @@ T cell (dim >= 1)     ``(padded anchor, kind)``: anchor =     the first voxel (l
 ====================  ======================================  ===================================
 
 For the V construction in 3D these are Betti-Matching-3D's own (``src_3D``: ``Cube.index =
-x<<44 | y<<24 | z<<4 | type``, ``CubeComparator`` = (birth, index), ``getParentVoxel``); the tests
-confirm them against the reference module, reported voxels and row order included. In 2D they
-reproduce the 2D oracle (bettimatch's ``grid.rs`` keys) exactly, and a 1×H×W volume reproduces its
-slice. The dual order of the top dimension needs no extra rule: the reference's dual union-find
-(faces descending by (value, index), younger dual root = smaller (value, cube index), the outside
-oldest) pairs exactly what this reduction pairs.
+x<<44 | y<<24 | z<<4 | type``, ``CubeComparator`` = (birth, index); its stable sorts of cells
+enumerated in x-y-z-type order give the same order; ``getParentVoxel`` for the voxels); the tests
+confirm them against the reference module, ties, reported voxels and row order included. In 2D
+they reproduce the 2D oracle (bettimatch's ``grid.rs`` keys) exactly. A volume one voxel thick
+along any axis reproduces its 2D slice, in both constructions. The T keys have no reference (the
+reference is V only); they are the proposal for bettimatch's 26-connectivity, chosen as the 2D
+rule generalised so that slabs reproduce slices (the V face kinds used for T cells break that).
+The dual order of the top dimension needs no extra rule: the reference's dual union-find (faces
+descending by (value, index), younger dual root = smaller (value, cube index), the outside oldest)
+pairs exactly what this reduction pairs. The elder rule of dimension 0 is the vertex order:
+younger = larger (value, raster index).
 
-Row order of the reference's results (``reference_row_order``): bars of dimension 0 and of the
-middle dimensions in ascending order of their death cell, bars of the top dimension in descending
-order of their birth cell (each in its own function's order); matched rows in the order of the
-bar of ``c`` they reach, by the same rule.
+Row order of the reference's results (``reference_row_order``, ``rows_like_reference``): bars of
+dimension 0 and of the middle dimensions in ascending order of their death cell, bars of the top
+dimension in descending order of their birth cell (each in its own function's order); matched rows
+in the order of the bar of ``c`` they reach, by the same rule (in c's order). The same holds for
+the reference's 2D module.
 
 Limits: O(n^3) reduction on Python ints as bit sets; 5×5×5 volumes take a fraction of a second.
 """
