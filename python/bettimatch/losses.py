@@ -177,13 +177,6 @@ def _first_non_finite(x: torch.Tensor, name: str, start: int) -> None:
 
 
 @_compiler_disable
-def _check_finite(x: torch.Tensor, name: str, start: int) -> None:
-    """Refuse NaN or infinite values in channels ``start:`` of (B, C, H, W) `x`."""
-    if not bool(torch.isfinite(x[:, start:].detach()).all()):
-        _first_non_finite(x, name, start)
-
-
-@_compiler_disable
 def _check_finite_through(result: torch.Tensor, named: Tuple[Tuple[str, torch.Tensor], ...], start: int) -> None:
     """Refuse NaN or infinite values in channels ``start:`` of the `named` tensors, given a small
     `result` that every such value makes non-finite: only the result is checked on the normal
@@ -631,14 +624,17 @@ class ClDiceLoss(_ChannelLoss):
         _check_tensors(input, target)
         with _no_autocast(input.device.type):
             x, t, start = self._activate(input, target)
-            _check_finite(x, "input", start)
-            _check_finite(t, "target", start)
-            x, t = x[:, start:], t[:, start:]
-            sp, st = soft_skeleton(x, self.iterations), soft_skeleton(t, self.iterations)
+            xs, ts = x[:, start:], t[:, start:]
+            sp, st = soft_skeleton(xs, self.iterations), soft_skeleton(ts, self.iterations)
             s = self.smooth
-            tprec = ((sp * t).sum((2, 3)) + s) / (sp.sum((2, 3)) + s)
-            tsens = ((st * x).sum((2, 3)) + s) / (st.sum((2, 3)) + s)
-            return self._reduce(1.0 - 2.0 * tprec * tsens / (tprec + tsens))
+            tprec = ((sp * ts).sum((2, 3)) + s) / (sp.sum((2, 3)) + s)
+            tsens = ((st * xs).sum((2, 3)) + s) / (st.sum((2, 3)) + s)
+            per_channel = 1.0 - 2.0 * tprec * tsens / (tprec + tsens)
+            # A NaN or infinite value reaches its channel's soft skeleton (pooling, minimum and
+            # relu all propagate NaN; an infinity meets a zero or another infinity in the sums),
+            # so checking the (B, C') result finds it without a pass over the tensors.
+            _check_finite_through(per_channel, (("input", x), ("target", t)), start)
+            return self._reduce(per_channel)
 
 
 class HuTopoLoss(_ChannelLoss):
