@@ -18,7 +18,11 @@ Conventions (the same everywhere in this module):
 
 - **Binarization.** Boolean inputs are used as they are. Any other dtype (likelihoods, 0/1 or 0/255
   masks) is binarized as ``x > threshold`` (strictly greater: with the default 0.5 a likelihood of
-  exactly 0.5 is background). NaN values are refused.
+  exactly 0.5 is background). NaN values are refused with a ValueError naming the argument and the
+  position; infinite values binarize like any other (the losses refuse them: they poison the
+  gradient). Label maps may have any integer, boolean or integer-valued float dtype, with any
+  ``num_classes`` (the dtype never changes the result); labels outside ``[0, num_classes)`` are a
+  ValueError naming the argument.
 - **Filtration and connectivity.** A mask is filtered as the superlevel set of its indicator.
   ``connectivity`` is the foreground's: 4 (default) or 8; the background (holes) gets the other one.
   Dimension 0 counts connected components, dimension 1 holes (background components that do not
