@@ -537,10 +537,12 @@ class AlphaSchedule:
     """
 
     def __init__(self, loss: Optional[Any], total_steps: int, alpha_max: float, warmup_steps: int = 0) -> None:
+        _check_real("total_steps", total_steps, positive=True)
+        _check_real("warmup_steps", warmup_steps)
         self.loss = loss
-        self.total_steps = _check_real("total_steps", total_steps, positive=True)
+        self.total_steps = total_steps
         self.alpha_max = _check_real("alpha_max", alpha_max)
-        self.warmup_steps = _check_real("warmup_steps", warmup_steps)
+        self.warmup_steps = warmup_steps
         self.last_step = 0
         self._apply()
 
