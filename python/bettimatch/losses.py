@@ -603,8 +603,8 @@ class ClDiceLoss(_ChannelLoss):
                                                Tsens = (Σ S(t)·p + s) / (Σ S(t) + s)
 
     with ``S`` the soft skeleton after ``iterations`` rounds (:func:`soft_skeleton`) and ``s`` =
-    ``smooth``. Other arguments, and the checks of the inputs, as :class:`BettiMatchingLoss`. Combine it with a Dice loss yourself
-    (the paper's baseline uses ``(1 − α)·Dice + α·clDice``).
+    ``smooth``. Other arguments, and the checks of the inputs, as :class:`BettiMatchingLoss`.
+    Combine it with a Dice loss yourself (the paper's baseline uses ``(1 − α)·Dice + α·clDice``).
     """
 
     def __init__(
