@@ -108,3 +108,48 @@ def test_clear_message_when_the_framework_is_missing(monkeypatch, module, framew
     with pytest.raises(ImportError, match=rf"pip install 'bettimatch\[{extra}\]'"):
         importlib.import_module(module)
     monkeypatch.delitem(sys.modules, module, raising=False)
+
+
+def _adapter(name):
+    if name == "monai":
+        pytest.importorskip("monai")
+        from bettimatch.monai import BettiMatchingErrorMetric
+
+        return BettiMatchingErrorMetric
+    pytest.importorskip("torchmetrics")
+    from bettimatch.torchmetrics import BettiMatchingError
+
+    return BettiMatchingError
+
+
+@pytest.mark.parametrize("adapter", ["monai", "torchmetrics"])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(threshold=float("nan")), "threshold must be a finite number"),
+        (dict(threshold="0.5"), "threshold must be a finite number"),
+        (dict(num_classes=0), "num_classes must be a positive integer"),
+        (dict(num_classes=2.0), "num_classes must be a positive integer"),
+        (dict(connectivity=6), "connectivity must be 4 or 8"),
+        (dict(num_threads=0), "num_threads must be a positive integer"),
+        (dict(reduction="median"), "median"),
+    ],
+)
+def test_adapters_check_their_options_when_constructed(adapter, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _adapter(adapter)(**kwargs)
+
+
+@pytest.mark.parametrize("adapter", ["monai", "torchmetrics"])
+def test_adapters_with_uint8_labels_and_many_classes(adapter):
+    # uint8 label maps with num_classes > 256 (the class indices used to wrap in the label dtype)
+    yp, y = label_batch(20), label_batch(21)
+    metric = _adapter(adapter)(num_classes=300, reduction="none")
+    if adapter == "monai":
+        narrow = metric(yp.to(torch.uint8)[:, None], y.to(torch.uint8)[:, None])
+    else:
+        metric.update(yp.to(torch.uint8), y.to(torch.uint8))
+        narrow = metric.compute()
+    want = compute_betti_matching_error(yp.numpy(), y.numpy(), num_classes=300)
+    assert narrow.shape == (3, 299) and np.array_equal(narrow.numpy(), want)
+    assert not narrow[:, C:].any()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import ndimage as ndi
 
 import bettimatch as bm
@@ -405,3 +406,113 @@ def test_public_names():
         assert name in bm.__all__
     # plot_matching is reachable but not in __all__: a star import must not need matplotlib.
     assert "plot_matching" not in bm.__all__ and callable(bm.plot_matching)
+
+
+# --------------------------------------------------------------------------------------------
+# label dtypes, label ranges and NaN
+# --------------------------------------------------------------------------------------------
+
+LABEL_DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.int64, np.uint64, np.float32]
+
+
+@st.composite
+def label_pairs(draw):
+    """Two (B, H, W) label maps with values below min(num_classes, 128) and their num_classes."""
+    num_classes = draw(st.integers(2, 300))
+    shape = (draw(st.integers(1, 2)),) + draw(shapes(7))
+    values = st.integers(0, min(num_classes, 128) - 1)
+    y_pred = draw(hnp.arrays(np.int64, shape, elements=values))
+    y = draw(hnp.arrays(np.int64, shape, elements=values))
+    return y_pred, y, num_classes
+
+
+def multiclass_values(y_pred, y, num_classes):
+    return (
+        M.compute_betti_matching_error(y_pred, y, num_classes=num_classes, per_dimension=True),
+        M.compute_dice(y_pred, y, num_classes=num_classes),
+        M.compute_cldice(y_pred, y, num_classes=num_classes),
+    )
+
+
+@given(label_pairs(), st.sampled_from(LABEL_DTYPES))
+def test_label_dtype_does_not_change_the_result(pair, dtype):
+    y_pred, y, num_classes = pair
+    want = multiclass_values(y_pred, y, num_classes)
+    got = multiclass_values(y_pred.astype(dtype), y.astype(dtype), num_classes)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int8, np.int16, np.int64])
+@pytest.mark.parametrize("num_classes", [2, 255, 256, 257, 300, 1000])
+def test_narrow_label_dtypes_with_many_classes(dtype, num_classes):
+    # Classes past the label dtype's range are absent from both maps: Dice NaN, no errors. Before,
+    # the class indices were built in the label dtype and wrapped (class 256 of uint8 labels = 0).
+    rng = np.random.default_rng(num_classes)
+    top = 1 if dtype is np.bool_ else min(num_classes, np.iinfo(dtype).max + 1) - 1
+    y_pred, y = rng.integers(0, top + 1, (2, 2, 9, 8))
+    dice = M.compute_dice(y_pred.astype(dtype), y.astype(dtype), num_classes=num_classes, include_background=True)
+    bme = M.compute_betti_matching_error(y_pred.astype(dtype), y.astype(dtype), num_classes=num_classes, include_background=True)
+    assert dice.shape == bme.shape == (2, num_classes)
+    for c in range(num_classes):
+        for b in range(2):
+            p, t = y_pred[b] == c, y[b] == c
+            np.testing.assert_equal(dice[b, c], M.dice(p, t))
+            assert bme[b, c] == M.betti_matching_error(p, t)
+    assert np.isnan(dice[:, top + 1 :]).all() and (bme[:, top + 1 :] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.float32])
+@pytest.mark.parametrize("argument", ["y_pred", "y"])
+def test_negative_labels_are_refused_naming_the_argument(dtype, argument):
+    labels = {"y_pred": np.zeros((1, 4, 4), dtype), "y": np.zeros((1, 4, 4), dtype)}
+    labels[argument][0, 2, 1] = -3
+    with pytest.raises(ValueError, match=rf"^{argument}: label value -3 outside \[0, 300\) \(num_classes=300\)$"):
+        M.compute_dice(labels["y_pred"], labels["y"], num_classes=300)
+
+
+@pytest.mark.parametrize("dtype, bad", [(np.uint8, 200), (np.int8, 100), (np.uint16, 4000), (np.bool_, 1)])
+@pytest.mark.parametrize("argument", ["y_pred", "y"])
+def test_labels_not_below_num_classes_are_refused_naming_the_argument(dtype, bad, argument):
+    labels = {"y_pred": np.zeros((1, 4, 4), dtype), "y": np.zeros((1, 4, 4), dtype)}
+    labels[argument][0, 1, 1] = bad
+    with pytest.raises(ValueError, match=rf"^{argument}: label value {bad} outside \[0, {bad}\)"):
+        M.compute_betti_matching_error(labels["y_pred"], labels["y"], num_classes=bad)
+
+
+@pytest.mark.parametrize(
+    "function", [M.compute_betti_matching_error, M.compute_betti_number_error, M.compute_dice, M.compute_cldice]
+)
+@pytest.mark.parametrize("argument", ["y_pred", "y"])
+def test_nan_likelihoods_are_refused_naming_argument_and_position(function, argument):
+    maps = {"y_pred": np.full((2, 3, 6, 5), 0.2), "y": np.full((2, 3, 6, 5), 0.7)}
+    maps[argument][1, 2, 3, 4] = np.nan
+    with pytest.raises(ValueError, match=rf"^{argument}\[1, 2\]: value at \(3, 4\) is NaN$"):
+        function(maps["y_pred"], maps["y"])
+    # a label map given as floats: the message names the image
+    labels = np.zeros((2, 6, 5))
+    labels[1, 3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"^y\[1\]: value at \(3, 4\) is NaN$"):
+        function(maps["y_pred"] if argument == "y" else np.zeros((2, 3, 6, 5)), labels)
+
+
+@pytest.mark.parametrize("function", [M.betti_matching_error, M.betti_number_error, M.dice, M.cldice, M.skeletonize])
+def test_nan_in_one_pair_is_refused_naming_the_position(function):
+    x = np.zeros((5, 6), np.float32)
+    x[4, 1] = np.nan
+    name = "mask" if function is M.skeletonize else "pred"
+    with pytest.raises(ValueError, match=rf"^{name}: value at \(4, 1\) is NaN$"):
+        function(x) if function is M.skeletonize else function(x, np.zeros((5, 6)))
+    if function is not M.skeletonize:
+        with pytest.raises(ValueError, match=r"^target: value at \(4, 1\) is NaN$"):
+            function(np.zeros((5, 6)), x)
+
+
+def test_infinite_likelihoods_binarize_like_any_other_value():
+    # Unlike NaN an infinity has a side of the threshold; the losses refuse it because it poisons
+    # the gradient, a metric has no gradient.
+    x = np.zeros((1, 2, 6, 6))
+    x[0, 1, 1:3, 1:3] = np.inf
+    x[0, 0] = -np.inf
+    np.testing.assert_array_equal(M.compute_betti_matching_error(x, x > 0.5), [[0.0]])
+    np.testing.assert_array_equal(M.compute_dice(x, x > 0.5), [[1.0]])

@@ -13,6 +13,16 @@ one-hot (B, C, H, W) or labels (B, 1, H, W) with ``to_onehot_y=True``; the activ
 (``include_background=False``). ``reduction`` is ``"mean"`` (over images and classes, as the
 reference implementation), ``"sum"`` (as the paper writes it) or ``"none"`` (a (B, C') tensor).
 
+Checks, the same for every loss: ``input`` must be a floating-point torch tensor and ``target`` a
+torch tensor on the same device (TypeError, or ValueError for the device), ``input`` four-
+dimensional (3D volumes are not supported yet). A NaN or infinite value in a channel the loss uses,
+of the probabilities (``input`` after the activation) or of ``target``, raises a ValueError that
+names the argument, the (image, channel) and the pixel. An empty batch (B = 0), zero channels or
+empty images raise a ValueError rather than returning NaN (MONAI's ``DiceLoss``, "mean") or a
+zero loss (which optimizers with momentum would still step on). Hyper-parameters (``alpha``,
+gammas, smoothing terms, thresholds, iterations, schedule steps) must be finite and non-negative;
+``alpha`` is checked again whenever it is set.
+
 How it works: the activated probabilities are detached and copied to the CPU once; one call into
 the Rust core computes the persistence pairs of all B x C' channels in parallel and returns the
 flat indices of their birth and death pixels; the loss then gathers the values at those pixels from
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import re
 import warnings
 from typing import Any, Callable, Optional, Tuple
@@ -96,15 +107,17 @@ class _ChannelLoss(_Loss):
 
     def _activate(self, input: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, int]:
         """(probabilities, one-hot target, first channel to use) for all channels, in float32/64."""
-        if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
-            raise TypeError(
-                f"input and target must be torch tensors, got {type(input).__name__} and {type(target).__name__}"
-            )
         if input.ndim != 4:
             raise ValueError(
                 f"input must have shape (B, C, H, W) (2D images), got {tuple(input.shape)}"
                 + (" (3D volumes are not supported yet)" if input.ndim == 5 else "")
             )
+        if input.shape[0] == 0:
+            raise ValueError(f"input has an empty batch (B = 0, shape {tuple(input.shape)}): its loss is undefined")
+        if input.shape[1] == 0:
+            raise ValueError(f"input has no channels (C = 0, shape {tuple(input.shape)})")
+        if input.shape[2] == 0 or input.shape[3] == 0:
+            raise ValueError(f"input images are empty (shape {tuple(input.shape)})")
         x = input if input.dtype in (torch.float32, torch.float64) else input.float()
         n_ch = x.shape[1]
         if self.sigmoid:
@@ -138,6 +151,40 @@ class _ChannelLoss(_Loss):
         if self.reduction == "sum":
             return per_channel.sum()
         return per_channel
+
+
+def _check_tensors(input: Any, target: Any) -> None:
+    """Types, dtypes and devices, checked before anything else touches the arguments."""
+    for name, value in (("input", input), ("target", target)):
+        if not isinstance(value, torch.Tensor):
+            kind = f"{type(value).__module__}.{type(value).__name__}".replace("builtins.", "")
+            raise TypeError(f"{name} must be a torch.Tensor (the losses take torch tensors), got {kind}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"input must be a floating-point tensor (logits or probabilities), got {input.dtype}")
+    if target.dtype.is_complex:
+        raise TypeError(f"target must be a real or boolean tensor, got {target.dtype}")
+    if input.device != target.device:
+        raise ValueError(f"input is on {input.device} but target is on {target.device}: put both on one device")
+
+
+def _first_non_finite(x: torch.Tensor, name: str, start: int) -> None:
+    """Raise the ValueError for the first NaN or infinite value of channels ``start:`` of (B, C, H,
+    W) `x`, worded as the native code words it; return if there is none."""
+    bad = torch.nonzero(~torch.isfinite(x[:, start:].detach()))
+    if bad.shape[0]:
+        b, c, row, col = (int(v) for v in bad[0])
+        raise ValueError(f"{name}[{b}, {c + start}]: value at ({row}, {col}) is NaN or infinite")
+
+
+@_compiler_disable
+def _check_finite_through(result: torch.Tensor, named: Tuple[Tuple[str, torch.Tensor], ...], start: int) -> None:
+    """Refuse NaN or infinite values in channels ``start:`` of the `named` tensors, given a small
+    `result` that every such value makes non-finite: only the result is checked on the normal
+    path, the tensors only when it is not finite (a finite-valued overflow then passes)."""
+    if bool(torch.isfinite(result.detach()).all()):
+        return
+    for name, x in named:
+        _first_non_finite(x, name, start)
 
 
 def _one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -228,11 +275,25 @@ def _per_channel_sum(terms: torch.Tensor, item: torch.Tensor, probs: torch.Tenso
     return out.reshape(b, c)
 
 
-def _check_gamma(name: str, value: float) -> float:
+def _check_real(name: str, value: Any, positive: bool = False) -> float:
+    """A hyper-parameter as a float: a real number (or one-element tensor), finite and
+    non-negative (positive with ``positive=True``)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be a finite {'positive' if positive else 'non-negative'} number, got {value}")
     return value
+
+
+def _check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,6 +329,11 @@ class BettiMatchingLoss(_ChannelLoss):
         gamma_matched, gamma_unmatched: γm and γu above.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (a (B, C') tensor).
         num_threads: threads of the native computation (None: ``RAYON_NUM_THREADS`` or all cores).
+
+    Raises (as every loss here, see the module docstring): TypeError unless ``input`` is a
+    floating-point tensor and ``target`` a tensor; ValueError for tensors on different devices,
+    shapes that do not fit, NaN or infinite values in the channels used, an empty batch (B = 0),
+    zero channels or empty images, and hyper-parameters that are not finite and non-negative.
     """
 
     def __init__(
@@ -290,14 +356,15 @@ class BettiMatchingLoss(_ChannelLoss):
         super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
         self.filtration = check_filtration(filtration)
         self.connectivity = check_connectivity(connectivity)
-        self.gamma_matched = _check_gamma("gamma_matched", gamma_matched)
-        self.gamma_unmatched = _check_gamma("gamma_unmatched", gamma_unmatched)
+        self.gamma_matched = _check_real("gamma_matched", gamma_matched)
+        self.gamma_unmatched = _check_real("gamma_unmatched", gamma_unmatched)
         self.push_unmatched_to_1_0 = bool(push_unmatched_to_1_0)
-        self.barcode_length_threshold = _check_gamma("barcode_length_threshold", barcode_length_threshold)
+        self.barcode_length_threshold = _check_real("barcode_length_threshold", barcode_length_threshold)
         self.num_threads = check_num_threads(num_threads)
         self.include_essential = bool(include_essential)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_tensors(input, target)
         with _no_autocast(input.device.type):
             x, t, start = self._activate(input, target)
             return self._reduce(self.per_channel(x, t, start))
@@ -370,7 +437,7 @@ class DiceBettiMatchingLoss(BettiMatchingLoss):
         dice_include_background: channels of the Dice term: all (default, as in the reference
             implementation) or, if False, the foreground channels only. ``include_background``
             applies to the Betti matching term.
-        smooth_nr, smooth_dr: Dice smoothing constants (as MONAI's DiceLoss).
+        smooth_nr, smooth_dr: Dice smoothing constants (as MONAI's DiceLoss), finite and >= 0.
 
     ``reduction``: ``"mean"`` (Dice averaged over images and channels, Betti matching over images
     and classes), ``"sum"`` (sums over images; Betti matching also over classes), or ``"none"``
@@ -406,17 +473,31 @@ class DiceBettiMatchingLoss(BettiMatchingLoss):
         )
         if dice not in ("dice", "generalized"):
             raise ValueError(f"dice must be 'dice' or 'generalized', got {dice!r}")
-        self.alpha = _check_gamma("alpha", alpha)
+        self.alpha = alpha
         self.dice = dice
         self.dice_include_background = bool(dice_include_background)
-        self.smooth_nr = float(smooth_nr)
-        self.smooth_dr = float(smooth_dr)
+        self.smooth_nr = _check_real("smooth_nr", smooth_nr)
+        self.smooth_dr = _check_real("smooth_dr", smooth_dr)
+
+    @property
+    def alpha(self) -> float:
+        """Weight of the Betti matching term; setting it checks the value (finite, >= 0)."""
+        return self._alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self._alpha = _check_real("alpha", value)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_tensors(input, target)
         with _no_autocast(input.device.type):
             x, t, start = self._activate(input, target)
             dice_start = 0 if self.dice_include_background else start
             dice = _dice_per_image(x[:, dice_start:], t[:, dice_start:], self.dice, self.smooth_nr, self.smooth_dr)
+            # Every value of the Dice channels enters its image's sums, so a NaN or infinite one
+            # makes that image's Dice non-finite: checking the (B,) result costs nothing. The
+            # native call checks the Betti matching channels itself.
+            _check_finite_through(dice, (("input", x), ("target", t)), dice_start)
             if self.reduction == "sum":
                 dice = dice * (x.shape[1] - dice_start if self.dice == "dice" else 1)
             alpha = float(self.alpha)
@@ -434,9 +515,13 @@ class DiceBettiMatchingLoss(BettiMatchingLoss):
 
 def sigmoid_alpha(step: float, total_steps: float, alpha_max: float, warmup_steps: float = 0) -> float:
     """The paper's schedule: ``α = (2 / (1 + exp(−10·p)) − 1) · α_max`` with
-    ``p = (step − warmup_steps) / total_steps``, and 0 before the warm-up ends."""
-    if total_steps <= 0:
-        raise ValueError(f"total_steps must be positive, got {total_steps}")
+    ``p = (step − warmup_steps) / total_steps``, and 0 before the warm-up ends.
+
+    All arguments must be finite and non-negative, ``total_steps`` positive (ValueError)."""
+    step = _check_real("step", step)
+    total_steps = _check_real("total_steps", total_steps, positive=True)
+    alpha_max = _check_real("alpha_max", alpha_max)
+    warmup_steps = _check_real("warmup_steps", warmup_steps)
     if step < warmup_steps:
         return 0.0
     p = (step - warmup_steps) / total_steps
@@ -452,11 +537,11 @@ class AlphaSchedule:
     """
 
     def __init__(self, loss: Optional[Any], total_steps: int, alpha_max: float, warmup_steps: int = 0) -> None:
-        if total_steps <= 0:
-            raise ValueError(f"total_steps must be positive, got {total_steps}")
+        _check_real("total_steps", total_steps, positive=True)
+        _check_real("warmup_steps", warmup_steps)
         self.loss = loss
         self.total_steps = total_steps
-        self.alpha_max = float(alpha_max)
+        self.alpha_max = _check_real("alpha_max", alpha_max)
         self.warmup_steps = warmup_steps
         self.last_step = 0
         self._apply()
@@ -479,7 +564,7 @@ class AlphaSchedule:
         return {"last_step": self.last_step}
 
     def load_state_dict(self, state: dict) -> None:
-        self.last_step = int(state["last_step"])
+        self.last_step = _check_count("last_step", state["last_step"])
         self._apply()
 
 
@@ -502,6 +587,7 @@ def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
     """Soft skeleton of (B, C, H, W) maps by iterated min/max pooling (Shit et al. 2021)."""
     if x.ndim != 4:
         raise ValueError(f"soft_skeleton expects (B, C, H, W), got {tuple(x.shape)}")
+    iterations = _check_count("iterations", iterations)
     skel = F.relu(x - _soft_dilate(_soft_erode(x)))
     for _ in range(iterations):
         x = _soft_erode(x)
@@ -517,8 +603,8 @@ class ClDiceLoss(_ChannelLoss):
                                                Tsens = (Σ S(t)·p + s) / (Σ S(t) + s)
 
     with ``S`` the soft skeleton after ``iterations`` rounds (:func:`soft_skeleton`) and ``s`` =
-    ``smooth``. Other arguments as :class:`BettiMatchingLoss`. Combine it with a Dice loss yourself
-    (the paper's baseline uses ``(1 − α)·Dice + α·clDice``).
+    ``smooth``. Other arguments, and the checks of the inputs, as :class:`BettiMatchingLoss`.
+    Combine it with a Dice loss yourself (the paper's baseline uses ``(1 − α)·Dice + α·clDice``).
     """
 
     def __init__(
@@ -533,20 +619,24 @@ class ClDiceLoss(_ChannelLoss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
-        if int(iterations) < 0:
-            raise ValueError(f"iterations must be >= 0, got {iterations}")
-        self.iterations = int(iterations)
-        self.smooth = float(smooth)
+        self.iterations = _check_count("iterations", iterations)
+        self.smooth = _check_real("smooth", smooth)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_tensors(input, target)
         with _no_autocast(input.device.type):
             x, t, start = self._activate(input, target)
-            x, t = x[:, start:], t[:, start:]
-            sp, st = soft_skeleton(x, self.iterations), soft_skeleton(t, self.iterations)
+            xs, ts = x[:, start:], t[:, start:]
+            sp, st = soft_skeleton(xs, self.iterations), soft_skeleton(ts, self.iterations)
             s = self.smooth
-            tprec = ((sp * t).sum((2, 3)) + s) / (sp.sum((2, 3)) + s)
-            tsens = ((st * x).sum((2, 3)) + s) / (st.sum((2, 3)) + s)
-            return self._reduce(1.0 - 2.0 * tprec * tsens / (tprec + tsens))
+            tprec = ((sp * ts).sum((2, 3)) + s) / (sp.sum((2, 3)) + s)
+            tsens = ((st * xs).sum((2, 3)) + s) / (st.sum((2, 3)) + s)
+            per_channel = 1.0 - 2.0 * tprec * tsens / (tprec + tsens)
+            # A NaN or infinite value reaches its channel's soft skeleton (pooling, minimum and
+            # relu all propagate NaN; an infinity meets a zero or another infinity in the sums),
+            # so checking the (B, C') result finds it without a pass over the tensors.
+            _check_finite_through(per_channel, (("input", x), ("target", t)), start)
+            return self._reduce(per_channel)
 
 
 class HuTopoLoss(_ChannelLoss):
@@ -559,8 +649,8 @@ class HuTopoLoss(_ChannelLoss):
         Σ_matched [(b_p − b_t)² + (d_p − d_t)²] + ½·Σ_unmatched pred (b_p − d_p)²
                                                 + ½·Σ_unmatched target (b_t − d_t)²
 
-    Unlike Betti matching, the matching ignores where the features are. Arguments as
-    :class:`BettiMatchingLoss`.
+    Unlike Betti matching, the matching ignores where the features are. Arguments, and the checks
+    of the inputs, as :class:`BettiMatchingLoss`.
     """
 
     def __init__(
@@ -581,6 +671,7 @@ class HuTopoLoss(_ChannelLoss):
         self.num_threads = check_num_threads(num_threads)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_tensors(input, target)
         with _no_autocast(input.device.type):
             x, t, start = self._activate(input, target)
             return self._reduce(self.per_channel(x, t, start))

@@ -18,7 +18,11 @@ Conventions (the same everywhere in this module):
 
 - **Binarization.** Boolean inputs are used as they are. Any other dtype (likelihoods, 0/1 or 0/255
   masks) is binarized as ``x > threshold`` (strictly greater: with the default 0.5 a likelihood of
-  exactly 0.5 is background). NaN values are refused.
+  exactly 0.5 is background). NaN values are refused with a ValueError naming the argument and the
+  position; infinite values binarize like any other (the losses refuse them: they poison the
+  gradient). Label maps may have any integer, boolean or integer-valued float dtype, with any
+  ``num_classes`` (the dtype never changes the result); labels outside ``[0, num_classes)`` are a
+  ValueError naming the argument.
 - **Filtration and connectivity.** A mask is filtered as the superlevel set of its indicator.
   ``connectivity`` is the foreground's: 4 (default) or 8; the background (holes) gets the other one.
   Dimension 0 counts connected components, dimension 1 holes (background components that do not
@@ -92,12 +96,36 @@ def _check_thinning(thinning: str) -> str:
     return thinning
 
 
+def _check_num_classes(num_classes: Any) -> Optional[int]:
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
+    return int(num_classes)
+
+
+def _check_options(num_classes: Any, connectivity: Any, num_threads: Any, threshold: Any) -> None:
+    """The options the metric adapters store, checked when they are constructed."""
+    _check_num_classes(num_classes)
+    check_connectivity(connectivity)
+    check_num_threads(num_threads)
+    _check_threshold(threshold)
+
+
+def _refuse_nan(x: np.ndarray, name: str) -> None:
+    """A NaN likelihood has no side of the threshold: refuse it, naming where it is. (Infinite
+    values binarize as any other; the losses refuse them because they poison the gradient.)"""
+    if x.dtype.kind == "f" and np.isnan(x).any():
+        where = np.argwhere(np.isnan(x))[0]
+        lead = f"[{', '.join(str(int(i)) for i in where[:-2])}]" if x.ndim > 2 else ""
+        raise ValueError(f"{name}{lead}: value at ({int(where[-2])}, {int(where[-1])}) is NaN")
+
+
 def _binarize(x: np.ndarray, threshold: float, name: str) -> np.ndarray:
     """Boolean masks as they are; anything else as ``x > threshold``."""
     if x.dtype == np.bool_:
         return x
-    if x.dtype.kind == "f" and np.isnan(x).any():
-        raise ValueError(f"{name} contains NaN")
+    _refuse_nan(x, name)
     return x > threshold
 
 
@@ -292,8 +320,7 @@ def _label_map_to_onehot(labels: np.ndarray, num_classes: int, name: str) -> np.
     if labels.dtype == np.bool_:
         labels = labels.astype(np.uint8)
     if labels.dtype.kind == "f":
-        if np.isnan(labels).any():
-            raise ValueError(f"{name} contains NaN")
+        _refuse_nan(labels, name)
         if not np.all(labels == np.round(labels)):
             raise ValueError(
                 f"{name}: a label map must hold integer class indices, got non-integer values "
@@ -304,7 +331,10 @@ def _label_map_to_onehot(labels: np.ndarray, num_classes: int, name: str) -> np.
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{name}: label value {bad:g} outside [0, {num_classes}) (num_classes={num_classes})")
-    classes = np.arange(num_classes, dtype=labels.dtype).reshape(1, num_classes, 1, 1)
+    # Class indices in a dtype that holds them all (uint8 labels with 300 classes would wrap) and
+    # that the labels need no conversion to on the usual path.
+    wide = np.result_type(labels.dtype, np.min_scalar_type(num_classes - 1))
+    classes = np.arange(num_classes, dtype=wide).reshape(1, num_classes, 1, 1)
     return labels[:, None, :, :] == classes
 
 
@@ -332,8 +362,7 @@ def _class_masks(
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Both inputs as (B, C', H, W) boolean arrays whose (H, W) images are C-contiguous (dropping
     the background is a view, not a copy)."""
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1):
-        raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
+    num_classes = _check_num_classes(num_classes)
     thr = _check_threshold(threshold)
     arrays = {"y_pred": as_array(y_pred, "y_pred"), "y": as_array(y, "y")}
     # A (B, 1, H, W) input is a label map when there are several classes (given, or the channel

@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without MONAI
         "bettimatch.monai needs MONAI and torch: pip install 'bettimatch[monai]' (or pip install monai)"
     ) from exc
 
-from .metrics import compute_betti_matching_error
+from .metrics import _check_options, compute_betti_matching_error
 
 __all__ = ["BettiMatchingErrorMetric"]
 
@@ -54,6 +54,8 @@ class BettiMatchingErrorMetric(CumulativeIterationMetric):
         threshold: float = 0.5,
     ) -> None:
         super().__init__()
+        _check_options(num_classes, connectivity, num_threads, threshold)
+        MetricReduction(reduction)  # an unknown name fails here, not at aggregate()
         self.include_background = include_background
         self.reduction = reduction
         self.get_not_nans = get_not_nans

@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torchmet
         " (or pip install torchmetrics)"
     ) from exc
 
-from .metrics import compute_betti_matching_error
+from .metrics import _check_options, compute_betti_matching_error
 
 __all__ = ["BettiMatchingError"]
 
@@ -83,6 +83,7 @@ class BettiMatchingError(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        _check_options(num_classes, connectivity, num_threads, threshold)
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}; got {reduction!r}")
         self.include_background = include_background
