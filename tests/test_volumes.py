@@ -172,3 +172,49 @@ def test_bad_volumes_are_refused_clearly():
         bm.barcode(np.zeros((2, 2, 2, 2)))
     with pytest.raises(ValueError, match="at most"):
         bm.barcode(np.broadcast_to(np.float32(0), (2000, 2000, 2000)))
+
+
+# -------------------------------------------------------------------------------------------
+# against the reference (Betti-Matching-3D) and the n-dimensional boundary-matrix oracle
+# -------------------------------------------------------------------------------------------
+
+from conftest import reference_module  # noqa: E402
+
+import oracle_nd as nd  # noqa: E402
+
+
+def _rows(a) -> list:
+    return [tuple(int(v) for v in r) for r in np.asarray(a).reshape(-1, 3)]
+
+
+@given(data=st.data(), shape=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)), levels=st.sampled_from([2, 3, 4, 0]))
+def test_volume_barcodes_equal_the_reference_bar_for_bar(data, shape, levels):
+    """Same bars, same voxels, same row order as Betti-Matching-3D, ties included."""
+    ref = reference_module()
+    if ref is None or not hasattr(ref, "compute_barcode"):
+        pytest.skip("reference Betti-Matching-3D module not available")
+    if levels:
+        x = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, levels - 1))).astype(np.float64)
+    else:
+        x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0, 1), unique=True))
+    r = ref.compute_barcode(np.ascontiguousarray(x))
+    bc = bm.barcode(x, "sublevel")
+    for d in range(3):
+        theirs = list(zip(_rows(r.birth_coordinates[d]), _rows(r.death_coordinates[d])))
+        ours = list(zip(map(tuple, bc.birth[d].tolist()), map(tuple, bc.death[d].tolist())))
+        assert ours == theirs, f"dim {d}"
+
+
+@given(data=st.data(), shape=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 5)), levels=st.sampled_from([2, 3, 0]))
+def test_volume_barcodes_equal_the_oracle(data, shape, levels):
+    if levels:
+        x = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, levels - 1))).astype(np.float64)
+    else:
+        x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0, 1), unique=True))
+    oracle = nd.barcode(x, 6)
+    bc = bm.barcode(x, "sublevel")
+    for d in range(3):
+        want = sorted(b.location for b in oracle.bars[d])
+        got = sorted(zip(map(tuple, bc.birth[d].tolist()), map(tuple, bc.death[d].tolist())))
+        assert got == want, f"dim {d}"
+    assert tuple(bc.essential[0][0]) == tuple(oracle.essential)
