@@ -186,6 +186,13 @@ def _output_arguments(kind: str, pred: Path, gt: Path, tmp: Path):
         (pred / "d.npy").symlink_to(outside / "d.npy")
         np.save(gt / "d.npy", labels(4))
         return ["--out", outside / "d.npy"], "would overwrite the input file"
+    if kind == "out is a hard link to an input":
+        os.link(pred / "a.npy", tmp / "hard.csv")
+        return ["--out", tmp / "hard.csv"], "would overwrite the input file"
+    if kind == "out and json are hard links of one file":
+        (tmp / "h.csv").write_text("x")
+        os.link(tmp / "h.csv", tmp / "h.json")
+        return ["--out", tmp / "h.csv", "--json", tmp / "h.json"], "both write to the same file"
     if kind == "plots is the prediction folder":
         return ["--plots", pred], "lies inside the input folder"
     if kind == "plots inside the ground-truth folder":
@@ -222,6 +229,7 @@ def _output_arguments(kind: str, pred: Path, gt: Path, tmp: Path):
 REFUSED_OUTPUTS = [
     "out is a prediction", "json is a ground truth", "out inside the prediction folder", "out symlink to an input",
     "out is an input reached through a symlinked folder", "out is the target of a symlinked input",
+    "out is a hard link to an input", "out and json are hard links of one file",
     "plots is the prediction folder", "plots inside the ground-truth folder", "plot file is a symlinked input",
     "out and json are one file", "out and json are one file through a symlink", "out and json both stdout",
     "out is a plot", "out is the plot folder", "out is a folder", "out in a missing folder", "json name too long",
@@ -665,3 +673,38 @@ def test_non_utf8_input_name_is_a_bad_case(folders, tmp_path):
     assert {r["case"] for r in parse_csv_exactly(out.read_text(encoding="utf-8"))} == {"a", "b", "c"}
     res = run_process(["evaluate", pred, gt, "--num-classes", 3, "-q"], text=True)
     assert res.returncode == 1 and "not valid UTF-8" in res.stderr
+
+
+def test_chunks_of_cases_stay_within_the_voxel_budget(folders, tmp_path, capsys, monkeypatch):
+    import bettimatch.metrics as metrics
+
+    pred, gt = folders
+    real = metrics.mask_metrics
+    calls = []
+
+    def mask_metrics(preds, targets, **kwargs):
+        calls.append(sum(p.size for p in preds) + sum(t.size for t in targets))
+        return real(preds, targets, **kwargs)
+
+    monkeypatch.setattr(metrics, "mask_metrics", mask_metrics)
+    code, _, err = run(["evaluate", pred, gt, "--num-classes", 3, "-q"], capsys)
+    assert code == 0, err
+    assert len(calls) == 1  # three small cases: one chunk
+    calls.clear()
+    # Each case holds 2 x 24 x 32 x 3 mask values, the whole budget: one case per chunk.
+    code, _, err = run(["evaluate", pred, gt, "--num-classes", 3, "--max-voxels", 2 * 24 * 32 * 3, "-q"], capsys)
+    assert code == 0, err
+    assert len(calls) == 3
+
+
+def test_pillows_own_pixel_limit_does_not_override_max_voxels(tmp_path, capsys, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    pred, gt = tmp_path / "p", tmp_path / "g"
+    pred.mkdir()
+    gt.mkdir()
+    Image.fromarray(labels(1)).save(pred / "x.png")
+    np.save(gt / "x.npy", labels(0))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # a 24 x 32 image is a "bomb" to pillow now
+    code, _, err = run(["evaluate", pred, gt, "--num-classes", 3, "-q"], capsys)
+    assert code == 0, err
+    assert Image.MAX_IMAGE_PIXELS == 100  # restored

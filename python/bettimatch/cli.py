@@ -202,19 +202,34 @@ class _Target:
     replace: bool = True
 
 
+def _identity(path: Path):
+    """(device, inode) of an existing file, so that hard links and case-insensitive names of one
+    file compare equal; None when nothing is there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class _Inputs:
     """The resolved input folders and files, which no output may touch."""
 
     def __init__(self, folders: List[Path], files: List[Path]):
         self.folders = [_real(f) for f in folders]
         self.files = {_real(f) for f in files}
+        self.folder_ids = {i for i in map(_identity, self.folders) if i is not None}
+        self.file_ids = {i for i in map(_identity, self.files) if i is not None}
 
     def refuse(self, option: str, given: Path, real: Path) -> None:
-        if real in self.files:
+        if real in self.files or _identity(real) in self.file_ids - {None}:
             raise UsageError(f"{option} {given}: would overwrite the input file {real}")
         for folder in self.folders:
             if real == folder or folder in real.parents:
                 raise UsageError(f"{option} {given}: lies inside the input folder {folder}; write outputs elsewhere")
+        for place in [real, *real.parents]:
+            if _identity(place) in self.folder_ids:
+                raise UsageError(f"{option} {given}: lies inside the input folder {place}; write outputs elsewhere")
 
 
 def _encodable(option: str, given: Path) -> None:
@@ -304,18 +319,22 @@ def _check_plot_paths(given: Path, cases: List[str], inputs: _Inputs) -> Tuple[P
 
 
 def _check_distinct(targets: List[_Target], plots: Optional[Path], plot_files: List[Path]) -> None:
-    seen: Dict[Optional[Path], str] = {}
+    def key(path: Optional[Path]):
+        return None if path is None else (_identity(path) or path)
+
+    seen: Dict[object, str] = {}
     for target in targets:
-        if target.path in seen:
+        k = key(target.path)
+        if k in seen:
             where = "stdout" if target.path is None else f"the same file {target.path}"
-            raise UsageError(f"{seen[target.path]} and {target.option} both write to {where}")
-        seen[target.path] = target.option
+            raise UsageError(f"{seen[k]} and {target.option} both write to {where}")
+        seen[k] = target.option
         if target.path is not None and plots is not None and (target.path == plots or target.path in plots.parents):
             raise UsageError(f"{target.option} {target.path}: the --plots folder {plots} is (inside) this file")
-    files = {t.path: t.option for t in targets if t.path is not None}
+    files = {key(t.path): t.option for t in targets if t.path is not None}
     for plot in plot_files:
-        if plot in files:
-            raise UsageError(f"{files[plot]} {plot}: --plots would overwrite this file with a plot")
+        if key(plot) in files:
+            raise UsageError(f"{files[key(plot)]} {plot}: --plots would overwrite this file with a plot")
 
 
 def _write(target: _Target, text: str) -> None:
