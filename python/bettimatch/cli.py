@@ -107,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-voxels", type=_positive_int, default=DEFAULT_MAX_VOXELS, metavar="N",
         help=(
             "refuse (as a bad case) a file that stores more than N values or whose image needs more "
-            f"than N mask values (height x width x num-classes), checked before decoding (default {DEFAULT_MAX_VOXELS} "
-            "= 2**28; a case then needs a few GiB at most)"
+            f"than N mask values (height x width x num-classes), checked before decoding; cases are also "
+            f"computed in chunks of at most about N mask values (default {DEFAULT_MAX_VOXELS} = 2**28: "
+            "peak memory about 2.5 GiB)"
         ),
     )
     ev.add_argument("--out", type=Path, default=None, help="CSV file with one row per case and class ('-' for stdout)")
