@@ -1,21 +1,41 @@
 """Reading segmentations from files for `bettimatch evaluate`: finding cases, loading arrays, and
-turning label maps or likelihood maps into one boolean mask per class.
+turning label maps or per-class channels into one boolean mask per class.
 
 Formats: PNG and TIFF (pillow / tifffile, extra ``io``), ``.npy`` / ``.npz``, and NIfTI ``.nii`` /
 ``.nii.gz`` (nibabel, extra ``nifti``). Every problem is raised as :class:`InputFileError` with a
 message that names the file.
+
+How an array is read (decided from its shape alone, before any data is decoded):
+
+- ``(H, W)``: a label map of class indices (with ``num_classes == 2`` a float map with
+  non-integer values is a foreground likelihood map, foreground = value > threshold);
+- ``(num_classes, H, W)`` in a ``.npy`` / ``.npz`` file: one channel per class, one-hot (integer
+  or boolean, values 0/1) or likelihoods (float, foreground = value > threshold);
+- size-1 axes before or after the image axes are dropped: ``(1, H, W)``, ``(H, W, 1)``,
+  ``(1, H, W, 1)`` are label maps. Nothing else is squeezed: any other shape is refused with a
+  message that says how to pass the data.
+
+Memory: before decoding, every file's shape is read from its header and the file is refused when
+it stores more than ``max_voxels`` values or its image needs more than ``max_voxels`` mask values
+(height × width × num_classes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 EXTENSIONS = (".nii.gz", ".png", ".tif", ".tiff", ".npy", ".npz", ".nii")
 _ARRAY_EXTENSIONS = (".npy", ".npz")
+_IMAGE_EXTENSIONS = (".png", ".tif", ".tiff")
+DEFAULT_MAX_VOXELS = 2**28
+_INTEGER_CHECK_BLOCK = 1 << 20  # values per block when checking float labels, to bound the temporary
 
 
 class InputFileError(Exception):
@@ -31,27 +51,69 @@ def split_name(filename: str) -> Tuple[str, str]:
     return filename, ""
 
 
-def list_cases(directory: Path) -> Tuple[Dict[str, Path], List[Path]]:
-    """Supported files of a directory by case name, and the files that were not recognised.
+def printable(text: str) -> str:
+    """`text` with undecodable bytes of file names (lone surrogates) written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
-    Raises InputFileError when the directory does not exist or two files share a case name.
+
+@dataclass
+class Listing:
+    """What a folder holds: readable case files, case files that cannot be read (with the reason),
+    and entries that are not cases at all (with the reason)."""
+
+    cases: Dict[str, Path] = field(default_factory=dict)
+    bad: Dict[str, str] = field(default_factory=dict)
+    ignored: List[Tuple[Path, str]] = field(default_factory=list)
+
+
+def _unreadable_entry(path: Path, entry: str) -> Optional[str]:
+    """Why a supported-looking entry cannot be a case, or None when it is a regular file."""
+    try:
+        entry.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{printable(str(path))}: the file name is not valid UTF-8 (rename the file)"
+    if path.is_symlink() and not path.exists():
+        return f"{path}: a broken symbolic link (to {os.readlink(path)})"
+    if not path.is_file():
+        return f"{path}: not a regular file"
+    return None
+
+
+def list_cases(directory: Path) -> Listing:
+    """Every entry of a directory: case files by case name, and what was left out and why.
+
+    Hidden entries (names starting with '.'), folders and files of unsupported types are ignored;
+    supported names that cannot be read (broken symbolic links, special files, names that are not
+    UTF-8) are bad cases. Raises InputFileError when the directory does not exist or two files
+    share a case name.
     """
     if not directory.is_dir():
         raise InputFileError(f"{directory}: not a directory")
-    cases: Dict[str, Path] = {}
-    ignored: List[Path] = []
+    listing = Listing()
+    first_entry: Dict[str, str] = {}
     for entry in sorted(os.listdir(directory)):
         path = directory / entry
-        if entry.startswith(".") or not path.is_file():
-            continue
         case, ext = split_name(entry)
-        if not ext:
-            ignored.append(path)
-            continue
-        if case in cases:
-            raise InputFileError(f"{directory}: two files for case {case!r}: {cases[case].name} and {entry}")
-        cases[case] = path
-    return cases, ignored
+        if entry.startswith("."):
+            listing.ignored.append((path, "hidden"))
+        elif path.is_dir():
+            listing.ignored.append((path, "folder"))
+        elif not ext:
+            broken = path.is_symlink() and not path.exists()
+            listing.ignored.append((path, "broken symbolic link" if broken else "unsupported type"))
+        else:
+            key = printable(case)
+            if key in first_entry:
+                raise InputFileError(
+                    f"{directory}: two files for case {key!r}: {first_entry[key]} and {printable(entry)}"
+                )
+            first_entry[key] = printable(entry)
+            reason = _unreadable_entry(path, entry)
+            if reason is None:
+                listing.cases[case] = path
+            else:
+                listing.bad[key] = reason
+    return listing
 
 
 def _need(module: str, extra: str, what: str):
@@ -65,114 +127,273 @@ def _need(module: str, extra: str, what: str):
         ) from None
 
 
-def _read_png(path: Path) -> np.ndarray:
-    image_mod = _need("PIL.Image", "io", "PNG")
-    with image_mod.open(path) as im:
-        if im.mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA"):
-            raise InputFileError(
-                f"{path}: a {im.mode} colour image; expected a single-channel label map "
-                "(grayscale or palette PNG whose pixel values are class indices)"
-            )
-        return np.asarray(im)
+# ----------------------------------------------------------------------------- headers and decoding
+#
+# Each format has a reader that opens the file, learns the stored shape (and dtype where the
+# header has it) without decoding, and hands both to `check` before decoding anything.
+
+_COLOUR_MODES = ("RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA", "HSV", "LAB", "RGBX", "RGBa", "La")
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+@contextlib.contextmanager
+def _pillow_size_guard_lifted(image_mod) -> Iterator[None]:
+    # Pillow's decompression-bomb guard uses its own pixel limit; ours (checked on the header size
+    # before decoding) replaces it, so both limits do not disagree about which files are readable.
+    saved = image_mod.MAX_IMAGE_PIXELS
+    image_mod.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        image_mod.MAX_IMAGE_PIXELS = saved
+
+
+def _read_pillow(path: Path, check, what: str) -> np.ndarray:
+    image_mod = _need("PIL.Image", "io", what)
+    with _pillow_size_guard_lifted(image_mod):
+        with image_mod.open(path) as im:
+            if im.mode in _COLOUR_MODES:
+                raise InputFileError(
+                    f"{path}: a {im.mode} colour image; expected a single-channel label map "
+                    "(grayscale or palette image whose pixel values are class indices)"
+                )
+            width, height = im.size
+            bands = len(im.getbands())
+            check((height, width) if bands == 1 else (height, width, bands), None)
+            return np.asarray(im)
+
+
+def _read_png(path: Path, check) -> np.ndarray:
+    return _read_pillow(path, check, "PNG")
+
+
+def _read_tiff(path: Path, check) -> np.ndarray:
     try:
         import tifffile
     except ImportError:
-        tifffile = None
-    if tifffile is not None:
-        return np.asarray(tifffile.imread(path))
-    try:
-        from PIL import Image
-    except ImportError:
-        raise InputFileError("reading TIFF files needs tifffile (or pillow): pip install 'bettimatch[io]'") from None
-    with Image.open(path) as im:
-        return np.asarray(im)
+        try:
+            import PIL.Image  # noqa: F401
+        except ImportError:
+            raise InputFileError("reading TIFF files needs tifffile (or pillow): pip install 'bettimatch[io]'") from None
+        return _read_pillow(path, check, "TIFF")
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise InputFileError(f"{path}: the TIFF file holds no image")
+        series = tif.series[0]  # what tifffile.imread reads
+        check(tuple(series.shape), np.dtype(series.dtype))
+        return series.asarray()
 
 
-def _read_npz(path: Path) -> np.ndarray:
-    with np.load(path, allow_pickle=False) as z:
-        keys = list(z.files)
-        if len(keys) != 1:
+def _npy_header(stream, path: Path) -> Tuple[Tuple[int, ...], np.dtype]:
+    fmt = np.lib.format
+    version = fmt.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(stream)
+    else:  # version 3 exists only for structured types, which are refused anyway
+        raise InputFileError(f"{path}: .npy format version {version[0]}.{version[1]} is not supported")
+    return tuple(shape), dtype
+
+
+def _read_npy(path: Path, check) -> np.ndarray:
+    with open(path, "rb") as f:
+        check(*_npy_header(f, path))
+        f.seek(0)
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
+def _read_npz(path: Path, check) -> np.ndarray:
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        if len(names) != 1:
+            keys = [n[:-4] if n.endswith(".npy") else n for n in names]
             raise InputFileError(f"{path}: expected exactly one array in the .npz file, found {len(keys)}: {', '.join(keys) or 'none'}")
-        return z[keys[0]]
+        with z.open(names[0]) as member:
+            check(*_npy_header(member, path))
+        with z.open(names[0]) as member:
+            return np.lib.format.read_array(member, allow_pickle=False)
 
 
-def _read_nifti(path: Path) -> np.ndarray:
+def _read_nifti(path: Path, check) -> np.ndarray:
     nib = _need("nibabel", "nifti", "NIfTI")
-    return np.asanyarray(nib.load(str(path)).dataobj)
+    image = nib.load(str(path))  # reads the header only; the data stay on disk until asked for
+    check(tuple(image.shape), np.dtype(image.get_data_dtype()))
+    return np.asanyarray(image.dataobj)
 
 
-def read_array(path: Path) -> np.ndarray:
-    """The array stored in `path`, as stored (no conversion)."""
+_READERS = {
+    ".png": _read_png, ".tif": _read_tiff, ".tiff": _read_tiff, ".npy": _read_npy, ".npz": _read_npz,
+    ".nii": _read_nifti, ".nii.gz": _read_nifti,
+}
+
+
+# ----------------------------------------------------------------------------- shape rules
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a stored array is read: ``kind`` is "labels" (a label map) or "channels" (one channel
+    per class); ``image`` is (H, W)."""
+
+    kind: str
+    image: Tuple[int, int]
+
+
+def layout_of(shape: Tuple[int, ...], path: Path, num_classes: int) -> Layout:
+    """The reading of an array of `shape` stored in `path` (the rule in the module docstring)."""
     _, ext = split_name(path.name)
-    readers = {
-        ".png": _read_png, ".tif": _read_tiff, ".tiff": _read_tiff, ".npy": lambda p: np.load(p, allow_pickle=False),
-        ".npz": _read_npz, ".nii": _read_nifti, ".nii.gz": _read_nifti,
-    }
-    if ext not in readers:
+    if len(shape) == 3 and ext in _ARRAY_EXTENSIONS and shape[0] == num_classes:
+        return Layout("channels", (shape[1], shape[2]))
+    core = list(shape)
+    while len(core) > 2 and core[0] == 1:
+        core.pop(0)
+    while len(core) > 2 and core[-1] == 1:
+        core.pop()
+    if len(core) == 2:
+        return Layout("labels", (core[0], core[1]))
+    shape = tuple(shape)
+    if len(core) < 2:
+        raise InputFileError(f"{path}: expected a 2D image, got an array of shape {shape}")
+    if len(core) == 3 and core[-1] in (3, 4) and ext in _IMAGE_EXTENSIONS:
+        raise InputFileError(f"{path}: a colour image of shape {shape}; expected a single-channel label map")
+    inner_singleton = 1 in core
+    how = (
+        "label maps are (H, W) arrays (size-1 axes are dropped only before or after the image axes, "
+        "never between them)"
+    )
+    if ext in _ARRAY_EXTENSIONS:
+        how += f"; per-class channels are (num_classes, H, W) arrays, read when the first axis equals --num-classes ({num_classes})"
+    else:
+        how += "; per-class channels are read from .npy/.npz files of shape (num_classes, H, W)"
+    what = "an ambiguous shape" if inner_singleton else "3D volumes are not supported yet"
+    raise InputFileError(f"{path}: a {len(shape)}D array of shape {shape}: {what} (bettimatch evaluates 2D images; {how})")
+
+
+def check_size(shape: Tuple[int, ...], layout: Layout, path: Path, num_classes: int, max_voxels: int) -> None:
+    """Refuse a file that stores, or whose class masks need, more than `max_voxels` values."""
+    stored = int(np.prod(shape, dtype=object))
+    height, width = layout.image
+    needed = height * width * num_classes
+    if stored > max_voxels:
+        raise InputFileError(
+            f"{path}: too large: the file stores {stored} values (shape {tuple(shape)}), more than "
+            f"--max-voxels {max_voxels}"
+        )
+    if needed > max_voxels:
+        raise InputFileError(
+            f"{path}: too large: a {height}x{width} image with {num_classes} classes needs {needed} mask "
+            f"values, more than --max-voxels {max_voxels}"
+        )
+
+
+def _check_dtype(dtype: Optional[np.dtype], path: Path) -> None:
+    if dtype is not None and dtype.kind not in "biuf":
+        raise InputFileError(f"{path}: unsupported data type {dtype}; expected integer, boolean or float values")
+
+
+def read_array(path: Path, num_classes: int, max_voxels: int = DEFAULT_MAX_VOXELS) -> Tuple[np.ndarray, Layout]:
+    """The array stored in `path` (as stored, no conversion) and how it is read; the shape and
+    size are checked from the header before the data are decoded."""
+    _, ext = split_name(path.name)
+    if ext not in _READERS:
         raise InputFileError(f"{path}: unsupported file type (supported: {', '.join(EXTENSIONS)})")
+    found: List[Layout] = []
+
+    def check(shape: Tuple[int, ...], dtype: Optional[np.dtype]) -> None:
+        _check_dtype(dtype, path)
+        layout = layout_of(shape, path, num_classes)
+        check_size(shape, layout, path, num_classes, max_voxels)
+        found.append(layout)
+
     try:
-        arr = readers[ext](path)
+        arr = np.asarray(_READERS[ext](path, check))
     except InputFileError:
         raise
+    except MemoryError:
+        raise InputFileError(f"{path}: not enough memory to decode the file") from None
     except Exception as exc:  # any reader failure means the file is unreadable
         raise InputFileError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})") from None
-    arr = np.asarray(arr)
-    if arr.dtype.kind not in "biuf":
-        raise InputFileError(f"{path}: unsupported data type {arr.dtype}; expected integer, boolean or float values")
-    return arr
+    _check_dtype(arr.dtype, path)
+    # The decoded array must match what the header announced (a reader that ignored it, or a lying
+    # header, is caught here rather than trusted).
+    layout = layout_of(arr.shape, path, num_classes)
+    check_size(arr.shape, layout, path, num_classes, max_voxels)
+    if found and found[0] != layout:
+        raise InputFileError(f"{path}: the decoded image {arr.shape} does not match the file's header")
+    return arr, layout
 
 
-def _drop_extra_singletons(arr: np.ndarray) -> np.ndarray:
-    """(1, H, W), (H, W, 1), (H, W, 1, 1) ... -> (H, W); 2D arrays stay as they are."""
-    while arr.ndim > 2 and 1 in arr.shape:
-        arr = arr.squeeze(axis=arr.shape.index(1))
-    return arr
+# ----------------------------------------------------------------------------- class masks
 
 
-def class_masks(arr: np.ndarray, path: Path, num_classes: int, threshold: float) -> np.ndarray:
-    """One boolean mask per class, (num_classes, H, W), from what a file holds.
+def _all_integer_valued(arr: np.ndarray) -> bool:
+    flat = arr.reshape(-1)
+    for start in range(0, flat.size, _INTEGER_CHECK_BLOCK):
+        block = flat[start : start + _INTEGER_CHECK_BLOCK]
+        if not np.array_equal(block, np.floor(block)):
+            return False
+    return True
 
-    - a 2D array of class indices (any integer or bool type, or floats with integer values);
-    - with ``num_classes == 2``, a 2D float likelihood map of the foreground (``x > threshold``);
-    - in ``.npy`` / ``.npz`` files, a (num_classes, H, W) array of per-class likelihoods or one-hot
-      channels (``x > threshold``).
-    """
-    _, ext = split_name(path.name)
-    arr = _drop_extra_singletons(arr)
-    if arr.ndim == 3 and ext in _ARRAY_EXTENSIONS and arr.shape[0] == num_classes:
-        if arr.dtype.kind == "f" and np.isnan(arr).any():
-            raise InputFileError(f"{path}: contains NaN")
-        return arr > threshold if arr.dtype != np.bool_ else arr.copy()
-    if arr.ndim != 2:
-        if arr.ndim == 3 and arr.shape[-1] in (3, 4) and ext in (".png", ".tif", ".tiff"):
-            raise InputFileError(f"{path}: a colour image of shape {arr.shape}; expected a single-channel label map")
-        if arr.ndim >= 3:
-            raise InputFileError(
-                f"{path}: a {arr.ndim}D array of shape {arr.shape}; 3D volumes are not supported yet "
-                "(bettimatch evaluates 2D images; .npy/.npz arrays of shape (num_classes, H, W) are read "
-                "as per-class channels)"
-            )
-        raise InputFileError(f"{path}: expected a 2D image, got an array of shape {arr.shape}")
-    if arr.size == 0:
-        raise InputFileError(f"{path}: the image is empty (shape {arr.shape})")
+
+def _channel_masks(arr: np.ndarray, path: Path, threshold: float) -> np.ndarray:
     if arr.dtype.kind == "f":
         if np.isnan(arr).any():
             raise InputFileError(f"{path}: contains NaN")
-        if not np.all(arr == np.round(arr)):
+        return arr > threshold
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise InputFileError(
+            f"{path}: integer channels must be one-hot (values 0 and 1), found values from {arr.min()} to "
+            f"{arr.max()}; pass likelihoods as floats, or a label map as an (H, W) array"
+        )
+    return arr.astype(bool)
+
+
+def _label_masks(labels: np.ndarray, path: Path, num_classes: int, threshold: float) -> np.ndarray:
+    if labels.size == 0:
+        raise InputFileError(f"{path}: the image is empty (shape {labels.shape})")
+    if labels.dtype == np.bool_:
+        labels = labels.view(np.uint8)
+    if labels.dtype.kind == "f":
+        if np.isnan(labels).any():
+            raise InputFileError(f"{path}: contains NaN")
+        if not np.isfinite(labels).all():
+            raise InputFileError(f"{path}: contains infinite values")
+        if not _all_integer_valued(labels):
             if num_classes == 2:
-                fg = arr > threshold
+                fg = labels > threshold
                 return np.stack([~fg, fg])
             raise InputFileError(
                 f"{path}: non-integer values in a label map (likelihood maps are read for --num-classes 2, "
                 "or as (num_classes, H, W) .npy arrays)"
             )
-    labels = arr.astype(np.int64) if arr.dtype != np.bool_ else arr.astype(np.int64)
-    lo, hi = int(labels.min()), int(labels.max())
+    lo, hi = labels.min(), labels.max()
     if lo < 0:
-        raise InputFileError(f"{path}: negative label value {lo}")
+        raise InputFileError(f"{path}: negative label value {int(lo)}")
     if hi >= num_classes:
-        raise InputFileError(f"{path}: label value {hi} is not below --num-classes {num_classes}")
-    return labels[None, :, :] == np.arange(num_classes).reshape(num_classes, 1, 1)
+        raise InputFileError(f"{path}: label value {int(hi)} is not below --num-classes {num_classes}")
+    masks = np.zeros((num_classes,) + labels.shape, dtype=bool)
+    # Classes above the largest label stay empty; comparing only up to it keeps every constant
+    # inside the labels' own type (no wrap-around for small integer types).
+    for c in range(int(hi) + 1):
+        np.equal(labels, c, out=masks[c])
+    return masks
+
+
+def class_masks(arr: np.ndarray, layout: Layout, path: Path, num_classes: int, threshold: float) -> np.ndarray:
+    """One boolean mask per class, (num_classes, H, W), from an array read as `layout`."""
+    try:
+        if layout.kind == "channels":
+            return _channel_masks(arr, path, threshold)
+        return _label_masks(arr.reshape(layout.image), path, num_classes, threshold)
+    except MemoryError:
+        height, width = layout.image
+        raise InputFileError(
+            f"{path}: not enough memory for the class masks of a {height}x{width} image with {num_classes} "
+            "classes (lower --max-voxels to refuse such files up front)"
+        ) from None
+
+
+def load_masks(path: Path, num_classes: int, threshold: float, max_voxels: int = DEFAULT_MAX_VOXELS) -> np.ndarray:
+    """(num_classes, H, W) boolean masks of the segmentation stored in `path`."""
+    arr, layout = read_array(path, num_classes, max_voxels)
+    return class_masks(arr, layout, path, num_classes, threshold)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
-from typing import IO, Dict, Iterable, List, Sequence
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 
@@ -72,10 +78,10 @@ def _stats(values: Iterable[float]) -> dict:
 def summarize(rows: List[dict], classes: Sequence[int]) -> dict:
     """Mean, (population) standard deviation and count of each metric per class and over all rows
     of foreground classes (class >= 1), NaNs left out."""
-    per_class = {}
-    for cls in classes:
-        sel = [r for r in rows if r["class"] == cls]
-        per_class[str(cls)] = {m: _stats(r[m] for r in sel) for m in METRICS}
+    by_class: Dict[int, List[dict]] = {cls: [] for cls in classes}
+    for r in rows:
+        by_class[r["class"]].append(r)
+    per_class = {str(cls): {m: _stats(r[m] for r in sel) for m in METRICS} for cls, sel in by_class.items()}
     fg = [r for r in rows if r["class"] >= 1]
     return {"per_class": per_class, "foreground": {m: _stats(r[m] for r in fg) for m in METRICS}}
 
@@ -86,16 +92,19 @@ def _fmt(x) -> str:
     return str(x)
 
 
-def write_csv(rows: List[dict], stream: IO[str]) -> None:
+def csv_text(rows: List[dict]) -> str:
+    """The CSV file of `rows`: a header line and one line per row."""
+    stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in rows:
         writer.writerow([_fmt(r[c]) for c in COLUMNS])
+    return stream.getvalue()
 
 
-def write_json(report: dict, stream: IO[str]) -> None:
-    json.dump(report, stream, indent=2, allow_nan=False)
-    stream.write("\n")
+def json_text(report: dict) -> str:
+    """The JSON file of `report` (strict JSON: no NaN)."""
+    return json.dumps(report, indent=2, allow_nan=False) + "\n"
 
 
 _SHORT = {
@@ -130,3 +139,30 @@ def format_table(summary: dict) -> str:
         if j == 0 or j == len(table) - 2:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _mode_for(path: Path) -> int:
+    """Permissions for a written file: those of the file it replaces, else the umask's default."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename, so that
+    `path` holds either its old content or all of the new one, never a part."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".bettimatch-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, _mode_for(path))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
