@@ -275,6 +275,7 @@ pub fn diagram_matchings(
     run_batch(pairs, threads, stop, |(bars_ws, match_ws): &mut Buffers, (p, t)| {
         p.shape.check_pair(t.shape)?;
         for values in [p.values, t.values] {
+            p.shape.validate(values)?;
             if let Some(index) = values.iter().position(|v| v.abs() > MAX_SQUARED_MAGNITUDE) {
                 return Err(InputError::BeyondSquareRange { index });
             }
