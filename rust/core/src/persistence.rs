@@ -6,7 +6,7 @@
 //! birth edge of a cycle that dies at the younger dual root's cell. Zero-length bars are dropped.
 
 use crate::error::InputError;
-use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration};
+use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration, V3};
 use crate::grid::{Connectivity, Shape};
 use crate::middle::{middle_bars, MiddleWorkspace};
 use crate::union_find::{Image, UnionFind};
@@ -90,10 +90,18 @@ fn volume_barcode(ws: &mut Workspace) -> Barcode {
     let mut cavities = Vec::new();
     cleared.clear();
     cleared.resize((3 * f.ranks.len()).div_ceil(64), 0);
-    cycle_sweep(f, top, f.dual_edges(), None, |younger, square, _| {
-        cleared[square as usize / 64] |= 1 << (square % 64);
-        cavities.push(f.cycle_bar(younger, square));
-    });
+    // Every square that joins two dual components is paired with a cube (creates a cavity), the
+    // zero-length pairs included: all of them are cleared, since their columns would reduce to
+    // zero, the most expensive outcome of a reduction.
+    f.reset_dual(top);
+    for &square in f.dual_edges().iter().rev() {
+        let (a, b) = f.dual_edge_nodes_in::<V3>(edge_key(square));
+        let Some((younger, _)) = top.link_descending(a, b) else { continue };
+        cleared[edge_key(square) as usize / 64] |= 1 << (edge_key(square) % 64);
+        if top.rank(younger) != edge_rank(square) {
+            cavities.push(f.cycle_bar(younger, edge_key(square)));
+        }
+    }
     let cleared = &*cleared;
     let loops = middle_bars(f, middle, positive_edges, |square| cleared[square as usize / 64] >> (square % 64) & 1 == 1);
     Barcode { pairs: vec![components, loops, cavities], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new(), Vec::new()] }
