@@ -84,13 +84,14 @@ impl fmt::Display for BatchError {
 
 impl std::error::Error for BatchError {}
 
-/// A flag that asks a running batch to stop before its next item.
-#[derive(Debug, Default)]
-pub struct Stop(AtomicBool);
+/// A flag that asks a running batch to stop: before its next item, and inside long items (the
+/// sweeps look at it every few thousand cells). Clones share the flag.
+#[derive(Clone, Debug, Default)]
+pub struct Stop(Arc<AtomicBool>);
 
 impl Stop {
     pub fn new() -> Self {
-        Stop(AtomicBool::new(false))
+        Stop::default()
     }
 
     pub fn request(&self) {
@@ -169,7 +170,14 @@ where
     let results: Option<Vec<R>> = pool(threads)?.install(|| {
         items
             .par_iter()
-            .map_init(|| spares.lend(), |ws, item| if stop.is_requested() { None } else { Some(work(ws.get(), item)) })
+            .map_init(|| spares.lend(), |ws, item| {
+                if stop.is_requested() {
+                    return None;
+                }
+                let result = work(ws.get(), item);
+                // An item cut short by the flag is no result.
+                (!stop.is_requested()).then_some(result)
+            })
             .collect()
     });
     results.ok_or(BatchError::Stopped)
@@ -217,7 +225,10 @@ pub type BatchResult<T> = Result<Vec<Result<T, InputError>>, BatchError>;
 
 /// Barcodes of a batch of images.
 pub fn barcodes(images: &[ImageRef<'_>], connectivity: Connectivity, threads: ThreadCount, stop: &Stop) -> BatchResult<Barcode> {
-    run_batch(images, threads, stop, |ws: &mut Workspace, img| barcode_with(ws, img.values, img.shape, connectivity))
+    run_batch(images, threads, stop, |ws: &mut Workspace, img| {
+        ws.filtration.watch(stop);
+        barcode_with(ws, img.values, img.shape, connectivity)
+    })
 }
 
 /// Betti matchings of a batch of (prediction, target) pairs.
@@ -228,6 +239,7 @@ pub fn matchings(
     stop: &Stop,
 ) -> BatchResult<Matching> {
     run_batch(pairs, threads, stop, |ws: &mut MatchWorkspace, (p, t)| {
+        ws.watch(stop);
         p.shape.check_pair(t.shape)?;
         betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
     })
@@ -273,6 +285,7 @@ pub fn diagram_matchings(
 ) -> BatchResult<DiagramPairing> {
     type Buffers = (Workspace, crate::diagram_matching::Workspace);
     run_batch(pairs, threads, stop, |(bars_ws, match_ws): &mut Buffers, (p, t)| {
+        bars_ws.filtration.watch(stop);
         p.shape.check_pair(t.shape)?;
         for values in [p.values, t.values] {
             p.shape.validate(values)?;

@@ -18,7 +18,8 @@ use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
 use crate::filtration::{two_levels, Filtration};
 use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair};
-use crate::filtration::{edge_key, edge_rank, Cells, Edge};
+use crate::batch::Stop;
+use crate::filtration::{edge_key, edge_rank, Cells, Edge, STOP_CHECK_CELLS};
 use crate::two_level::{self, TwoLevelWorkspace};
 use crate::union_find::{Image, UnionFind};
 
@@ -151,6 +152,13 @@ pub fn betti_matching_with(
 }
 
 impl MatchWorkspace {
+    /// Lets `stop` cut the sweeps of the next matchings short (their results are then unusable).
+    pub fn watch(&mut self, stop: &Stop) {
+        for f in [&mut self.pred, &mut self.target, &mut self.comparison] {
+            f.watch(stop);
+        }
+    }
+
     /// Validates both inputs and builds the three filtrations (prediction, target, comparison).
     ///
     /// When one input has two levels (a binary target) and the other does not (a likelihood
@@ -299,19 +307,24 @@ fn comparison_components<C: Cells>(p: &Filtration, t: &Filtration, c: &Filtratio
     c.reset_primal(uf);
     let mut pred_image = Image::new(&p.ranks, std::mem::take(pred_image));
     let mut target_image = Image::new(&t.ranks, std::mem::take(target_image));
-    for &edge in &c.edges {
-        let (x, y) = c.edge_pixels_in::<C>(edge_key(edge));
-        let Some((younger, elder)) = uf.link_ascending(x, y) else {
-            if C::DUAL_EDGES_ARE_PRIMAL {
-                cycle_edges.push(edge);
+    for chunk in c.edges.chunks(STOP_CHECK_CELLS) {
+        if c.stopped() {
+            break;
+        }
+        for &edge in chunk {
+            let (x, y) = c.edge_pixels_in::<C>(edge_key(edge));
+            let Some((younger, elder)) = uf.link_ascending(x, y) else {
+                if C::DUAL_EDGES_ARE_PRIMAL {
+                    cycle_edges.push(edge);
+                }
+                continue;
+            };
+            // The same merge retires a root in each input's ranking: the image of that input's bar.
+            let pred_younger = pred_image.merge(younger, elder, true);
+            let target_younger = target_image.merge(younger, elder, true);
+            if uf.rank(younger) != edge_rank(edge) {
+                component_roots.push((pred_younger, target_younger));
             }
-            continue;
-        };
-        // The same merge retires a root in each input's ranking: the image of that input's bar.
-        let pred_younger = pred_image.merge(younger, elder, true);
-        let target_younger = target_image.merge(younger, elder, true);
-        if uf.rank(younger) != edge_rank(edge) {
-            component_roots.push((pred_younger, target_younger));
         }
     }
     s.pred_image = pred_image.into_buffer();

@@ -59,6 +59,10 @@ impl BoundaryMatrix for SquaresAgainstEdges<'_> {
         out.extend(self.edges_of(square).into_iter().map(|e| self.row_of_edge[e as usize]).filter(|&r| r != NONE));
         out.sort_unstable();
     }
+
+    fn stopped(&self) -> bool {
+        self.f.stopped()
+    }
 }
 
 /// The finite bars of dimension 1 of `f` (a volume), in ascending order of their death squares.

@@ -6,7 +6,7 @@
 //! birth edge of a cycle that dies at the younger dual root's cell. Zero-length bars are dropped.
 
 use crate::error::InputError;
-use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration, V3};
+use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration, STOP_CHECK_CELLS, V3};
 use crate::grid::{Connectivity, Shape};
 use crate::middle::{middle_bars, MiddleWorkspace};
 use crate::union_find::{Image, UnionFind};
@@ -94,7 +94,10 @@ fn volume_barcode(ws: &mut Workspace) -> Barcode {
     // zero-length pairs included: all of them are cleared, since their columns would reduce to
     // zero, the most expensive outcome of a reduction.
     f.reset_dual(top);
-    for &square in f.dual_edges().iter().rev() {
+    for (k, &square) in f.dual_edges().iter().rev().enumerate() {
+        if k % STOP_CHECK_CELLS == 0 && f.stopped() {
+            return Barcode::empty(3);
+        }
         let (a, b) = f.dual_edge_nodes_in::<V3>(edge_key(square));
         let Some((younger, _)) = top.link_descending(a, b) else { continue };
         cleared[edge_key(square) as usize / 64] |= 1 << (edge_key(square) % 64);
@@ -139,7 +142,24 @@ fn component_sweep_in<C: Cells>(
     mut on_bar: impl FnMut(u32, u32),
 ) {
     f.reset_primal(uf);
-    for &edge in &f.edges {
+    for chunk in f.edges.chunks(STOP_CHECK_CELLS) {
+        if f.stopped() {
+            return;
+        }
+        component_chunk::<C>(f, uf, chunk, &mut cycle_edges, &mut on_bar);
+    }
+}
+
+/// [`component_sweep_in`] over one chunk of edges.
+#[inline(always)]
+fn component_chunk<C: Cells>(
+    f: &Filtration,
+    uf: &mut UnionFind,
+    edges: &[Edge],
+    cycle_edges: &mut Option<&mut Vec<Edge>>,
+    on_bar: &mut impl FnMut(u32, u32),
+) {
+    for &edge in edges {
         let (a, b) = f.edge_pixels_in::<C>(edge_key(edge));
         match uf.link_ascending(a, b) {
             Some((younger, _)) => {
@@ -200,6 +220,23 @@ fn cycle_sweep_in<C: Cells>(
     dual_edges: &[Edge],
     mut image: Option<&mut Image>,
     mut on_bar: impl FnMut(u32, u32, u32),
+) {
+    for chunk in dual_edges.rchunks(STOP_CHECK_CELLS) {
+        if f.stopped() {
+            return;
+        }
+        cycle_chunk::<C>(f, uf, chunk, &mut image, &mut on_bar);
+    }
+}
+
+/// [`cycle_sweep_in`] over one chunk of dual edges, walked in reverse.
+#[inline(always)]
+fn cycle_chunk<C: Cells>(
+    f: &Filtration,
+    uf: &mut UnionFind,
+    dual_edges: &[Edge],
+    image: &mut Option<&mut Image>,
+    on_bar: &mut impl FnMut(u32, u32, u32),
 ) {
     for &edge in dual_edges.iter().rev() {
         let (a, b) = f.dual_edge_nodes_in::<C>(edge_key(edge));

@@ -33,6 +33,11 @@ pub trait BoundaryMatrix {
     fn oldest_column_of(&self, _row: u32) -> Option<u32> {
         None
     }
+
+    /// Whether the caller wants the reduction to give up (the result is then incomplete).
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 const NONE: u32 = u32::MAX;
@@ -73,6 +78,9 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace) -> Piv
     ws.arena.clear();
     let mut out = Pivots::default();
     for column in 0..columns {
+        if column % 4096 == 0 && matrix.stopped() {
+            break;
+        }
         matrix.boundary(column, &mut ws.working);
         debug_assert!(ws.working.windows(2).all(|w| w[0] < w[1]), "boundary rows must ascend");
         if let Some(&pivot) = ws.working.last() {

@@ -30,6 +30,7 @@ mod volume;
 #[cfg(test)]
 mod tests;
 
+use crate::batch::Stop;
 use crate::grid::{Connectivity, Shape};
 use crate::order::{sort_values, SortScratch};
 use crate::union_find::UnionFind;
@@ -77,13 +78,28 @@ pub struct Filtration {
     /// Ranks of the dual nodes by padded index (`PADDING` marks a node that is part of the
     /// outside), the outside node last.
     pub dual_ranks: Vec<u32>,
+    /// Raised when the caller wants the sweeps over this filtration to give up early.
+    stop: Stop,
     padded_ids: Vec<u32>,
     block: Vec<u32>,
     bitmap: Vec<u64>,
     sort: SortScratch,
 }
 
+/// How many cells a sweep handles between two looks at the stop flag.
+pub(crate) const STOP_CHECK_CELLS: usize = 1 << 16;
+
 impl Filtration {
+    /// Lets `stop` cut the sweeps over this filtration short (their results are then unusable).
+    pub fn watch(&mut self, stop: &Stop) {
+        self.stop = stop.clone();
+    }
+
+    /// Whether the sweeps should give up.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.is_requested()
+    }
+
     /// Builds the filtration of `values` (already validated), reusing this buffer's allocations.
     pub fn build(&mut self, values: &[f64], shape: Shape, connectivity: Connectivity) {
         self.build_with_levels(values, shape, connectivity, two_levels(values));
