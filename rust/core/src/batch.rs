@@ -393,4 +393,35 @@ mod tests {
             assert!(cached_pools() <= MAX_POOLS);
         }
     }
+
+    #[test]
+    fn an_item_during_which_the_flag_rises_is_not_returned() {
+        let stop = Stop::new();
+        let out = run_batch(&[1u32, 2, 3], ThreadCount::Fixed(1), &stop, |_: &mut (), &x| {
+            if x == 2 {
+                stop.request();
+            }
+            x
+        });
+        assert_eq!(out, Err(BatchError::Stopped));
+    }
+
+    #[test]
+    fn a_watched_sweep_gives_up_at_once() {
+        let shape = Shape::new(300, 300);
+        let values = &images(1, shape)[0];
+        let mut f = crate::filtration::Filtration::default();
+        f.build(values, shape, Connectivity::Four);
+        let mut uf = crate::union_find::UnionFind::default();
+        let count = |f: &crate::filtration::Filtration, uf: &mut crate::union_find::UnionFind| {
+            let mut bars = 0;
+            crate::persistence::component_sweep(f, uf, None, |_, _| bars += 1);
+            bars
+        };
+        assert!(count(&f, &mut uf) > 100);
+        let stop = Stop::new();
+        stop.request();
+        f.watch(&stop);
+        assert_eq!(count(&f, &mut uf), 0);
+    }
 }
