@@ -103,9 +103,15 @@ const START_NEIGHBOURS: usize = 24;
 /// An optimal matching of `pred` with `target`, reusing `ws`'s buffers. The result is a function
 /// of the two diagrams alone (not of `ws`'s history).
 pub fn optimal_matching_with(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> DiagramMatching {
+    matching_from_nearest(ws, pred, target, START_NEIGHBOURS)
+}
+
+/// The optimal matching, starting from the `neighbours` nearest candidates of each point (any
+/// number >= 1 gives the same cost; tests use few, so that the pricing rounds do the work).
+fn matching_from_nearest(ws: &mut Workspace, pred: &[Point], target: &[Point], neighbours: usize) -> DiagramMatching {
     let (n, m) = (pred.len(), target.len());
     ws.search.build(pred, target);
-    ws.nearest.collect(&ws.search, pred, target, START_NEIGHBOURS);
+    ws.nearest.collect(&ws.search, pred, target, neighbours.max(1));
     ws.graph.build(n, m, ws.nearest.pairs());
     ws.assignment.start(&ws.graph, pred, target);
     loop {
@@ -828,6 +834,15 @@ mod tests {
             close(got.cost, dense::optimal_cost(&pred, &target))
         }
 
+        fn few_starting_neighbours_leave_the_cost_optimal(p: Vec<(u8, u8)>, t: Vec<(u16, u16)>, levels: u8, k: u8) -> bool {
+            let pred = grid_diagram(&p, levels);
+            let target: Vec<Point> =
+                t.iter().map(|&(a, b)| Point::new(f64::from(a.min(b)) / 65535.0, f64::from(a.max(b)) / 65535.0)).collect();
+            let got = matching_from_nearest(&mut Workspace::default(), &pred, &target, 1 + usize::from(k % 3));
+            check_valid(&pred, &target, &got);
+            close(got.cost, dense::optimal_cost(&pred, &target))
+        }
+
         fn fine_values_match_the_dense_oracle(p: Vec<(u16, u16)>, t: Vec<(u16, u16)>) -> bool {
             let value = |a: u16| f64::from(a) / 65535.0;
             let diagram = |raw: &[(u16, u16)]| -> Vec<Point> {
@@ -913,6 +928,11 @@ mod tests {
                 check_valid(&pred[d], &target[d], &got);
                 let want = dense::optimal_cost(&pred[d], &target[d]);
                 assert!(close(got.cost, want), "{side}² dim {d}: {} vs {want}", got.cost);
+                for neighbours in [1, 3] {
+                    let few = matching_from_nearest(&mut Workspace::default(), &pred[d], &target[d], neighbours);
+                    check_valid(&pred[d], &target[d], &few);
+                    assert!(close(few.cost, want), "{side}² dim {d}, {neighbours} neighbours: {} vs {want}", few.cost);
+                }
                 // and deterministic
                 assert_eq!(optimal_matching(&pred[d], &target[d]), got);
             }
