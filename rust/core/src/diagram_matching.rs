@@ -28,6 +28,13 @@
 //!   of them can be a large share of all pairs while the diagonal copies' potentials are still
 //!   far apart). Each round is one pass over the candidate pairs (a few to a dozen rounds on
 //!   noise); the result is exactly optimal for the whole problem.
+//! - Where `r² (R + r)` is small (`r`, `R` the smaller and larger diagram's sizes) the dense
+//!   Hungarian method of earlier versions is used instead: after the same reduction to candidate
+//!   points, rows are the smaller diagram's points, columns the larger one's plus `r` shared
+//!   diagonal columns. It is the faster one for a small target diagram, and the sparse one is
+//!   slow on massive ties (hundreds of identical points, e.g. a speckled one-hot target), where
+//!   many pricing rounds are needed to link the diagonal copies; a hub node for the diagonal
+//!   (the `(n + 1) × (m + 1)` transport form) would remove that limit.
 //!
 //! Ties: the result is deterministic (a function of the two diagrams, independent of buffer
 //! reuse or threads). Among equally cheap matchings the one returned is the one this procedure
@@ -96,11 +103,12 @@ pub struct Workspace {
 }
 
 /// Below this many steps of the dense solver (`r² (R + r)`, `r`, `R` the smaller and larger
-/// diagram's sizes) it is used instead of the sparse one: with a small target diagram (the usual
-/// training case) it takes microseconds, while the sparse one's pricing rounds can take many
-/// rounds to connect the target's few diagonal copies to the prediction's many (48² softmax maps
-/// against one-hot targets: 2.6 s against 129 s for a test's 36 channels).
-const DENSE_STEPS: f64 = 5e7;
+/// diagram's sizes; about 0.3 s) it is used instead of the sparse one. It takes microseconds with
+/// a small target diagram (the usual training case), and the sparse one is weak on massive ties:
+/// a one-hot speckle target (300 identical points) against a 48² softmax map took the sparse
+/// solver 2 s a channel, as its pricing rounds connect only one more diagonal copy per row and
+/// round (a known limit; see the module docs).
+const DENSE_STEPS: f64 = 3e8;
 
 /// How many nearest candidate partners of each point start the graph. The optimal matching of
 /// noisy diagrams pairs almost every point with one of its nearest partners; any pair it needs
