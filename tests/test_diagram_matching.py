@@ -36,7 +36,8 @@ def _textbook_cost(p: np.ndarray, q: np.ndarray) -> float:
     return total
 
 
-@pytest.mark.parametrize("size, seed", [(24, 0), (32, 1), (40, 2)])
+# 24²-40²: the dense path (small r²(R + r)); 64² noise vs noise (~850 points a side): the sparse one
+@pytest.mark.parametrize("size, seed", [(24, 0), (32, 1), (40, 2), (64, 3)])
 def test_hutopo_loss_equals_the_optimal_cost_on_noise(size, seed):
     rng = np.random.default_rng(seed)
     # white noise against a smoothed, noisy blob: one dense and one mixed diagram
