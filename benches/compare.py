@@ -6,6 +6,7 @@
     python benches/compare.py --sizes 512 --repeat 11 --only barcode,matching
     python benches/compare.py --sizes 512 --only masks  # the metrics' binary-mask path
     python benches/compare.py --clock cpu     # CPU time instead of wall time (busy machines)
+    python benches/compare.py --only hutopo --hutopo-sizes 64,128,256 --repeat 5  # Hu et al.'s loss
 
 Rivals (each optional: a missing one is skipped with a note, never an error):
   - GUDHI            pip install gudhi      CubicalComplex(vertices=...) (V) / (top_dimensional_cells=...) (T)
@@ -15,6 +16,9 @@ Rivals (each optional: a missing one is skipped with a note, never an error):
   - Betti-Matching-3D, as shipped in topolosses (pip install topolosses): compute_barcode /
     compute_matching (its pybind module is loaded directly, without importing topolosses' heavy
     __init__), and topolosses.losses.BettiMatchingLoss for the loss.
+  - Hu et al.'s loss (--only hutopo): GUDHI's barcodes + gudhi.wasserstein.wasserstein_distance
+    (order=2, internal_p=2, matching=True: POT's ot.emd, network simplex) on the same images, and
+    topolosses.losses.HutopoLoss, next to bettimatch's HuTopoLoss (pip install pot).
 
 All of them are sublevel-only, so they get `1 - p` (prepared outside the timed region); bettimatch
 gets the probabilities `p` and its default `filtration="superlevel"` (the negation happens inside).
@@ -31,6 +35,7 @@ import glob
 import importlib.machinery
 import importlib.util
 import inspect
+import math
 import os
 import platform
 import statistics
@@ -392,6 +397,118 @@ def bench_losses(losses, repeat, quick, table: Table) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Hu et al.'s loss: optimal diagram matching on noisy predictions
+
+
+def noise_pair(size: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Two independent white-noise "probability" maps: the hardest case for the diagram matching
+    (thousands of points per diagram, most of them close to the diagonal)."""
+    rng = np.random.default_rng(seed)
+    return rng.random((size, size)), rng.random((size, size))
+
+
+def load_hutopo_reference():
+    """(gudhi, gudhi.wasserstein.wasserstein_distance) or None; the distance needs POT."""
+    try:
+        import gudhi
+        from gudhi.wasserstein import wasserstein_distance
+        import ot  # noqa: F401  (gudhi imports POT lazily, inside the call)
+
+        return gudhi, wasserstein_distance
+    except Exception as e:
+        note(f"gudhi + POT reference for HuTopoLoss skipped ({type(e).__name__}: {e}); pip install gudhi pot")
+        return None
+
+
+def gudhi_pot_hutopo(gudhi, wasserstein_distance, p: np.ndarray, t: np.ndarray) -> float:
+    """Hu et al.'s loss of one superlevel (prediction, target) pair the way topolosses computes its
+    matching: GUDHI's cubical barcodes (V-construction = connectivity 4) and POT's exact transport
+    on the (n + 1) x (m + 1) diagram problem, per dimension 0 and 1."""
+    total = 0.0
+    diagrams = []
+    for x in (p, t):
+        cc = gudhi.CubicalComplex(vertices=np.ascontiguousarray(1.0 - x))
+        cc.persistence()
+        diagrams.append([cc.persistence_intervals_in_dimension(d) for d in (0, 1)])
+    for d in (0, 1):
+        dist, _ = wasserstein_distance(
+            diagrams[0][d], diagrams[1][d], order=2.0, internal_p=2.0, matching=True, keep_essential_parts=False
+        )
+        total += dist**2
+    return total
+
+
+def bench_hutopo(sizes, repeat, table: Table, ref_max_cells: float) -> None:
+    try:
+        import torch
+        from bettimatch.losses import HuTopoLoss
+    except Exception as e:
+        note(f"HuTopoLoss comparison skipped ({type(e).__name__}: {e})")
+        return
+    import bettimatch as bm
+
+    reference = load_hutopo_reference()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from topolosses.losses import HutopoLoss as TopolossesHutopo
+    except Exception as e:
+        TopolossesHutopo = None
+        note(f"topolosses.losses.HutopoLoss unavailable ({type(e).__name__}: {e})")
+    threads = default_threads()
+    for size in sizes:
+        p, t = noise_pair(size, 20 + size)
+        pt, tt = torch.from_numpy(p)[None, None], torch.from_numpy(t)[None, None]
+        ours = HuTopoLoss(include_background=True)
+        values: Dict[str, float] = {}
+
+        def ours_step():
+            x = pt.clone().requires_grad_(True)
+            loss = ours(x, tt)
+            loss.backward()
+            values["bettimatch"] = float(loss.detach())
+
+        cands: List[Tuple[str, Callable[[], object]]] = [(f"bettimatch HuTopoLoss fwd+bwd ({threads} threads)", ours_step)]
+        bp, bt = bm.barcode(p), bm.barcode(t)
+        cells = max((len(bp.birth_value[d]) + 1) * (len(bt.birth_value[d]) + 1) for d in (0, 1))
+        points = "/".join(f"{len(bp.birth_value[d])}+{len(bt.birth_value[d])}" for d in (0, 1))
+        if cells > ref_max_cells:
+            note(
+                f"{size}²: the dense references are skipped, their cost matrix would have {cells:.3g} cells "
+                f"(> --hutopo-ref-max-cells {ref_max_cells:.3g})"
+            )
+        else:
+            if reference is not None:
+
+                def reference_step():
+                    values["gudhi+POT"] = gudhi_pot_hutopo(*reference, p, t)
+
+                cands.append(("gudhi barcodes + POT ot.emd (gudhi.wasserstein, values only)", reference_step))
+            if TopolossesHutopo is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    theirs = TopolossesHutopo(include_background=True, use_base_loss=False, alpha=1.0)
+
+                def theirs_step():
+                    x = pt.float().clone().requires_grad_(True)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        loss = theirs(x, tt.float())
+                    loss.backward()
+                    values["topolosses"] = float(loss.detach())
+
+                cands.append(("topolosses HutopoLoss fwd+bwd (Betti-Matching-3D + POT)", theirs_step))
+        note(f"{size}² noise: diagram points (pred+target) dim 0 / dim 1: {points}")
+        table.add_case("HuTopo loss, noise vs noise", f"{size}²", time_round_robin(cands, repeat), cands[0][0])
+        # A faster matching is only worth something if it is still optimal: compare the costs.
+        base = values.get("bettimatch")
+        for name in ("gudhi+POT", "topolosses"):
+            other = values.get(name)
+            if base is not None and other is not None and not math.isclose(base, other, rel_tol=1e-5, abs_tol=1e-6):
+                note(f"{size}²: HuTopo loss {base!r} (bettimatch) vs {other!r} ({name}); POT stops after 2e6 iterations")
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -407,14 +524,26 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "other jobs, but for multi-threaded rows it is the total work of all threads, not the latency",
     )
     ap.add_argument(
-        "--only", type=str, default="barcode,matching,masks,loss", help="comma-separated subset of barcode,matching,masks,loss"
+        "--only",
+        type=str,
+        default="barcode,matching,masks,loss",
+        help="comma-separated subset of barcode,matching,masks,loss,hutopo (hutopo: Hu et al.'s loss on noise, opt-in)",
+    )
+    ap.add_argument(
+        "--hutopo-sizes", type=str, default="64,128,256", help="side lengths for --only hutopo (default 64,128,256)"
+    )
+    ap.add_argument(
+        "--hutopo-ref-max-cells",
+        type=float,
+        default=2.5e8,
+        help="skip the dense gudhi+POT / topolosses references when their (n+1)(m+1) cost matrix has more cells",
     )
     args = ap.parse_args(argv)
 
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([154, 301] if args.quick else [154, 301, 512, 1024])
     repeat = args.repeat or (3 if args.quick else 7)
     only = {s.strip() for s in args.only.split(",")}
-    unknown = only - {"barcode", "matching", "masks", "loss"}
+    unknown = only - {"barcode", "matching", "masks", "loss", "hutopo"}
     if unknown:
         ap.error(f"unknown --only entries: {sorted(unknown)}")
 
@@ -459,6 +588,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         bench_masks(bm, ref, sizes, repeat, table)
     if "loss" in only:
         bench_losses(losses, repeat, args.quick, table)
+    if "hutopo" in only:
+        bench_hutopo([int(s) for s in args.hutopo_sizes.split(",")], repeat, table, args.hutopo_ref_max_cells)
     if NOTES:
         print()
         for n in NOTES:

@@ -21,6 +21,10 @@
 //!   for a batch of 8 images with 4 classes and `include_background=False`: 24 pairs of a float32
 //!   softmax channel against its one-hot target, through `batch::matchings` with
 //!   `ThreadCount::Fixed(1)` and `Fixed(2)`.
+//! - `diagram_matching/noise_dim{0,1}` (64², 128², 256²): the optimal diagram matching behind
+//!   `HuTopoLoss` (`diagram_matching::optimal_matching_with`, workspace reused) of the diagrams of
+//!   two independent white-noise images: its hardest common case (thousands of points per side,
+//!   most near the diagonal). The barcodes are computed outside the timed region.
 //! - `gudhi/*` (feature `bench-gudhi`): see below.
 //!
 //! `threads1` runs the call inside a one-thread rayon pool: the core's internal `rayon::join`s
@@ -52,6 +56,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use bettimatch_core::batch::{barcodes, matchings, ImageRef, Stop};
+use bettimatch_core::diagram_matching::{self, optimal_matching_with, Point};
 use bettimatch_core::masks::{mask_counts_with, MaskWorkspace};
 use bettimatch_core::matching::{betti_matching_with, MatchWorkspace};
 use bettimatch_core::persistence::{barcode_with, Workspace};
@@ -403,6 +408,30 @@ fn bench_loss<M: Measurement>(c: &mut Criterion<M>) {
     group.finish();
 }
 
+/// The finite diagrams (dimensions 0 and 1) of a white-noise image, as (birth, death) values.
+fn noise_diagrams(size: usize, seed: u64) -> [Vec<Point>; 2] {
+    let values = noise(size * size, seed);
+    let bars = barcode_with(&mut Workspace::default(), &values, Shape::new(size, size), Connectivity::Four).unwrap();
+    [0, 1].map(|d| bars.pairs[d].iter().map(|p| Point::new(values[p.birth as usize], values[p.death as usize])).collect())
+}
+
+/// The optimal diagram matching of `HuTopoLoss` on noise vs noise (see the module docs).
+fn bench_diagram_matching<M: Measurement>(c: &mut Criterion<M>) {
+    let mut group = c.benchmark_group("diagram_matching");
+    for size in [64, 128, 256] {
+        configure(&mut group, size);
+        let (pred, target) = (noise_diagrams(size, 41), noise_diagrams(size, 42));
+        for d in 0..2 {
+            group.throughput(Throughput::Elements((pred[d].len() + target[d].len()) as u64));
+            let mut ws = diagram_matching::Workspace::default();
+            group.bench_function(BenchmarkId::new(format!("noise_dim{d}"), size), |b| {
+                b.iter(|| black_box(optimal_matching_with(&mut ws, black_box(&pred[d]), black_box(&target[d]))))
+            });
+        }
+    }
+    group.finish();
+}
+
 // ---------------------------------------------------------------------------------------------
 // GUDHI, through an embedded interpreter (opt-in)
 
@@ -571,6 +600,7 @@ fn run_all<M: Measurement + 'static>(c: &mut Criterion<M>) {
     bench_mask_counts(c);
     bench_batch(c);
     bench_loss(c);
+    bench_diagram_matching(c);
     #[cfg(feature = "bench-gudhi")]
     gudhi::bench_gudhi(c);
 }
