@@ -103,7 +103,8 @@ pub struct Workspace {
 }
 
 /// Below this many steps of the dense solver (`r² (R + r)`, `r`, `R` the smaller and larger
-/// diagram's sizes; about 0.3 s) it is used instead of the sparse one. It takes microseconds with
+/// diagram's sizes; about 0.3 s) it is used instead of the sparse one when the diagrams are
+/// tie-heavy (below [`SMALL_DENSE_STEPS`] always). It takes microseconds with
 /// a small target diagram (the usual training case), and the sparse one is weak on massive ties:
 /// a one-hot speckle target (300 identical points) against a 48² softmax map took the sparse
 /// solver 2 s a channel, as its pricing rounds connect only one more diagonal copy per row and
@@ -120,10 +121,22 @@ const START_NEIGHBOURS: usize = 24;
 /// of the two diagrams alone (not of `ws`'s history).
 pub fn optimal_matching_with(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> DiagramMatching {
     let (r, big) = (pred.len().min(target.len()) as f64, pred.len().max(target.len()) as f64);
-    if r * r * (big + r) <= DENSE_STEPS {
+    let steps = r * r * (big + r);
+    if steps <= SMALL_DENSE_STEPS || (steps <= DENSE_STEPS && (tie_heavy(pred) || tie_heavy(target))) {
         return dense_matching_with(&mut ws.dense, pred, target);
     }
     matching_from_nearest(ws, pred, target, START_NEIGHBOURS)
+}
+
+/// Below this many dense steps the dense solver is the faster one whatever the diagrams.
+const SMALL_DENSE_STEPS: f64 = 2e7;
+
+/// Whether a tenth or more of the points repeat another: the sparse solver's weak case.
+fn tie_heavy(points: &[Point]) -> bool {
+    let mut keys: Vec<(u64, u64)> = points.iter().map(|p| (p.birth.to_bits(), p.death.to_bits())).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.len() * 10 < points.len() * 9
 }
 
 /// The optimal matching, starting from the `neighbours` nearest candidates of each point (any
