@@ -307,6 +307,33 @@ def test_an_image_larger_than_memory_is_a_memory_error():
     assert "memory error" in proc.stdout
 
 
+def test_work_that_cannot_fit_is_a_memory_error_before_it_starts():
+    # The inputs fit (the intake converts them), the computation's buffers could not: refused
+    # before they are allocated, instead of an abort half way.
+    proc = run_isolated(
+        """
+        import numpy as np
+        import bettimatch as bm
+        from bettimatch import _core
+        volume = np.broadcast_to(np.float32(0.5), (300, 300, 300))    # 27M voxels, 216 MB as float64
+        image = np.broadcast_to(np.float32(0.5), (7000, 7000))        # 49M pixels, 392 MB as float64
+        for call in (
+            lambda: bm.barcode(volume),
+            lambda: _core.matching_batch([image], [image], "superlevel", 4, None, False),
+            lambda: _core.diagram_matching_pairs(image[None], image[None], "superlevel", 4, None),
+        ):
+            try:
+                call()
+            except MemoryError as e:
+                assert "not enough memory" in str(e), e
+                print("memory error")
+        """,
+        memory_gib=2.5,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n").count("memory error") == 3, proc.stdout
+
+
 @pytest.mark.parametrize("shape", [(0, 0), (0, 5), (5, 0)])
 def test_zero_size_inputs_are_value_errors_everywhere(shape):
     empty = np.zeros(shape, dtype=bool)

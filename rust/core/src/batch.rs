@@ -103,6 +103,24 @@ impl Stop {
     }
 }
 
+/// Lower bounds of the working memory per pixel (voxel), measured on white noise (which needs
+/// the most): a barcode, and a matching (three filtrations and their sweeps).
+const BARCODE_BYTES_2D: usize = 40;
+const MATCHING_BYTES_2D: usize = 120;
+const BARCODE_BYTES_3D: usize = 120;
+
+/// Checks, before an item's buffers are allocated one by one (an allocation failure there would
+/// abort the process), that `bytes` of address space can be had at all: a reservation that is
+/// never touched, so it costs no memory. Inputs that cannot fit become an error value.
+fn ensure_memory(bytes: usize) -> Result<(), InputError> {
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| InputError::OutOfMemory { bytes })
+}
+
+fn barcode_bytes(shape: Shape) -> usize {
+    shape.pixels().saturating_mul(if shape.dims() == 3 { BARCODE_BYTES_3D } else { BARCODE_BYTES_2D })
+}
+
 /// A borrowed image: sublevel values in row-major order.
 #[derive(Clone, Copy, Debug)]
 pub struct ImageRef<'a> {
@@ -227,6 +245,7 @@ pub type BatchResult<T> = Result<Vec<Result<T, InputError>>, BatchError>;
 pub fn barcodes(images: &[ImageRef<'_>], connectivity: Connectivity, threads: ThreadCount, stop: &Stop) -> BatchResult<Barcode> {
     run_batch(images, threads, stop, |ws: &mut Workspace, img| {
         ws.filtration.watch(stop);
+        ensure_memory(barcode_bytes(img.shape))?;
         barcode_with(ws, img.values, img.shape, connectivity)
     })
 }
@@ -241,6 +260,7 @@ pub fn matchings(
     run_batch(pairs, threads, stop, |ws: &mut MatchWorkspace, (p, t)| {
         ws.watch(stop);
         p.shape.check_pair(t.shape)?;
+        ensure_memory(p.shape.pixels().saturating_mul(MATCHING_BYTES_2D))?;
         betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
     })
 }
@@ -287,6 +307,7 @@ pub fn diagram_matchings(
     run_batch(pairs, threads, stop, |(bars_ws, match_ws): &mut Buffers, (p, t)| {
         bars_ws.filtration.watch(stop);
         p.shape.check_pair(t.shape)?;
+        ensure_memory(barcode_bytes(p.shape).saturating_mul(2))?;
         for values in [p.values, t.values] {
             p.shape.validate(values)?;
             if let Some(index) = values.iter().position(|v| v.abs() > MAX_SQUARED_MAGNITUDE) {

@@ -14,6 +14,8 @@ pub enum InputError {
     NotFinite { index: usize },
     /// More pixels than the 32-bit cell indices can address.
     TooLarge { pixels: usize },
+    /// The working memory an item needs (at least `bytes`) cannot be had.
+    OutOfMemory { bytes: usize },
     /// A computation this version does not do yet.
     NotYet { what: &'static str },
     /// A connectivity of another dimension than the image's.
@@ -41,6 +43,9 @@ impl fmt::Display for InputError {
                 write!(f, "value at flat index {index} is NaN or infinite")
             }
             InputError::NotYet { what } => write!(f, "{what} is not supported yet"),
+            InputError::OutOfMemory { bytes } => {
+                write!(f, "not enough memory: the computation needs at least {} MiB", bytes >> 20)
+            }
             InputError::Connectivity { connectivity, dims } => write!(
                 f,
                 "connectivity {} is for {}D images, not {dims}D ones (2D: 4 or 8; 3D: 6)",

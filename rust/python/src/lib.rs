@@ -39,6 +39,9 @@ fn connectivity(c: u32) -> PyResult<Connectivity> {
 }
 
 fn input_error(label: &str, shape: Shape, e: InputError) -> PyErr {
+    if let InputError::OutOfMemory { .. } = e {
+        return pyo3::exceptions::PyMemoryError::new_err(format!("{label}: {e}"));
+    }
     let at = |index: usize| tuple_text(&shape.coordinates(index));
     let msg = match e {
         InputError::NotFinite { index } => format!("{label}: value at {} is NaN or infinite", at(index)),
@@ -154,7 +157,8 @@ fn matching_batch<'py>(
                 Ok(m) => results::matching_tuple(py, &m),
                 Err(e) => {
                     // Say which side is bad: re-validate each separately.
-                    let side = if p[i].1.validate(&p[i].0).is_err() { pred_name } else { target_name };
+                    let pred_is_bad = matches!(e, InputError::OutOfMemory { .. }) || p[i].1.validate(&p[i].0).is_err();
+                    let side = if pred_is_bad { pred_name } else { target_name };
                     Err(input_error(&label(side, i, batched), p[i].1, e))
                 }
             })
