@@ -303,9 +303,12 @@ pub fn diagram_matchings(
     threads: ThreadCount,
     stop: &Stop,
 ) -> BatchResult<DiagramPairing> {
-    type Buffers = (Workspace, crate::diagram_matching::Workspace);
+    /// Barcode buffers for each side, and diagram-matching buffers for each dimension.
+    type Buffers = ([Workspace; 2], Vec<crate::diagram_matching::Workspace>);
     run_batch(pairs, threads, stop, |(bars_ws, match_ws): &mut Buffers, (p, t)| {
-        bars_ws.filtration.watch(stop);
+        for ws in bars_ws.iter_mut() {
+            ws.filtration.watch(stop);
+        }
         p.shape.check_pair(t.shape)?;
         ensure_memory(barcode_bytes(p.shape).saturating_mul(2))?;
         for values in [p.values, t.values] {
@@ -314,10 +317,19 @@ pub fn diagram_matchings(
                 return Err(InputError::BeyondSquareRange { index });
             }
         }
-        let pred = barcode_with(bars_ws, p.values, p.shape, connectivity)?;
-        let target = barcode_with(bars_ws, t.values, t.shape, connectivity)?;
-        let matchings = (0..pred.dims())
-            .map(|d| optimal_matching_with(match_ws, &diagram(&pred, p.values, d), &diagram(&target, t.values, d)))
+        // The two barcodes, then the dimensions' matchings, as parallel tasks: inside a busy pool
+        // (a batch) they simply run in turn.
+        let [pred_ws, target_ws] = bars_ws;
+        let (pred, target) = rayon::join(
+            || barcode_with(pred_ws, p.values, p.shape, connectivity),
+            || barcode_with(target_ws, t.values, t.shape, connectivity),
+        );
+        let (pred, target) = (pred?, target?);
+        match_ws.resize_with(pred.dims(), Default::default);
+        let matchings = match_ws
+            .par_iter_mut()
+            .enumerate()
+            .map(|(d, ws)| optimal_matching_with(ws, &diagram(&pred, p.values, d), &diagram(&target, t.values, d)))
             .collect();
         Ok(DiagramPairing { pred, target, matchings })
     })
