@@ -48,9 +48,12 @@ def test_mismatched_shapes():
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 4), (1, 2, 3, 4), ()])
 def test_wrong_number_of_dimensions(shape):
     bad = np.zeros(shape)
-    if len(shape) != 3:  # barcode() takes 3D volumes (test_volumes.py)
-        with raises(ValueError, r"\bimage\b", "2D"):
-            bm.barcode(bad)
+    if len(shape) == 3:  # volumes are fine (test_volumes.py); against a 2D image, a mismatch
+        with raises(ValueError, r"\bpred\b", r"\btarget\b", r"\(3, 4\)", r"\(2, 3, 4\)"):
+            bm.betti_matching(X, bad)
+        return
+    with raises(ValueError, r"\bimage\b", "2D"):
+        bm.barcode(bad)
     with raises(ValueError, r"\bpred\b", "2D"):
         bm.betti_matching(bad, bad)
     with raises(ValueError, r"\btarget\b", "2D"):
@@ -65,7 +68,9 @@ def test_batch_items_with_wrong_dimensions():
     with raises(ValueError, r"\bimages\b", r"\(N, H, W\)"):
         bm.barcode_batch(np.zeros((3, 4)))  # a single 2D array is not a batch
     with raises(ValueError, r"\bpreds\b"):
-        bm.betti_matching_batch(np.zeros((2, 3, 4, 5)), np.zeros((2, 3, 4, 5)))
+        bm.betti_matching_batch(np.zeros((2, 3, 4, 5, 6)), np.zeros((2, 3, 4, 5, 6)))
+    with raises(ValueError, r"\bpreds\b", "either 2D images or 3D volumes"):
+        bm.betti_matching_batch([X, np.zeros((2, 3, 4))], [X, np.zeros((2, 3, 4))])
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (4, 0), (0, 0)])

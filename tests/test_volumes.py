@@ -147,18 +147,10 @@ def test_connectivity_must_fit_the_dimension():
 
 def test_what_does_not_take_volumes_yet_says_so():
     vol = np.random.default_rng(0).random((4, 4, 4))
-    with pytest.raises(ValueError, match="only barcode"):
-        bm.betti_matching(vol, vol)
-    with pytest.raises(ValueError, match="only barcode"):
-        bm.betti_matching_batch([vol], [vol])
     from bettimatch import _core
 
     with pytest.raises(ValueError, match="not supported yet"):
-        _core.matching_batch([vol], [vol], "sublevel", 6, None, False)
-    with pytest.raises(ValueError, match="not supported yet"):
         _core.mask_matching_counts([vol > 0.5], [vol > 0.5], 6, None)
-    with pytest.raises(ValueError, match="not supported yet"):
-        _core.loss_pairs(vol[None], vol[None], "sublevel", 6, None, False)
 
 
 def test_bad_volumes_are_refused_clearly():

@@ -141,12 +141,23 @@ def barcode_batch(
 def betti_matching(
     pred: Any, target: Any, filtration: str = "superlevel", connectivity: Optional[int] = None
 ) -> BettiMatching:
-    """Betti matching (induced matching of persistence barcodes) of a prediction and a target."""
-    p = check_image(as_array(pred, "pred"), "pred")
-    t = check_image(as_array(target, "target"), "target")
+    """Betti matching (induced matching of persistence barcodes) of a prediction and a target:
+    two 2D images or two 3D volumes of the same shape.
+
+    Each bar of the prediction is matched to the bar of the target that reaches the same bar of
+    the comparison image ``min`` (sublevel; ``max`` for superlevel), or left unmatched. The result
+    holds one entry per homology dimension (0 components, 1 holes/tunnels, 2 cavities in 3D):
+    matched bars side by side (row ``i`` of ``pred_matched_*`` is matched to row ``i`` of
+    ``target_matched_*``), the unmatched ones of each side, and the essential component. Pixel
+    (voxel) coordinates are ``(n, ndim)`` int64 arrays in the array's axis order. ``filtration``
+    and ``connectivity`` as in :func:`barcode` (3D: 6, the V-construction, Betti-Matching-3D's).
+    """
+    p = check_image(as_array(pred, "pred"), "pred", volumes=True)
+    t = check_image(as_array(target, "target"), "target", volumes=True)
     if p.shape != t.shape:
         raise ValueError(f"pred has shape {tuple(p.shape)} but target has shape {tuple(t.shape)}")
-    raw = _core.matching_batch([p], [t], check_filtration(filtration), check_connectivity(connectivity), None, False)[0]
+    conn = check_connectivity(connectivity, p.ndim)
+    raw = _core.matching_batch([p], [t], check_filtration(filtration), conn, None, False)[0]
     return _matching_from(raw, p.shape)
 
 
@@ -157,12 +168,15 @@ def betti_matching_batch(
     connectivity: Optional[int] = None,
     num_threads: Optional[int] = None,
 ) -> List[BettiMatching]:
-    """Betti matchings of two sequences of 2D images (or (N, H, W) arrays): one parallel call."""
-    ps = as_image_list(preds, "preds")
-    ts = as_image_list(targets, "targets")
+    """Betti matchings of two sequences of 2D images or 3D volumes (or (N, H, W) / (N, D, H, W)
+    arrays), in one parallel call over the pairs; see :func:`betti_matching`."""
+    ps = as_image_list(preds, "preds", volumes=True)
+    ts = as_image_list(targets, "targets", volumes=True)
     if len(ps) != len(ts):
         raise ValueError(f"preds and targets must have the same length, got {len(ps)} and {len(ts)}")
-    raws = _core.matching_batch(
-        ps, ts, check_filtration(filtration), check_connectivity(connectivity), check_num_threads(num_threads), True
-    )
+    ndims = {p.ndim for p in ps}
+    if len(ndims) > 1:
+        raise ValueError("preds: a batch holds either 2D images or 3D volumes, not both")
+    conn = check_connectivity(connectivity, ndims.pop() if ndims else 2)
+    raws = _core.matching_batch(ps, ts, check_filtration(filtration), conn, check_num_threads(num_threads), True)
     return [_matching_from(r, p.shape) for r, p in zip(raws, ps)]

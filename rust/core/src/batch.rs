@@ -108,6 +108,7 @@ impl Stop {
 const BARCODE_BYTES_2D: usize = 40;
 const MATCHING_BYTES_2D: usize = 120;
 const BARCODE_BYTES_3D: usize = 120;
+const MATCHING_BYTES_3D: usize = 200;
 
 /// Checks, before an item's buffers are allocated one by one (an allocation failure there would
 /// abort the process), that `bytes` of address space can be had at all: a reservation that is
@@ -119,6 +120,10 @@ fn ensure_memory(bytes: usize) -> Result<(), InputError> {
 
 fn barcode_bytes(shape: Shape) -> usize {
     shape.pixels().saturating_mul(if shape.dims() == 3 { BARCODE_BYTES_3D } else { BARCODE_BYTES_2D })
+}
+
+fn matching_bytes(shape: Shape) -> usize {
+    shape.pixels().saturating_mul(if shape.dims() == 3 { MATCHING_BYTES_3D } else { MATCHING_BYTES_2D })
 }
 
 /// A borrowed image: sublevel values in row-major order.
@@ -260,7 +265,7 @@ pub fn matchings(
     run_batch(pairs, threads, stop, |ws: &mut MatchWorkspace, (p, t)| {
         ws.watch(stop);
         p.shape.check_pair(t.shape)?;
-        ensure_memory(p.shape.pixels().saturating_mul(MATCHING_BYTES_2D))?;
+        ensure_memory(matching_bytes(p.shape))?;
         betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
     })
 }
@@ -448,7 +453,7 @@ mod tests {
         let mut uf = crate::union_find::UnionFind::default();
         let count = |f: &crate::filtration::Filtration, uf: &mut crate::union_find::UnionFind| {
             let mut bars = 0;
-            crate::persistence::component_sweep(f, uf, None, |_, _| bars += 1);
+            crate::persistence::component_sweep(f, uf, None::<&mut Vec<crate::filtration::Edge>>, |_, _| bars += 1);
             bars
         };
         assert!(count(&f, &mut uf) > 100);

@@ -11,6 +11,7 @@ pub mod diagram_matching;
 pub mod error;
 pub mod filtration;
 pub mod grid;
+pub mod key_set;
 pub mod masks;
 pub mod matching;
 pub mod middle;
@@ -25,6 +26,7 @@ pub mod skeleton;
 mod test_rng;
 pub mod two_level;
 pub mod union_find;
+pub mod volume_matching;
 #[cfg(test)]
 mod volume_tests;
 

@@ -21,7 +21,9 @@ use crate::persistence::{component_sweep, cycle_sweep, Barcode, PersistencePair}
 use crate::batch::Stop;
 use crate::filtration::{edge_key, edge_rank, Cells, Edge, STOP_CHECK_CELLS};
 use crate::two_level::{self, TwoLevelWorkspace};
+use crate::key_set::EdgeSink;
 use crate::union_find::{Image, UnionFind};
+use crate::volume_matching::{volume_matching, VolumeMatchWorkspace};
 
 const NONE: u32 = u32::MAX;
 
@@ -72,6 +74,7 @@ pub struct MatchWorkspace {
     pred_sweeps: InputSweeps,
     target_sweeps: InputSweeps,
     comparison_sweeps: ComparisonSweeps,
+    volume: VolumeMatchWorkspace,
 }
 
 /// One input's sweeps, dimension 0 then 1: its finite bars, and where the comparison's bars find
@@ -92,15 +95,15 @@ struct InputSweeps {
 
 /// The comparison's sweeps: per bar, the nodes that name the input bars it reaches.
 #[derive(Default)]
-struct ComparisonSweeps {
-    uf: UnionFind,
+pub(crate) struct ComparisonSweeps {
+    pub(crate) uf: UnionFind,
     /// Buffers of the [`Image`] annotations: the inputs' roots under the comparison's merges.
     pred_image: Vec<u64>,
     target_image: Vec<u64>,
     cycle_edges: Vec<Edge>,
     /// Per finite bar of dimension 0, in death order: the roots its merge retires in the
     /// prediction's and in the target's ranking.
-    component_roots: Vec<(u32, u32)>,
+    pub(crate) component_roots: Vec<(u32, u32)>,
     /// Per finite bar of dimension 1, in sweep order: its retired dual root.
     cycle_roots: Vec<u32>,
     two_level: TwoLevelWorkspace,
@@ -126,6 +129,9 @@ pub fn betti_matching_with(
     connectivity: Connectivity,
 ) -> Result<Matching, InputError> {
     ws.build(pred, target, shape, connectivity)?;
+    if shape.dims() == 3 {
+        return Ok(volume_matching(&mut ws.volume, &ws.pred, &ws.target, &ws.comparison));
+    }
     let MatchWorkspace { pred: fp, target: ft, comparison: fc, pred_sweeps: ps, target_sweeps: ts, comparison_sweeps: cs, .. } =
         ws;
     let (fp, ft, fc) = (&*fp, &*ft, &*fc);
@@ -168,8 +174,11 @@ impl MatchWorkspace {
         shape.validate(pred)?;
         shape.validate(target)?;
         shape.check_connectivity(connectivity)?;
-        shape.check_planar("the Betti matching of 3D volumes")?;
         let MatchWorkspace { pred: fp, target: ft, comparison: fc, .. } = self;
+        if shape.dims() == 3 {
+            self.build_volume_ranks(pred, target, shape);
+            return Ok(());
+        }
         match (two_levels(pred), two_levels(target)) {
             (None, Some(levels)) => {
                 rayon::join(
@@ -190,6 +199,19 @@ impl MatchWorkspace {
         Ok(())
     }
 
+    /// The ranks of the three volumes, the comparison's by its own sort; the cell lists are
+    /// built by the sweeps (see `volume_matching`).
+    fn build_volume_ranks(&mut self, pred: &[f64], target: &[f64], shape: Shape) {
+        let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, .. } = self;
+        comparison_values.clear();
+        comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
+        rayon::join(
+            || fp.build_volume_ranks(pred, shape),
+            || rayon::join(|| ft.build_volume_ranks(target, shape), || fc.build_volume_ranks(comparison_values, shape)),
+        );
+        *comparison_values = Vec::new();
+    }
+
     /// The three filtrations, the comparison's by its own sort (inputs already validated).
     fn build_sorting_comparison(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) {
         let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, .. } = self;
@@ -202,7 +224,7 @@ impl MatchWorkspace {
     }
 }
 
-fn unmatched(n: usize, matched: impl Iterator<Item = u32>) -> Vec<u32> {
+pub(crate) fn unmatched(n: usize, matched: impl Iterator<Item = u32>) -> Vec<u32> {
     let mut is_matched = vec![false; n];
     for i in matched {
         is_matched[i as usize] = true;
@@ -210,20 +232,29 @@ fn unmatched(n: usize, matched: impl Iterator<Item = u32>) -> Vec<u32> {
     (0..n as u32).filter(|&i| !is_matched[i as usize]).collect()
 }
 
+impl ComparisonSweeps {
+    /// Gives back the memory of the union-find and the image annotations (a volume's are large).
+    pub(crate) fn release(&mut self) {
+        self.uf = UnionFind::default();
+        self.pred_image = Vec::new();
+        self.target_image = Vec::new();
+    }
+}
+
 /// Appends `pair` to `bars` and remembers its index under `key`.
-fn record_bar(bars: &mut Vec<PersistencePair>, bar_of: &mut [u32], key: u32, pair: PersistencePair) {
+pub(crate) fn record_bar(bars: &mut Vec<PersistencePair>, bar_of: &mut [u32], key: u32, pair: PersistencePair) {
     bar_of[key as usize] = bars.len() as u32;
     bars.push(pair);
 }
 
-fn clear_map(map: &mut Vec<u32>, n: usize) {
+pub(crate) fn clear_map(map: &mut Vec<u32>, n: usize) {
     map.clear();
     map.resize(n, NONE);
 }
 
 /// The pairs of input bars named by `nodes` (per comparison bar, in its order: the node naming
 /// the prediction's bar, the node naming the target's), where both name one.
-fn matched(nodes: impl Iterator<Item = (u32, u32)>, pred_bar_of: &[u32], target_bar_of: &[u32]) -> Vec<(u32, u32)> {
+pub(crate) fn matched(nodes: impl Iterator<Item = (u32, u32)>, pred_bar_of: &[u32], target_bar_of: &[u32]) -> Vec<(u32, u32)> {
     nodes
         .map(|(p, t)| (pred_bar_of[p as usize], target_bar_of[t as usize]))
         .filter(|&(pb, tb)| pb != NONE && tb != NONE)
@@ -291,31 +322,38 @@ fn input_cycles(f: &Filtration, c: &Filtration, s: &mut InputSweeps, dual_edges:
 /// The comparison's sweeps: per finite bar, the nodes naming the input bars it reaches.
 fn sweep_comparison(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut ComparisonSweeps) {
     s.cycle_edges.clear();
-    crate::with_cells!(c.connectivity(), C => comparison_components::<C>(p, t, c, s));
-    let cycle_edges = std::mem::take(&mut s.cycle_edges);
+    let mut cycle_edges = std::mem::take(&mut s.cycle_edges);
+    crate::with_cells!(c.connectivity(), C => comparison_components::<C, _>(p, t, c, &c.edges, s, &mut cycle_edges));
     comparison_cycles(c, s, dual_edges_after(c, &cycle_edges));
     s.cycle_edges = cycle_edges;
 }
 
 /// Dimension 0 of the comparison, with the inputs' rankings as images: at each merge that ends
 /// a bar, the roots the same merge retires in the inputs' rankings (the images of their bars).
-/// With connectivity 4, collects the edges that close cycles.
+/// With connectivity 4 and in 3D, puts the edges that close cycles into `cycle_edges`.
 #[inline(never)]
-fn comparison_components<C: Cells>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut ComparisonSweeps) {
-    let ComparisonSweeps { uf, pred_image, target_image, cycle_edges, component_roots, .. } = s;
+pub(crate) fn comparison_components<C: Cells, S: EdgeSink>(
+    p: &Filtration,
+    t: &Filtration,
+    c: &Filtration,
+    edges: &[Edge],
+    s: &mut ComparisonSweeps,
+    cycle_edges: &mut S,
+) {
+    let ComparisonSweeps { uf, pred_image, target_image, component_roots, .. } = s;
     component_roots.clear();
     c.reset_primal(uf);
     let mut pred_image = Image::new(&p.ranks, std::mem::take(pred_image));
     let mut target_image = Image::new(&t.ranks, std::mem::take(target_image));
-    for chunk in c.edges.chunks(STOP_CHECK_CELLS) {
+    for chunk in edges.chunks(STOP_CHECK_CELLS) {
         if c.stopped() {
             break;
         }
         for &edge in chunk {
             let (x, y) = c.edge_pixels_in::<C>(edge_key(edge));
             let Some((younger, elder)) = uf.link_ascending(x, y) else {
-                if C::DUAL_EDGES_ARE_PRIMAL {
-                    cycle_edges.push(edge);
+                if C::DUAL_EDGES_ARE_PRIMAL || C::HAS_MIDDLE {
+                    cycle_edges.put(edge);
                 }
                 continue;
             };

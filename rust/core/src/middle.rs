@@ -1,98 +1,289 @@
 //! The *middle* sweep: dimension 1 of a 3D volume (V-construction), by reduction of the boundary
 //! matrix of the squares against the edges (see [`crate::reduction`]).
 //!
-//! The two union-find sweeps run first and shrink the problem. *Clearing*: a square that the top
-//! (dual) sweep pairs with a cube creates a cavity, so its column would reduce to zero; it is not
-//! a column. *Compression*: an edge that the bottom sweep pairs with a vertex (it merges two
-//! components) is never a pivot of a square; it is not a row. The columns are the remaining
-//! squares in filtration order, the rows the remaining ("positive") edges in filtration order.
+//! One matrix type serves every reduction of a matching: the columns are the squares of one
+//! filtration (in its order), the rows the edges ranked by another or the same one (a
+//! filtration's own reduction, or an image reduction: columns of the comparison, rows of an
+//! input). The union-find sweeps run first and shrink the problem. *Clearing*: a square that
+//! the column filtration's top sweep pairs with a cube creates a cavity, so its column would
+//! reduce to zero; it is not a column. *Compression*: an edge that the row filtration's bottom
+//! sweep pairs with a vertex (it merges two components) is never a pivot; it is not a row.
+//!
+//! *Apparent pairs* (a square whose pivot edge has it as its oldest coface is reduced as it is,
+//! and owns that pivot) are settled by a pass over the squares in memory order, where every
+//! lookup is local: 80–99% of the columns, by the data. Only the other columns are sorted and
+//! reduced; a reduction that meets a pivot owned by an apparent square recomputes its owner
+//! from the grid instead of looking it up. Per cell, only two rank maps are kept (squares as
+//! columns, edges as rows, `u32` each, `PADDING` for a cell that is none); everything else is
+//! the size of the columns that need work.
 
-use crate::filtration::{edge_key, edge_rank, Edge, Filtration};
+use rayon::prelude::*;
+
+use crate::filtration::{edge_key, edge_rank, Edge, Filtration, PADDING, V3};
+use crate::key_set::KeySet;
 use crate::persistence::PersistencePair;
-use crate::reduction::{reduce, BoundaryMatrix, ReductionWorkspace};
+use crate::reduction::{reduce, BoundaryMatrix, Pivots, ReductionWorkspace};
 
-const NONE: u32 = u32::MAX;
+/// A middle boundary matrix. Columns and rows are named by their values in their own
+/// filtrations, `rank << 32 | key`, so comparing two of them compares their order.
+#[derive(Clone, Copy)]
+pub(crate) struct Middle<'a> {
+    /// The filtration whose squares are the columns (it gives the grid and the stop flag).
+    pub geometry: &'a Filtration,
+    /// Per square key: its rank as a column ([`column_ranks`]), `PADDING` where it is none.
+    pub column_ranks: &'a [u32],
+    /// Per edge key: its rank as a row ([`row_ranks`]), `PADDING` where it is none.
+    pub row_ranks: &'a [u32],
+}
 
-/// Buffers of the middle sweep, reusable across images.
+/// The rank maps of one filtration's middle matrix: its squares as columns, its edges as rows.
+#[derive(Default)]
+pub struct RankMaps {
+    column_ranks: Vec<u32>,
+    row_ranks: Vec<u32>,
+}
+
+/// Buffers of one filtration's middle reduction, reusable across images.
 #[derive(Default)]
 pub struct MiddleWorkspace {
-    row_of_edge: Vec<u32>,
-    columns: Vec<Edge>,
-    reduction: ReductionWorkspace,
+    pub(crate) maps: RankMaps,
+    /// The columns that are not apparent pairs, in column order.
+    pub(crate) others: Vec<Edge>,
+    pub(crate) reduction: ReductionWorkspace,
 }
 
-/// The squares (columns) and positive edges (rows) of one filtration.
-struct SquaresAgainstEdges<'a> {
-    f: &'a Filtration,
-    columns: &'a [Edge],
-    rows: u32,
-    row_of_edge: &'a [u32],
+/// One chunk's share of [`Middle::split`]: the apparent pairs it kept, the other columns.
+type ChunkSplit = (Vec<(Edge, Edge)>, Vec<Edge>);
+
+/// How many anchors one task of the passes over the grid walks.
+const CHUNK_ANCHORS: usize = 1 << 14;
+
+/// Per square key of `f`: its rank if it is a column (four real corners, not paired by the top
+/// sweep: not in `cleared`), `PADDING` otherwise. One pass in memory order, in parallel chunks.
+pub(crate) fn column_ranks(f: &Filtration, cleared: &KeySet, out: &mut Vec<u32>) {
+    let ranks = &f.ranks;
+    let (stride, plane) = (f.stride(), f.plane());
+    out.clear();
+    out.resize(3 * ranks.len(), PADDING);
+    out.par_chunks_mut(3 * CHUNK_ANCHORS).enumerate().for_each(|(chunk, slots)| {
+        let first = chunk * CHUNK_ANCHORS;
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let square = (3 * first + i) as u32;
+            let p = square / 3;
+            if ranks[p as usize] == PADDING || cleared.contains(square) {
+                continue;
+            }
+            let (oa, ob) = [(stride, 1), (plane, 1), (plane, stride)][(square % 3) as usize];
+            let (p, oa, ob) = (p as usize, oa as usize, ob as usize);
+            *slot = ranks[p].max(ranks[p + oa]).max(ranks[p + ob]).max(ranks[p + oa + ob]);
+        }
+    });
 }
 
-impl SquaresAgainstEdges<'_> {
+/// Per edge key of `f`: its rank if it is a row (in `rows`: it closes a cycle), `PADDING`
+/// otherwise.
+pub(crate) fn row_ranks(f: &Filtration, rows: &KeySet, out: &mut Vec<u32>) {
+    let ranks = &f.ranks;
+    out.clear();
+    out.resize(3 * ranks.len(), PADDING);
+    out.par_chunks_mut(3 * CHUNK_ANCHORS).enumerate().for_each(|(chunk, slots)| {
+        let first = 3 * chunk * CHUNK_ANCHORS;
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let edge = (first + i) as u32;
+            if rows.contains(edge) {
+                let (a, b) = f.edge_pixels_in::<V3>(edge);
+                *slot = ranks[a as usize].max(ranks[b as usize]);
+            }
+        }
+    });
+}
+
+impl<'a> Middle<'a> {
+    fn offsets(&self) -> [u32; 3] {
+        [self.geometry.plane(), self.geometry.stride(), 1]
+    }
+
     /// The four edges of a square `3p + normal`, as edge keys `3q + axis`.
+    #[inline]
     fn edges_of(&self, square: u32) -> [u32; 4] {
         let (p, normal) = (square / 3, square % 3);
-        let (stride, plane) = (self.f.stride(), self.f.plane());
-        // The square spans axes a < b: their offsets oa > ob.
+        let [z, s, _] = self.offsets();
+        // The square spans axes a < b, with offsets oa > ob.
         let ((a, oa), (b, ob)) = match normal {
-            0 => ((1, stride), (2, 1)),
-            1 => ((0, plane), (2, 1)),
-            _ => ((0, plane), (1, stride)),
+            0 => ((1, s), (2, 1)),
+            1 => ((0, z), (2, 1)),
+            _ => ((0, z), (1, s)),
         };
         [3 * p + a, 3 * (p + ob) + a, 3 * p + b, 3 * (p + oa) + b]
     }
+
+    /// The four squares that hold an edge `3q + axis`, as square keys `3p + normal` (some may
+    /// touch the padding).
+    #[inline]
+    fn cofaces_of(&self, edge: u32) -> [u32; 4] {
+        let (q, axis) = (edge / 3, edge % 3);
+        let offsets = self.offsets();
+        // The other two axes, each spanning a square with the edge's axis; normal = the third.
+        let (b, c) = match axis {
+            0 => (1, 2),
+            1 => (0, 2),
+            _ => (0, 1),
+        };
+        let (nb, nc) = (3 - axis - b, 3 - axis - c);
+        [3 * q + nb, 3 * (q - offsets[b as usize]) + nb, 3 * q + nc, 3 * (q - offsets[c as usize]) + nc]
+    }
+
+    /// A square's value as a column, `None` where it is none.
+    #[inline]
+    fn column(&self, square: u32) -> Option<Edge> {
+        let rank = self.column_ranks[square as usize];
+        (rank != PADDING).then_some((rank as u64) << 32 | square as u64)
+    }
+
+    /// An edge's value as a row, `None` where it is none.
+    #[inline]
+    fn row(&self, edge: u32) -> Option<Edge> {
+        let rank = self.row_ranks[edge as usize];
+        (rank != PADDING).then_some((rank as u64) << 32 | edge as u64)
+    }
+
+    /// The youngest row of a square's boundary.
+    #[inline]
+    fn pivot(&self, square: u32) -> Option<Edge> {
+        self.edges_of(square).into_iter().filter_map(|e| self.row(e)).max()
+    }
+
+    /// The oldest column holding an edge.
+    #[inline]
+    fn oldest_coface(&self, edge: u32) -> Option<Edge> {
+        self.cofaces_of(edge).into_iter().filter_map(|s| self.column(s)).min()
+    }
+
+    /// The pivot of `column` if the two are an apparent pair (the column is its pivot's oldest
+    /// coface): then no earlier column holds the pivot, and the column is reduced as it is.
+    #[inline]
+    pub(crate) fn apparent_pivot(&self, column: Edge) -> Option<Edge> {
+        let pivot = self.pivot(edge_key(column))?;
+        (self.oldest_coface(edge_key(pivot)) == Some(column)).then_some(pivot)
+    }
+
+    /// Walks every column in memory order: apparent pairs go to `on_apparent(column, pivot)`
+    /// (which says whether to keep them), the other columns to the result, in column order.
+    /// Chunks of the grid run as parallel tasks.
+    pub(crate) fn split(
+        &self,
+        keep_apparent: impl Fn(Edge, Edge) -> bool + Sync,
+        apparent: &mut Vec<(Edge, Edge)>,
+        others: &mut Vec<Edge>,
+    ) {
+        let squares = self.column_ranks.len();
+        let parts: Vec<ChunkSplit> = (0..squares.div_ceil(3 * CHUNK_ANCHORS))
+            .into_par_iter()
+            .map(|chunk| {
+                let (mut kept, mut rest) = (Vec::new(), Vec::new());
+                if self.geometry.stopped() {
+                    return (kept, rest);
+                }
+                let start = 3 * chunk * CHUNK_ANCHORS;
+                for square in start..squares.min(start + 3 * CHUNK_ANCHORS) {
+                    let Some(column) = self.column(square as u32) else { continue };
+                    match self.apparent_pivot(column) {
+                        Some(pivot) => {
+                            if keep_apparent(column, pivot) {
+                                kept.push((column, pivot));
+                            }
+                        }
+                        None => rest.push(column),
+                    }
+                }
+                (kept, rest)
+            })
+            .collect();
+        apparent.clear();
+        others.clear();
+        for (kept, rest) in parts {
+            apparent.extend(kept);
+            others.extend(rest);
+        }
+        others.par_sort_unstable();
+    }
+
+    /// The pivots of the columns that are not apparent pairs (`others`, in column order).
+    pub(crate) fn reduce(&self, others: &[Edge], ws: &mut ReductionWorkspace) -> Pivots {
+        reduce(self, others, ws)
+    }
 }
 
-impl BoundaryMatrix for SquaresAgainstEdges<'_> {
-    fn columns(&self) -> u32 {
-        self.columns.len() as u32
-    }
-
-    fn rows(&self) -> u32 {
-        self.rows
-    }
-
-    fn boundary(&self, column: u32, out: &mut Vec<u32>) {
+impl BoundaryMatrix for Middle<'_> {
+    fn boundary(&self, column: u64, out: &mut Vec<u64>) {
         out.clear();
-        let square = edge_key(self.columns[column as usize]);
-        out.extend(self.edges_of(square).into_iter().map(|e| self.row_of_edge[e as usize]).filter(|&r| r != NONE));
+        out.extend(self.edges_of(edge_key(column)).into_iter().filter_map(|e| self.row(e)));
         out.sort_unstable();
     }
 
+    fn apparent_owner(&self, row: u64) -> Option<u64> {
+        let owner = self.oldest_coface(edge_key(row))?;
+        (self.pivot(edge_key(owner)) == Some(row)).then_some(owner)
+    }
+
     fn stopped(&self) -> bool {
-        self.f.stopped()
+        self.geometry.stopped()
+    }
+}
+
+/// The pairs `(column, pivot)` of a filtration's own middle reduction that are bars of positive
+/// length, in column order (ascending death square).
+pub(crate) fn own_pairs(m: Middle<'_>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
+    let positive = |column: Edge, row: Edge| edge_rank(column) != edge_rank(row);
+    let mut pairs = Vec::new();
+    m.split(positive, &mut pairs, others);
+    let reduced = m.reduce(others, reduction);
+    pairs.extend(reduced.pairs.into_iter().filter(|&(column, row)| positive(column, row)));
+    pairs.sort_unstable();
+    pairs
+}
+
+/// The pivots of an image reduction's columns that are not apparent pairs, in column order
+/// (the apparent ones are recomputed where needed, with [`Middle::apparent_pivot`]).
+pub(crate) fn image_pairs(m: Middle<'_>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
+    let mut none = Vec::new();
+    m.split(|_, _| false, &mut none, others);
+    m.reduce(others, reduction).pairs
+}
+
+impl RankMaps {
+    /// Fills the maps of `f` (see [`column_ranks`], [`row_ranks`]).
+    pub(crate) fn index(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: &KeySet) {
+        column_ranks(f, cleared, &mut self.column_ranks);
+        row_ranks(f, positive_edges, &mut self.row_ranks);
+    }
+
+    /// The matrix of `f`'s own reduction (these maps being `f`'s).
+    pub(crate) fn own<'a>(&'a self, f: &'a Filtration) -> Middle<'a> {
+        Middle { geometry: f, column_ranks: &self.column_ranks, row_ranks: &self.row_ranks }
+    }
+
+    /// The matrix of the image reduction of `c`'s columns (`c_maps`) against these rows.
+    pub(crate) fn image<'a>(&'a self, c: &'a Filtration, c_maps: &'a RankMaps) -> Middle<'a> {
+        Middle { geometry: c, column_ranks: &c_maps.column_ranks, row_ranks: &self.row_ranks }
+    }
+}
+
+impl MiddleWorkspace {
+    /// [`own_pairs`] of `f`, whose maps these are.
+    pub(crate) fn own_pairs(&mut self, f: &Filtration) -> Vec<(Edge, Edge)> {
+        let MiddleWorkspace { maps, others, reduction } = self;
+        own_pairs(maps.own(f), others, reduction)
     }
 }
 
 /// The finite bars of dimension 1 of `f` (a volume), in ascending order of their death squares.
-/// `positive_edges`: the edges the bottom sweep found joining no two components, in sweep order;
-/// `cleared(square key)`: whether the top sweep paired that square.
-pub(crate) fn middle_bars(
-    f: &Filtration,
-    ws: &mut MiddleWorkspace,
-    positive_edges: &[Edge],
-    cleared: impl Fn(u32) -> bool,
-) -> Vec<PersistencePair> {
-    let MiddleWorkspace { row_of_edge, columns, reduction } = ws;
-    row_of_edge.clear();
-    row_of_edge.resize(3 * f.ranks.len(), NONE);
-    for (row, &edge) in positive_edges.iter().enumerate() {
-        row_of_edge[edge_key(edge) as usize] = row as u32;
-    }
-    columns.clear();
-    columns.extend(f.dual_edges().iter().copied().filter(|&square| !cleared(edge_key(square))));
-    let matrix = SquaresAgainstEdges { f, columns, rows: positive_edges.len() as u32, row_of_edge };
-    let pivots = reduce(&matrix, reduction);
-    pivots
-        .pairs
-        .iter()
-        .filter_map(|&(column, row)| {
-            let (square, edge) = (columns[column as usize], positive_edges[row as usize]);
-            (edge_rank(edge) != edge_rank(square)).then(|| PersistencePair {
-                birth: f.pixel(f.edge_pixel(edge_key(edge))),
-                death: f.pixel(f.dual_edge_pixel(edge_key(square))),
-            })
-        })
-        .collect()
+pub(crate) fn middle_bars(f: &Filtration, cleared: &KeySet, positive_edges: &KeySet, ws: &mut MiddleWorkspace) -> Vec<PersistencePair> {
+    ws.maps.index(f, cleared, positive_edges);
+    ws.own_pairs(f).into_iter().map(|(square, edge)| loop_bar(f, square, edge)).collect()
+}
+
+/// The bar of a loop born at `edge` and dying at `square` of `f`.
+pub(crate) fn loop_bar(f: &Filtration, square: Edge, edge: Edge) -> PersistencePair {
+    PersistencePair { birth: f.pixel(f.edge_pixel(edge_key(edge))), death: f.pixel(f.dual_edge_pixel(edge_key(square))) }
 }

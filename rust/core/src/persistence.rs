@@ -8,6 +8,7 @@
 use crate::error::InputError;
 use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration, STOP_CHECK_CELLS, V3};
 use crate::grid::{Connectivity, Shape};
+use crate::key_set::{EdgeSink, KeySet};
 use crate::middle::{middle_bars, MiddleWorkspace};
 use crate::union_find::{Image, UnionFind};
 
@@ -49,8 +50,8 @@ pub struct Workspace {
     pub components: UnionFind,
     pub cycles: UnionFind,
     middle: MiddleWorkspace,
-    positive_edges: Vec<Edge>,
-    cleared: Vec<u64>,
+    positive_edges: KeySet,
+    cleared: KeySet,
 }
 
 /// The barcode of `values` (sublevel filtration, row-major `shape`).
@@ -73,7 +74,7 @@ pub fn barcode_with(
     let f = &ws.filtration;
     let (mut components, mut cycles) = (Vec::new(), Vec::new());
     rayon::join(
-        || component_sweep(f, &mut ws.components, None, |younger, edge| components.push(f.component_bar(younger, edge))),
+        || component_sweep(f, &mut ws.components, None::<&mut Vec<Edge>>, |younger, edge| components.push(f.component_bar(younger, edge))),
         || cycle_sweep(f, &mut ws.cycles, f.dual_edges(), None, |younger, edge, _| cycles.push(f.cycle_bar(younger, edge))),
     );
     Ok(Barcode { pairs: vec![components, cycles], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new()] })
@@ -85,29 +86,49 @@ fn volume_barcode(ws: &mut Workspace) -> Barcode {
     let Workspace { filtration: f, components: bottom, cycles: top, middle, positive_edges, cleared } = ws;
     let f = &*f;
     let mut components = Vec::new();
-    positive_edges.clear();
+    positive_edges.reset(3 * f.ranks.len());
     component_sweep(f, bottom, Some(positive_edges), |younger, edge| components.push(f.component_bar(younger, edge)));
     let mut cavities = Vec::new();
-    cleared.clear();
-    cleared.resize((3 * f.ranks.len()).div_ceil(64), 0);
-    // Every square that joins two dual components is paired with a cube (creates a cavity), the
-    // zero-length pairs included: all of them are cleared, since their columns would reduce to
-    // zero, the most expensive outcome of a reduction.
-    f.reset_dual(top);
-    for (k, &square) in f.dual_edges().iter().rev().enumerate() {
+    top_sweep(f, f.dual_edges(), top, None, cleared, |younger, square, _| cavities.push(f.cycle_bar(younger, square)));
+    if f.stopped() {
+        return Barcode::empty(3);
+    }
+    let loops = middle_bars(f, cleared, positive_edges, middle);
+    Barcode { pairs: vec![components, loops, cavities], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new(), Vec::new()] }
+}
+
+/// The top sweep of a volume (dimension 2): `squares` (`f`'s, ascending) descending, union-find over the cubes plus
+/// the outside. Calls `on_bar(younger_root, square_key, image_root)` for each finite bar of
+/// positive length, as [`cycle_sweep`] does, and marks in the bit set `cleared` (by square key)
+/// every square that joins two dual components: each is paired with a cube (creates a cavity),
+/// the zero-length pairs included, so its column in the middle reduction would reduce to zero,
+/// the most expensive outcome of a reduction. Clearing all of them is what makes the middle
+/// problem small.
+pub(crate) fn top_sweep(
+    f: &Filtration,
+    squares: &[Edge],
+    uf: &mut UnionFind,
+    mut image: Option<&mut Image>,
+    cleared: &mut KeySet,
+    mut on_bar: impl FnMut(u32, u32, u32),
+) {
+    cleared.reset(3 * f.ranks.len());
+    f.reset_dual(uf);
+    for (k, &square) in squares.iter().rev().enumerate() {
         if k % STOP_CHECK_CELLS == 0 && f.stopped() {
-            return Barcode::empty(3);
+            return;
         }
         let (a, b) = f.dual_edge_nodes_in::<V3>(edge_key(square));
-        let Some((younger, _)) = top.link_descending(a, b) else { continue };
-        cleared[edge_key(square) as usize / 64] |= 1 << (edge_key(square) % 64);
-        if top.rank(younger) != edge_rank(square) {
-            cavities.push(f.cycle_bar(younger, edge_key(square)));
+        let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
+        cleared.insert(edge_key(square));
+        let image_younger = match image.as_mut() {
+            Some(img) => img.merge(younger, elder, false),
+            None => u32::MAX,
+        };
+        if uf.rank(younger) != edge_rank(square) {
+            on_bar(younger, edge_key(square), image_younger);
         }
     }
-    let cleared = &*cleared;
-    let loops = middle_bars(f, middle, positive_edges, |square| cleared[square as usize / 64] >> (square % 64) & 1 == 1);
-    Barcode { pairs: vec![components, loops, cavities], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new(), Vec::new()] }
 }
 
 impl Filtration {
@@ -125,38 +146,51 @@ impl Filtration {
 /// Dimension 0: calls `on_bar(younger_root, edge_key)` for each finite bar, in the order the
 /// deaths occur (padded indices). With `cycle_edges`, also appends the edges that join no two
 /// components (they close cycles), in sweep order: see [`cycle_sweep`].
-pub(crate) fn component_sweep(
+pub(crate) fn component_sweep<S: EdgeSink>(
     f: &Filtration,
     uf: &mut UnionFind,
-    cycle_edges: Option<&mut Vec<Edge>>,
+    cycle_edges: Option<&mut S>,
     on_bar: impl FnMut(u32, u32),
 ) {
-    crate::with_cells!(f.connectivity(), C => component_sweep_in::<C>(f, uf, cycle_edges, on_bar))
+    component_sweep_over(f, &f.edges, uf, cycle_edges, on_bar)
+}
+
+/// [`component_sweep`] over `edges`, `f`'s edges in its order kept outside it (a volume's
+/// [`VolumeCells`](crate::filtration::VolumeCells)).
+pub(crate) fn component_sweep_over<S: EdgeSink>(
+    f: &Filtration,
+    edges: &[Edge],
+    uf: &mut UnionFind,
+    cycle_edges: Option<&mut S>,
+    on_bar: impl FnMut(u32, u32),
+) {
+    crate::with_cells!(f.connectivity(), C => component_sweep_in::<C, S>(f, edges, uf, cycle_edges, on_bar))
 }
 
 #[inline(never)]
-fn component_sweep_in<C: Cells>(
+fn component_sweep_in<C: Cells, S: EdgeSink>(
     f: &Filtration,
+    edges: &[Edge],
     uf: &mut UnionFind,
-    mut cycle_edges: Option<&mut Vec<Edge>>,
+    mut cycle_edges: Option<&mut S>,
     mut on_bar: impl FnMut(u32, u32),
 ) {
     f.reset_primal(uf);
-    for chunk in f.edges.chunks(STOP_CHECK_CELLS) {
+    for chunk in edges.chunks(STOP_CHECK_CELLS) {
         if f.stopped() {
             return;
         }
-        component_chunk::<C>(f, uf, chunk, &mut cycle_edges, &mut on_bar);
+        component_chunk::<C, S>(f, uf, chunk, &mut cycle_edges, &mut on_bar);
     }
 }
 
 /// [`component_sweep_in`] over one chunk of edges.
 #[inline(always)]
-fn component_chunk<C: Cells>(
+fn component_chunk<C: Cells, S: EdgeSink>(
     f: &Filtration,
     uf: &mut UnionFind,
     edges: &[Edge],
-    cycle_edges: &mut Option<&mut Vec<Edge>>,
+    cycle_edges: &mut Option<&mut S>,
     on_bar: &mut impl FnMut(u32, u32),
 ) {
     for &edge in edges {
@@ -169,7 +203,7 @@ fn component_chunk<C: Cells>(
             }
             None => {
                 if let Some(closing) = cycle_edges.as_mut() {
-                    closing.push(edge);
+                    closing.put(edge);
                 }
             }
         }

@@ -183,7 +183,7 @@ mod tests {
             let other = filtration(general, shape, conn);
             let mut ws = TwoLevelWorkspace::default();
             let (mut want, mut got) = (Vec::new(), Vec::new());
-            persistence::component_sweep(&f, &mut UnionFind::default(), None, |y, e| want.push((y, e, 0)));
+            persistence::component_sweep(&f, &mut UnionFind::default(), None::<&mut Vec<crate::filtration::Edge>>, |y, e| want.push((y, e, 0)));
             component_bars(&f, &mut ws, |y, e| got.push((y, e, 0)));
             let components_agree = want == got;
             want.clear();

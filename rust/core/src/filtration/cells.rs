@@ -14,6 +14,10 @@ pub trait Cells: Copy + Send + Sync + 'static {
     /// (the dual edges are the primal ones, as in a plane graph: see `cycle_sweep`).
     const DUAL_EDGES_ARE_PRIMAL: bool;
 
+    /// Whether a middle dimension lies between the bottom and the top sweep (a volume): its
+    /// reduction needs the edges that the component sweep found closing cycles, as rows.
+    const HAS_MIDDLE: bool;
+
     /// The two padded pixels an edge joins, the smaller index first (`stride`: the padded row
     /// length, `plane`: the padded plane size, used in 3D only).
     fn edge_pixels(key: u32, stride: u32, plane: u32) -> (u32, u32);
@@ -35,6 +39,7 @@ pub struct T2;
 
 impl Cells for V2 {
     const DUAL_EDGES_ARE_PRIMAL: bool = true;
+    const HAS_MIDDLE: bool = false;
 
     #[inline(always)]
     fn edge_pixels(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
@@ -53,6 +58,7 @@ impl Cells for V2 {
 
 impl Cells for T2 {
     const DUAL_EDGES_ARE_PRIMAL: bool = false;
+    const HAS_MIDDLE: bool = false;
 
     #[inline(always)]
     fn edge_pixels(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
@@ -88,6 +94,7 @@ impl V3 {
 
 impl Cells for V3 {
     const DUAL_EDGES_ARE_PRIMAL: bool = false;
+    const HAS_MIDDLE: bool = true;
 
     #[inline(always)]
     fn edge_pixels(key: u32, stride: u32, plane: u32) -> (u32, u32) {

@@ -36,6 +36,7 @@ use crate::order::{sort_values, SortScratch};
 use crate::union_find::UnionFind;
 use cells::{square_ranks, EdgeValue, Stencil};
 pub use cells::{Cells, T2, V2, V3};
+pub use volume::VolumeCells;
 use edges::EdgeBuilder;
 
 /// Rank of the padding and of the outside node: later than every pixel.

@@ -8,11 +8,43 @@
 use super::cells::{EdgeValue, Stencil};
 use super::edges::EdgeBuilder;
 use super::{Edge, Filtration, PADDING};
-use crate::order::sort_values;
+use crate::order::{sort_values, SortScratch};
+
+/// The cell lists a volume's sweeps walk, in filtration order: built by the sweep's owner from
+/// the filtration's ranks and dropped after the sweep, so that at most one list per filtration
+/// (24 bytes per voxel) is alive at a time.
+#[derive(Default)]
+pub struct VolumeCells {
+    pub edges: Vec<Edge>,
+    pub squares: Vec<Edge>,
+    block: Vec<u32>,
+    bitmap: Vec<u64>,
+}
 
 impl Filtration {
-    /// Builds the filtration of a volume (`self.reset` done, values validated).
+    /// Builds the filtration of a volume (`self.reset` done, values validated), its cell lists
+    /// included (the barcode path).
     pub(super) fn build_volume(&mut self, values: &[f64]) {
+        self.rank_volume(values);
+        let mut cells = VolumeCells { edges: std::mem::take(&mut self.edges), squares: std::mem::take(&mut self.dual_edge_list), ..Default::default() };
+        self.volume_edges(&mut cells);
+        self.volume_squares(&mut cells);
+        self.edges = cells.edges;
+        self.dual_edge_list = cells.squares;
+    }
+
+    /// The ranks of a volume's voxels and cubes without the cell lists: the matching builds
+    /// those per sweep ([`Filtration::volume_edges`], [`Filtration::volume_squares`]).
+    pub(crate) fn build_volume_ranks(&mut self, values: &[f64], shape: crate::grid::Shape) {
+        self.reset(shape, crate::grid::Connectivity::Six);
+        self.rank_volume(values);
+        self.edges = Vec::new();
+        self.dual_edge_list = Vec::new();
+    }
+
+    /// One sort of the voxels: their ranks and order, the first voxel, the cubes' ranks. The
+    /// sort's buffers are let go (three times the voxels' size), as volumes are large.
+    fn rank_volume(&mut self, values: &[f64]) {
         let (shape, stride, plane) = (self.shape, self.stride as usize, self.plane as usize);
         self.padded_ids.clear();
         for x in 0..shape.depth {
@@ -22,11 +54,23 @@ impl Filtration {
             }
         }
         sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
+        self.sort = SortScratch::default();
+        self.padded_ids = Vec::new();
         self.first = self.order[0];
-        let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut self.block, bitmap: &mut self.bitmap };
-        builder.build(&Stencil::six(self.stride, self.plane), EdgeValue::Max, &mut self.edges);
-        squares(&self.ranks, &self.padded_ids, self.stride, self.plane, &mut self.dual_edge_list);
         self.build_dual_ranks();
+    }
+
+    /// The edges in filtration order, into `cells.edges`.
+    pub(crate) fn volume_edges(&self, cells: &mut VolumeCells) {
+        let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut cells.block, bitmap: &mut cells.bitmap };
+        builder.build(&Stencil::six(self.stride, self.plane), EdgeValue::Max, &mut cells.edges);
+        cells.block = Vec::new();
+        cells.bitmap = Vec::new();
+    }
+
+    /// The squares (the dual edges) in filtration order, into `cells.squares`.
+    pub(crate) fn volume_squares(&self, cells: &mut VolumeCells) {
+        squares(&self.ranks, &self.order, self.stride, self.plane, &mut cells.squares);
     }
 }
 

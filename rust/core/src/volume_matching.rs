@@ -1,0 +1,194 @@
+//! The Betti matching of two volumes (3D, connectivity 6): dimensions 0 and 2 by the union-find
+//! sweeps with image annotations, as in 2D; dimension 1 by image reductions.
+//!
+//! Dimension 1 (Cohen-Steiner, Edelsbrunner, Harer, Morozov 2009; Betti-Matching-3D's rule): the
+//! boundary matrix of the squares against the edges, reduced with its columns in the comparison's
+//! order and its rows ranked by an input, has a pivot (row `e`, column `s`) exactly where the image
+//! bar born at the input's edge `e` dies at the comparison's square `s`. So the input's bar born
+//! at `e` reaches the comparison's bar that dies at `s` (when that bar has positive length); bars
+//! of the two inputs that reach the same bar of the comparison are matched. Every pivot counts,
+//! also one whose input value comes after its comparison value (the reference's rule; the strict
+//! definition would drop it, see `tests/oracle_nd.py`).
+//!
+//! The shortcuts of the plain middle reduction hold in the image reductions too:
+//! - *clearing* by the comparison's top sweep: whether a column reduces to zero depends only on
+//!   the columns before it, not on the row order;
+//! - *compression* by the input's bottom sweep: a reduced column is a cycle whose lowest edge (in
+//!   the input's order) cannot be one whose boundary the input's earlier edges do not already
+//!   span, so an edge that merges two of the input's components is never a pivot.
+//!
+//! Schedule: the three filtrations' bottom and top sweeps run as parallel tasks; then the five
+//! reductions (each filtration's own, and the two image reductions) do.
+
+use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, V3};
+use crate::key_set::KeySet;
+use crate::matching::{clear_map, comparison_components, matched, record_bar, unmatched, ComparisonSweeps, Matching};
+use crate::middle::{image_pairs, loop_bar, own_pairs, MiddleWorkspace, RankMaps};
+use crate::persistence::{component_sweep_over, top_sweep, PersistencePair};
+use crate::reduction::ReductionWorkspace;
+use crate::union_find::{Image, UnionFind};
+
+const NONE: u32 = u32::MAX;
+
+/// Buffers for the matching of two volumes, reusable across a batch.
+#[derive(Default)]
+pub struct VolumeMatchWorkspace {
+    pred: InputSweeps,
+    target: InputSweeps,
+    comparison: Comparison,
+}
+
+/// One input's sweeps and reductions.
+#[derive(Default)]
+struct InputSweeps {
+    uf: UnionFind,
+    cells: VolumeCells,
+    /// Per dimension, the finite bars: 0 and 2 in sweep order, 1 in death order.
+    bars: [Vec<PersistencePair>; 3],
+    /// Index of the bar of dimension 0 a younger root (a voxel) names.
+    component_bar_of: Vec<u32>,
+    /// Index of the bar of dimension 2 that reaches the comparison's cube root its birth retires.
+    cavity_bar_of: Vec<u32>,
+    /// Buffer of the [`Image`] annotation: the comparison's roots under this input's dual merges.
+    image: Vec<u64>,
+    /// The edges of this input that close cycles (the rows), the squares its top sweep paired.
+    positive_edges: KeySet,
+    cleared: KeySet,
+    middle: MiddleWorkspace,
+    /// The bars of dimension 1 by birth edge key: `(key, bar index)`, ascending.
+    loop_births: Vec<(u32, u32)>,
+    image_others: Vec<Edge>,
+    image_reduction: ReductionWorkspace,
+    /// The image reduction's pivots of the comparison's columns that are not apparent pairs.
+    image_pairs: Vec<(Edge, Edge)>,
+}
+
+/// The comparison's sweeps and its own reduction.
+#[derive(Default)]
+struct Comparison {
+    sweeps: ComparisonSweeps,
+    cells: VolumeCells,
+    /// Per finite bar of dimension 2, in sweep order: its retired cube root.
+    cavity_roots: Vec<u32>,
+    positive_edges: KeySet,
+    cleared: KeySet,
+    middle: MiddleWorkspace,
+    /// The death squares of its bars of dimension 1, in its order.
+    loop_columns: Vec<Edge>,
+}
+
+/// The matching of the volumes filtered by `p` (prediction) and `t` (target), with `c` their
+/// comparison (built by `Filtration::build_volume_ranks`: the sweeps build their cell lists).
+pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: &Filtration, c: &Filtration) -> Matching {
+    let VolumeMatchWorkspace { pred, target, comparison } = ws;
+    rayon::join(
+        || sweep_input(p, c, pred),
+        || rayon::join(|| sweep_input(t, c, target), || sweep_comparison(p, t, c, comparison)),
+    );
+    if c.stopped() {
+        return Matching::empty(3);
+    }
+    let Comparison { middle: MiddleWorkspace { maps: c_maps, others, reduction }, loop_columns, .. } = &mut *comparison;
+    let c_maps = &*c_maps;
+    rayon::join(
+        || rayon::join(|| reduce_input(p, c, pred, c_maps), || reduce_input(t, c, target, c_maps)),
+        || *loop_columns = own_pairs(c_maps.own(c), others, reduction).into_iter().map(|(square, _)| square).collect(),
+    );
+
+    let matched = [
+        matched(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
+        matched_loops(c, comparison, pred, target),
+        matched(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
+    ];
+    let mut m = Matching::empty(3);
+    for (d, matched) in matched.into_iter().enumerate() {
+        m.pred.pairs[d] = std::mem::take(&mut pred.bars[d]);
+        m.target.pairs[d] = std::mem::take(&mut target.bars[d]);
+        m.unmatched_pred[d] = unmatched(m.pred.pairs[d].len(), matched.iter().map(|x| x.0));
+        m.unmatched_target[d] = unmatched(m.target.pairs[d].len(), matched.iter().map(|x| x.1));
+        m.matched[d] = matched;
+    }
+    m.pred.essential[0].push(p.pixel(p.first_pixel()));
+    m.target.essential[0].push(t.pixel(t.first_pixel()));
+    m
+}
+
+/// An input's bottom and top sweeps (dimension 2 annotated with the comparison's roots), each
+/// over a cell list that lives only while it runs, then the rank maps of its middle matrix.
+fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
+    let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, middle, .. } = s;
+    let [components, _, cavities] = bars;
+    components.clear();
+    clear_map(component_bar_of, f.ranks.len());
+    positive_edges.reset(3 * f.ranks.len());
+    f.volume_edges(cells);
+    component_sweep_over(f, &cells.edges, uf, Some(positive_edges), |younger, edge| {
+        record_bar(components, component_bar_of, younger, f.component_bar(younger, edge))
+    });
+    cells.edges = Vec::new();
+    cavities.clear();
+    clear_map(cavity_bar_of, c.dual_ranks.len());
+    f.volume_squares(cells);
+    let mut annotation = Image::new(&c.dual_ranks, std::mem::take(image));
+    top_sweep(f, &cells.squares, uf, Some(&mut annotation), cleared, |younger, square, c_root| {
+        record_bar(cavities, cavity_bar_of, c_root, f.cycle_bar(younger, square))
+    });
+    drop(annotation);
+    cells.squares = Vec::new();
+    *uf = UnionFind::default();
+    middle.maps.index(f, cleared, positive_edges);
+}
+
+/// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep, then
+/// the rank maps of its middle matrix.
+fn sweep_comparison(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comparison) {
+    let Comparison { sweeps, cells, cavity_roots, positive_edges, cleared, middle, .. } = s;
+    positive_edges.reset(3 * c.ranks.len());
+    c.volume_edges(cells);
+    comparison_components::<V3, _>(p, t, c, &cells.edges, sweeps, positive_edges);
+    cells.edges = Vec::new();
+    cavity_roots.clear();
+    c.volume_squares(cells);
+    top_sweep(c, &cells.squares, &mut sweeps.uf, None, cleared, |root, _, _| cavity_roots.push(root));
+    cells.squares = Vec::new();
+    sweeps.release();
+    middle.maps.index(c, cleared, positive_edges);
+}
+
+/// An input's own middle reduction (its bars of dimension 1) and its image reduction against
+/// the comparison's columns, as parallel tasks.
+fn reduce_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_maps: &RankMaps) {
+    let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, .. } = s;
+    let MiddleWorkspace { maps, others, reduction } = middle;
+    let maps = &*maps;
+    rayon::join(
+        || {
+            let loops = own_pairs(maps.own(f), others, reduction);
+            bars[1] = loops.iter().map(|&(square, edge)| loop_bar(f, square, edge)).collect();
+            loop_births.clear();
+            loop_births.extend(loops.iter().enumerate().map(|(i, &(_, edge))| (edge_key(edge), i as u32)));
+            loop_births.sort_unstable();
+        },
+        || *pairs = image_pairs(maps.image(c, c_maps), image_others, image_reduction),
+    );
+}
+
+/// The matched bars of dimension 1: per bar of the comparison (its death square, a column of
+/// the image reductions), the inputs' bars born at the pivots the image reductions give it.
+fn matched_loops(c: &Filtration, comparison: &Comparison, pred: &InputSweeps, target: &InputSweeps) -> Vec<(u32, u32)> {
+    let bar_at = |s: &InputSweeps, column: Edge| {
+        let pivot = match s.image_pairs.binary_search_by_key(&column, |&(c, _)| c) {
+            Ok(i) => Some(s.image_pairs[i].1),
+            Err(_) => s.middle.maps.image(c, &comparison.middle.maps).apparent_pivot(column),
+        };
+        pivot
+            .and_then(|row| s.loop_births.binary_search_by_key(&edge_key(row), |&(key, _)| key).ok())
+            .map_or(NONE, |i| s.loop_births[i].1)
+    };
+    comparison
+        .loop_columns
+        .iter()
+        .map(|&column| (bar_at(pred, column), bar_at(target, column)))
+        .filter(|&(p, t)| p != NONE && t != NONE)
+        .collect()
+}
