@@ -594,7 +594,76 @@ mod cpu_clock {
     }
 }
 
+/// Volume sides of the 3D groups (`cargo bench -- volume`).
+const VOLUME_SIDES: [usize; 3] = [32, 64, 128];
+
+/// A `side`³ likelihood against a mask, as `benches/matching_3d.py` makes them: `smooth` is the
+/// mask blurred with noise added (every axis blurred), `noise` white noise; sublevel values.
+fn volume_case(side: usize, kind: &str) -> (Vec<f64>, Vec<f64>) {
+    let n = side * side * side;
+    // Blur each z-slice in its plane, then along z: a separable 3D box blur.
+    let blur3 = |mut v: Vec<f64>, r: usize| {
+        for _ in 0..2 {
+            for slice in v.chunks_mut(side * side) {
+                box_blur(slice, side, side, r);
+            }
+            let mut line = Vec::new();
+            let mut column = Vec::with_capacity(side);
+            for p in 0..side * side {
+                column.clear();
+                column.extend((0..side).map(|z| v[z * side * side + p]));
+                blur_line(&column, r, &mut line);
+                for (z, &x) in line.iter().enumerate() {
+                    v[z * side * side + p] = x;
+                }
+            }
+        }
+        v
+    };
+    let field = blur3(noise(n, side as u64), 3);
+    let mean = field.iter().sum::<f64>() / n as f64;
+    let mask: Vec<f64> = field.iter().map(|&v| if v > mean { 0.0 } else { 1.0 }).collect();
+    let pred = match kind {
+        "smooth" => {
+            let jitter = noise(n, 7 + side as u64);
+            blur3(mask.iter().zip(&jitter).map(|(&m, &e)| m + 0.7 * (e - 0.5)).collect(), 1)
+        }
+        _ => noise(n, 11 + side as u64),
+    };
+    (pred, mask)
+}
+
+fn bench_volumes<M: Measurement>(c: &mut Criterion<M>) {
+    let mut group = c.benchmark_group("volume");
+    for side in VOLUME_SIDES {
+        group.sample_size(10);
+        group.sampling_mode(SamplingMode::Flat);
+        group.measurement_time(Duration::from_secs(if side >= 128 { 60 } else { 10 }));
+        group.throughput(Throughput::Elements((side * side * side) as u64));
+        let shape = Shape::volume(side, side, side);
+        for kind in ["smooth", "noise"] {
+            let inputs: OnceLock<(Vec<f64>, Vec<f64>)> = OnceLock::new();
+            let mut ws = Workspace::default();
+            group.bench_function(BenchmarkId::new(format!("barcode_{kind}"), side), |b| {
+                let (pred, _) = inputs.get_or_init(|| volume_case(side, kind));
+                b.iter(|| black_box(barcode_with(&mut ws, black_box(pred), shape, Connectivity::Six).unwrap()))
+            });
+            for threads in [Threads::One, Threads::Default] {
+                let mut ws = MatchWorkspace::default();
+                group.bench_function(BenchmarkId::new(format!("matching_{kind}_vs_mask_{}", threads.name()), side), |b| {
+                    let (pred, mask) = inputs.get_or_init(|| volume_case(side, kind));
+                    b.iter(|| {
+                        threads.run(|| black_box(betti_matching_with(&mut ws, black_box(pred), black_box(mask), shape, Connectivity::Six).unwrap()))
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
 fn run_all<M: Measurement + 'static>(c: &mut Criterion<M>) {
+    bench_volumes(c);
     bench_barcode(c);
     bench_matching(c);
     bench_mask_counts(c);
