@@ -205,8 +205,8 @@ def test_binarization_and_input_types():
         M.dice(np.full((3, 3), np.nan), half)
     with pytest.raises(ValueError, match="shape"):
         M.betti_matching_error(np.zeros((3, 3)), np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="3D volumes are not supported yet"):
-        M.betti_matching_error(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)))
+    with pytest.raises(ValueError, match="2D image or a 3D volume"):
+        M.betti_matching_error(np.zeros((2, 2, 3, 3)), np.zeros((2, 2, 3, 3)))
     with pytest.raises(ValueError, match="connectivity"):
         M.betti_matching_error(p, t, connectivity=6)
     with pytest.raises(ValueError, match="threshold"):

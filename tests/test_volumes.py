@@ -150,7 +150,11 @@ def test_what_does_not_take_volumes_yet_says_so():
     from bettimatch import _core
 
     with pytest.raises(ValueError, match="not supported yet"):
-        _core.mask_matching_counts([vol > 0.5], [vol > 0.5], 6, None)
+        _core.skeletonize_batch([vol > 0.5], "guo-hall", None)
+    with pytest.raises(ValueError, match="not supported yet"):
+        bm.cldice(vol, vol)
+    with pytest.raises(ValueError, match="connectivity"):
+        bm.barcode(vol, connectivity=26)
 
 
 def test_bad_volumes_are_refused_clearly():

@@ -57,7 +57,7 @@ def check_image(x: np.ndarray, name: str, volumes: bool = False) -> np.ndarray:
     if x.ndim != 2 and not (volumes and x.ndim == 3):
         if volumes:
             raise ValueError(f"{name}: expected a 2D image or a 3D volume, got shape {tuple(x.shape)}")
-        hint = " (3D volumes are not supported yet here: barcode(), betti_matching() and their batch forms take them)" if x.ndim == 3 else ""
+        hint = " (3D volumes are not supported yet here)" if x.ndim == 3 else ""
         raise ValueError(f"{name}: expected a 2D image, got shape {tuple(x.shape)}{hint}")
     if x.size == 0:
         raise ValueError(f"{name}: image is empty (shape {tuple(x.shape)})")

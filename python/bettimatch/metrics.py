@@ -72,13 +72,14 @@ __all__ = [
 
 _THINNINGS = ("guo-hall", "zhang-suen")
 
-# Columns of _core.mask_matching_counts.
-_UNMATCHED_PRED = slice(0, 2)
-_UNMATCHED_TARGET = slice(2, 4)
-_FINITE_PRED = slice(4, 6)
-_FINITE_TARGET = slice(6, 8)
-_PRED_NONEMPTY = 8
-_TARGET_NONEMPTY = 9
+
+def _count_fields(counts: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """The columns of ``_core.mask_matching_counts`` (``4 * dims + 2`` of them, dims = 2 for
+    images, 3 for volumes): unmatched pred, unmatched target, finite pred, finite target (each
+    (N, dims)), then pred nonempty and target nonempty (each (N,))."""
+    dims = (counts.shape[1] - 2) // 4
+    blocks = tuple(counts[:, k * dims : (k + 1) * dims] for k in range(4))
+    return blocks + (counts[:, 4 * dims], counts[:, 4 * dims + 1])
 
 
 # ----------------------------------------------------------------------------- argument handling
@@ -129,10 +130,10 @@ def _binarize(x: np.ndarray, threshold: float, name: str) -> np.ndarray:
     return x > threshold
 
 
-def _mask_pair(pred: Any, target: Any, threshold: Any) -> Tuple[np.ndarray, np.ndarray]:
+def _mask_pair(pred: Any, target: Any, threshold: Any, volumes: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     t = _check_threshold(threshold)
-    p = check_image(as_array(pred, "pred"), "pred")
-    g = check_image(as_array(target, "target"), "target")
+    p = check_image(as_array(pred, "pred"), "pred", volumes=volumes)
+    g = check_image(as_array(target, "target"), "target", volumes=volumes)
     if p.shape != g.shape:
         raise ValueError(f"pred has shape {tuple(p.shape)} but target has shape {tuple(g.shape)}")
     return _binarize(p, t, "pred"), _binarize(g, t, "target")
@@ -149,18 +150,19 @@ def _counts(preds: List[np.ndarray], targets: List[np.ndarray], connectivity: in
 
 
 def _matching_error(counts: np.ndarray) -> np.ndarray:
-    """(N, 2) Betti matching error per dimension, the essential class included."""
-    err = counts[:, _UNMATCHED_PRED] + counts[:, _UNMATCHED_TARGET]
-    err[:, 0] += counts[:, _PRED_NONEMPTY] != counts[:, _TARGET_NONEMPTY]
+    """(N, dims) Betti matching error per dimension, the essential class included."""
+    unmatched_pred, unmatched_target, _, _, pred_nonempty, target_nonempty = _count_fields(counts)
+    err = unmatched_pred + unmatched_target
+    err[:, 0] += pred_nonempty != target_nonempty
     return err
 
 
 def _betti(counts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """(N, 2) Betti numbers of the predictions and of the targets."""
-    bp = counts[:, _FINITE_PRED].copy()
-    bt = counts[:, _FINITE_TARGET].copy()
-    bp[:, 0] += counts[:, _PRED_NONEMPTY]
-    bt[:, 0] += counts[:, _TARGET_NONEMPTY]
+    """(N, dims) Betti numbers of the predictions and of the targets."""
+    _, _, finite_pred, finite_target, pred_nonempty, target_nonempty = _count_fields(counts)
+    bp, bt = finite_pred.copy(), finite_target.copy()
+    bp[:, 0] += pred_nonempty
+    bt[:, 0] += target_nonempty
     return bp, bt
 
 
@@ -254,17 +256,19 @@ def betti_matching_error(
     per_dimension: bool = False,
     connectivity: Optional[int] = None,
 ):
-    """Betti matching error of one pair of 2D masks or likelihood maps.
+    """Betti matching error of one pair of masks or likelihood maps: 2D images or 3D volumes.
 
-    The number of features (dimension 0: components, dimension 1: holes) of the prediction and
-    of the target that the Betti matching leaves unmatched, the essential component included (one
-    error when exactly one mask is empty). Non-boolean inputs are binarized as ``x > threshold``.
+    The number of features (dimension 0: components, 1: holes or tunnels, 2: cavities in 3D) of
+    the prediction and of the target that the Betti matching leaves unmatched, the essential
+    component included (one error when exactly one mask is empty). Non-boolean inputs are
+    binarized as ``x > threshold``. ``connectivity``: the foreground's, 4 or 8 in 2D, 6 in 3D
+    (``None``: 4 or 6).
 
     Returns an ``int`` (summed over dimensions), or with ``per_dimension=True`` an int64 array
-    ``[error_0, error_1]``.
+    ``[error_0, error_1]`` (``[error_0, error_1, error_2]`` in 3D).
     """
-    p, t = _mask_pair(pred, target, threshold)
-    err = _matching_error(_counts([p], [t], check_connectivity(connectivity), 1))[0]
+    p, t = _mask_pair(pred, target, threshold, volumes=True)
+    err = _matching_error(_counts([p], [t], check_connectivity(connectivity, p.ndim), 1))[0]
     return err if per_dimension else int(err.sum())
 
 
@@ -275,20 +279,22 @@ def betti_number_error(
     per_dimension: bool = False,
     connectivity: Optional[int] = None,
 ):
-    """Betti number error ``|beta_k(pred) - beta_k(target)|`` of one pair of 2D masks.
+    """Betti number error ``|beta_k(pred) - beta_k(target)|`` of one pair of masks (2D or 3D).
 
-    ``beta_0`` counts components (0 for an empty mask), ``beta_1`` holes. Returns an ``int``
-    (summed over k) or, with ``per_dimension=True``, an int64 array ``[error_0, error_1]``.
+    ``beta_0`` counts components (0 for an empty mask), ``beta_1`` holes (tunnels in 3D),
+    ``beta_2`` cavities (3D). Returns an ``int`` (summed over k) or, with ``per_dimension=True``,
+    an int64 array with one entry per k.
     """
-    p, t = _mask_pair(pred, target, threshold)
-    bp, bt = _betti(_counts([p], [t], check_connectivity(connectivity), 1))
+    p, t = _mask_pair(pred, target, threshold, volumes=True)
+    bp, bt = _betti(_counts([p], [t], check_connectivity(connectivity, p.ndim), 1))
     err = np.abs(bp - bt)[0]
     return err if per_dimension else int(err.sum())
 
 
 def dice(pred: Any, target: Any, threshold: float = 0.5) -> float:
-    """Dice coefficient ``2 |P & T| / (|P| + |T|)`` of two 2D masks; NaN when both are empty."""
-    p, t = _mask_pair(pred, target, threshold)
+    """Dice coefficient ``2 |P & T| / (|P| + |T|)`` of two masks (2D or 3D); NaN when both are
+    empty."""
+    p, t = _mask_pair(pred, target, threshold, volumes=True)
     return float(_dice_from_sums(np.count_nonzero(p & t), np.count_nonzero(p), np.count_nonzero(t)))
 
 

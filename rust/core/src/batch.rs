@@ -284,7 +284,14 @@ pub fn mask_counts_batch(
     threads: ThreadCount,
     stop: &Stop,
 ) -> BatchResult<MaskCounts> {
-    run_batch(pairs, threads, stop, |ws: &mut MaskWorkspace, (p, t)| packed_mask_counts_with(ws, p, t, connectivity))
+    run_batch(pairs, threads, stop, |ws: &mut MaskWorkspace, (p, t)| {
+        if p.shape().dims() == 3 {
+            // Volumes take the general matching (and its memory).
+            ws.watch(stop);
+            ensure_memory(matching_bytes(p.shape()).saturating_add(p.shape().pixels().saturating_mul(16)))?;
+        }
+        packed_mask_counts_with(ws, p, t, connectivity)
+    })
 }
 
 /// Both barcodes of a (prediction, target) pair and, per dimension, the optimal matching of

@@ -75,7 +75,26 @@ impl BitPlane {
         self.shape = shape;
         self.words_per_row = shape.cols.div_ceil(64);
         self.words.clear();
-        self.words.resize(shape.rows * self.words_per_row, 0);
+        // A volume is its rows plane after plane.
+        self.words.resize(shape.depth * shape.rows * self.words_per_row, 0);
+    }
+
+    /// Whether any pixel is set.
+    pub fn any(&self) -> bool {
+        self.words.iter().any(|&w| w != 0)
+    }
+
+    /// The mask as the sublevel values of its indicator's superlevel filtration, row-major
+    /// (foreground 0, background 1: foreground enters first), into `out`.
+    pub fn sublevel_values(&self, out: &mut Vec<f64>) {
+        out.clear();
+        if self.shape.cols == 0 {
+            return;
+        }
+        out.reserve(self.shape.pixels());
+        for row in self.words.chunks_exact(self.words_per_row) {
+            out.extend((0..self.shape.cols).map(|c| if row[c / 64] >> (c % 64) & 1 == 1 { 0.0 } else { 1.0 }));
+        }
     }
 
     pub fn shape(&self) -> Shape {

@@ -28,6 +28,8 @@
 use crate::bitplane::{any_in, last_in, runs_of, BitPlane};
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
+use crate::matching::{betti_matching_with, MatchWorkspace};
+use crate::persistence::Barcode;
 use crate::run_components::{OrderScratch, RunComponents};
 
 /// What the metrics need from the matching of two masks.
@@ -59,6 +61,9 @@ pub struct MaskWorkspace {
     marks_pred: Vec<u32>,
     marks_target: Vec<u32>,
     order: OrderScratch,
+    /// Volumes: the masks as two-level values, and the general matching's buffers.
+    values: [Vec<f64>; 2],
+    matching: MatchWorkspace,
 }
 
 const PRED: u8 = 1;
@@ -75,10 +80,12 @@ pub fn mask_counts_with(
 ) -> Result<MaskCounts, InputError> {
     shape.check_len(pred.len())?;
     shape.check_len(target.len())?;
-    shape.check_planar("the mask path for 3D volumes")?;
     shape.check_connectivity(connectivity)?;
     ws.pred.pack(pred, shape);
     ws.target.pack(target, shape);
+    if shape.dims() == 3 {
+        return volume_counts(ws, shape, connectivity);
+    }
     Ok(counts(ws, connectivity))
 }
 
@@ -92,11 +99,40 @@ pub fn packed_mask_counts_with(
     let shape = pred.shape();
     shape.check_pair(target.shape())?;
     shape.check_len(shape.pixels())?;
-    shape.check_planar("the mask path for 3D volumes")?;
     shape.check_connectivity(connectivity)?;
     ws.pred.clone_from(pred);
     ws.target.clone_from(target);
+    if shape.dims() == 3 {
+        return volume_counts(ws, shape, connectivity);
+    }
     Ok(counts(ws, connectivity))
+}
+
+impl MaskWorkspace {
+    /// Lets `stop` cut the general matching of volumes short (its result is then unusable).
+    pub fn watch(&mut self, stop: &crate::batch::Stop) {
+        self.matching.watch(stop);
+    }
+}
+
+/// The counts of two volumes packed in `ws.pred` and `ws.target`, from the general matching of
+/// their two-level filtrations (no labelling shortcut in 3D yet: the counts are the general
+/// algorithm's by construction, tie order included).
+fn volume_counts(ws: &mut MaskWorkspace, shape: Shape, connectivity: Connectivity) -> Result<MaskCounts, InputError> {
+    let [pred_values, target_values] = &mut ws.values;
+    ws.pred.sublevel_values(pred_values);
+    ws.target.sublevel_values(target_values);
+    let m = betti_matching_with(&mut ws.matching, pred_values, target_values, shape, connectivity)?;
+    let lengths = |lists: &[Vec<u32>]| lists.iter().map(|l| l.len() as u32).collect();
+    let bars = |b: &Barcode| b.pairs.iter().map(|l| l.len() as u32).collect();
+    Ok(MaskCounts {
+        unmatched_pred: lengths(&m.unmatched_pred),
+        unmatched_target: lengths(&m.unmatched_target),
+        finite_pred: bars(&m.pred),
+        finite_target: bars(&m.target),
+        pred_nonempty: ws.pred.any(),
+        target_nonempty: ws.target.any(),
+    })
 }
 
 /// The counts of the masks packed in `ws.pred` and `ws.target`.

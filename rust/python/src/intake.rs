@@ -457,14 +457,7 @@ pub fn sublevel_stack(obj: &Bound<'_, PyAny>, dir: Direction, label: &str) -> Py
 
 /// The array's shape as a 2D image: masks have no 3D path yet.
 fn mask_shape(raw: &RawArray<'_>, label: &str) -> PyResult<Shape> {
-    let shape = raw.image_shape(label)?;
-    if shape.dims() != 2 {
-        return Err(PyValueError::new_err(format!(
-            "{label}: expected a 2D image, got shape {} (3D volumes are not supported yet for masks)",
-            tuple_text(raw.shape())
-        )));
-    }
-    Ok(shape)
+    raw.image_shape(label)
 }
 
 /// The nonzero pixels of one 2D numpy array as row-major 0/1 bytes.
