@@ -14,6 +14,8 @@ pub mod grid;
 pub mod key_set;
 pub mod masks;
 pub mod matching;
+#[cfg(test)]
+mod matching_oracle_tests;
 pub mod middle;
 #[cfg(test)]
 mod no_panic_tests;
