@@ -82,7 +82,8 @@ def matching_batch(
     num_threads: int | None,
     batched: bool,
 ) -> list[_MatchingRaw]:
-    """Betti matchings of two equal-length lists of 2D images of pairwise equal shapes."""
+    """Betti matchings of two equal-length lists of 2D images or 3D volumes of pairwise equal
+    shapes."""
 
 def mask_matching_counts(
     preds: list[_Image],
@@ -94,7 +95,8 @@ def mask_matching_counts(
     one row per pair: unmatched pred bars per dimension, unmatched target bars per dimension,
     finite pred bars, finite target bars, then pred_nonempty, target_nonempty. In 2D (N, 10):
     unmatched_pred0, unmatched_pred1, unmatched_target0, unmatched_target1, finite_pred0,
-    finite_pred1, finite_target0, finite_target1, pred_nonempty, target_nonempty.
+    finite_pred1, finite_target0, finite_target1, pred_nonempty, target_nonempty. 3D volumes
+    (N, 14), from the general matching of the two-level volumes.
     """
 
 def loss_pairs(
