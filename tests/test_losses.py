@@ -215,7 +215,9 @@ def test_argument_errors_and_warnings():
     with pytest.raises(ValueError):
         BettiMatchingLoss(filtration="both")
     with pytest.raises(ValueError):
-        BettiMatchingLoss(connectivity=6)
+        BettiMatchingLoss(connectivity=5)
+    with pytest.raises(ValueError, match="connectivity.*2D input"):
+        BettiMatchingLoss(connectivity=6)(logits, onehot)  # 6 is for volumes
     with pytest.raises(ValueError):
         BettiMatchingLoss(gamma_matched=-1)
     with pytest.raises(ValueError, match="different shape"):

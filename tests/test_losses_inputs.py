@@ -104,10 +104,12 @@ def test_shapes_that_do_not_fit_are_value_errors(cls):
     labels = t.argmax(1, keepdim=True)
     with pytest.raises(ValueError, match="different shape"):
         cls(to_onehot_y=True)(x, labels[:, :, 1:])
-    with pytest.raises(ValueError, match=r"shape \(B, C, H, W\) \(2D images\), got \(3, 7, 6\)$"):
+    with pytest.raises(ValueError, match=r"shape \(B, C, H, W\) \(2D images\) or \(B, C, D, H, W\) \(3D volumes\), got \(3, 7, 6\)$"):
         cls()(x[0], t[0])
-    with pytest.raises(ValueError, match="3D volumes are not supported yet"):
-        cls()(x[..., None].expand(-1, -1, -1, -1, 4), t[..., None].expand(-1, -1, -1, -1, 4))
+    with pytest.raises(ValueError, match=r"or \(B, C, D, H, W\) \(3D volumes\), got \(2, 3, 7, 6, 4, 2\)$"):
+        cls()(x[..., None, None].expand(-1, -1, -1, -1, 4, 2), t[..., None, None].expand(-1, -1, -1, -1, 4, 2))
+    # Volumes are fine.
+    assert torch.isfinite(cls()(x[..., None].expand(-1, -1, -1, -1, 4), t[..., None].expand(-1, -1, -1, -1, 4)))
 
 
 @loss_classes

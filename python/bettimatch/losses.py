@@ -14,8 +14,8 @@ one-hot (B, C, H, W) or labels (B, 1, H, W) with ``to_onehot_y=True``; the activ
 reference implementation), ``"sum"`` (as the paper writes it) or ``"none"`` (a (B, C') tensor).
 
 Checks, the same for every loss: ``input`` must be a floating-point torch tensor and ``target`` a
-torch tensor on the same device (TypeError, or ValueError for the device), ``input`` four-
-dimensional (3D volumes are not supported yet). A NaN or infinite value in a channel the loss uses,
+torch tensor on the same device (TypeError, or ValueError for the device), ``input`` of shape
+(B, C, H, W), or (B, C, D, H, W) for 3D volumes. A NaN or infinite value in a channel the loss uses,
 of the probabilities (``input`` after the activation) or of ``target``, raises a ValueError that
 names the argument, the (image, channel) and the pixel. An empty batch (B = 0), zero channels or
 empty images raise a ValueError rather than returning NaN (MONAI's ``DiceLoss``, "mean") or a
@@ -107,16 +107,15 @@ class _ChannelLoss(_Loss):
 
     def _activate(self, input: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, int]:
         """(probabilities, one-hot target, first channel to use) for all channels, in float32/64."""
-        if input.ndim != 4:
+        if input.ndim not in (4, 5):
             raise ValueError(
-                f"input must have shape (B, C, H, W) (2D images), got {tuple(input.shape)}"
-                + (" (3D volumes are not supported yet)" if input.ndim == 5 else "")
+                f"input must have shape (B, C, H, W) (2D images) or (B, C, D, H, W) (3D volumes), got {tuple(input.shape)}"
             )
         if input.shape[0] == 0:
             raise ValueError(f"input has an empty batch (B = 0, shape {tuple(input.shape)}): its loss is undefined")
         if input.shape[1] == 0:
             raise ValueError(f"input has no channels (C = 0, shape {tuple(input.shape)})")
-        if input.shape[2] == 0 or input.shape[3] == 0:
+        if 0 in input.shape[2:]:
             raise ValueError(f"input images are empty (shape {tuple(input.shape)})")
         x = input if input.dtype in (torch.float32, torch.float64) else input.float()
         n_ch = x.shape[1]
@@ -172,8 +171,8 @@ def _first_non_finite(x: torch.Tensor, name: str, start: int) -> None:
     W) `x`, worded as the native code words it; return if there is none."""
     bad = torch.nonzero(~torch.isfinite(x[:, start:].detach()))
     if bad.shape[0]:
-        b, c, row, col = (int(v) for v in bad[0])
-        raise ValueError(f"{name}[{b}, {c + start}]: value at ({row}, {col}) is NaN or infinite")
+        b, c, *at = (int(v) for v in bad[0])
+        raise ValueError(f"{name}[{b}, {c + start}]: value at ({', '.join(map(str, at))}) is NaN or infinite")
 
 
 @_compiler_disable
@@ -188,9 +187,9 @@ def _check_finite_through(result: torch.Tensor, named: Tuple[Tuple[str, torch.Te
 
 
 def _one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    if labels.ndim != 4 or labels.shape[1] != 1:
+    if labels.ndim not in (4, 5) or labels.shape[1] != 1:
         raise ValueError(
-            f"to_onehot_y=True expects labels of shape (B, 1, H, W), got {tuple(labels.shape)}"
+            f"to_onehot_y=True expects labels of shape (B, 1, H, W) or (B, 1, D, H, W), got {tuple(labels.shape)}"
         )
     lab = labels[:, 0].long()
     if not _is_compiling():  # data-dependent checks would break a compiled graph
@@ -198,7 +197,7 @@ def _one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
             raise ValueError("to_onehot_y=True expects integer class labels")
         if lab.numel() and (int(lab.min()) < 0 or int(lab.max()) >= num_classes):
             raise ValueError(f"labels must lie in [0, {num_classes - 1}] for {num_classes} channels")
-    return F.one_hot(lab, num_classes).permute(0, 3, 1, 2)
+    return torch.movedim(F.one_hot(lab, num_classes), -1, 1)
 
 
 def _is_compiling() -> bool:
@@ -226,18 +225,20 @@ def _native_pairs(
     target: torch.Tensor,
     start: int,
     filtration: str,
-    connectivity: int,
+    connectivity: Optional[int],
     num_threads: Optional[int],
     include_essential: bool = False,
 ) -> torch.Tensor:
-    """The pairs of channels ``start:`` of (B, C, H, W) `probs` and `target`, as a (7, K) int64
-    tensor on probs' device: rows item (``b * C' + c - start``), dim, kind, pred_birth, pred_death,
-    target_birth, target_death; the last four are flat indices into the full (B, C, H, W) tensors
-    (-1: none)."""
-    b, c_all, h, w = probs.shape
+    """The pairs of channels ``start:`` of (B, C, *spatial) `probs` and `target` (2D or 3D), as a
+    (7, K) int64 tensor on probs' device: rows item (``b * C' + c - start``), dim, kind,
+    pred_birth, pred_death, target_birth, target_death; the last four are flat indices into the
+    full tensors (-1: none). `connectivity` None: 4 in 2D, 6 in 3D."""
+    b, c_all, *spatial = probs.shape
     c = c_all - start
-    p = probs.detach()[:, start:].reshape(b * c, h, w).cpu().numpy()
-    t = target.detach()[:, start:].reshape(b * c, h, w).cpu().numpy()
+    pixels = int(np.prod(spatial))
+    connectivity = check_connectivity(connectivity, len(spatial))
+    p = probs.detach()[:, start:].reshape(b * c, *spatial).cpu().numpy()
+    t = target.detach()[:, start:].reshape(b * c, *spatial).cpu().numpy()
     try:
         if kind == "betti":
             raw = _core.loss_pairs(p, t, filtration, connectivity, num_threads, include_essential)
@@ -253,7 +254,7 @@ def _native_pairs(
     idx = np.stack(raw)
     if start:
         # flat indices into (B, C', H, W) -> into (B, C, H, W): image b moves by b * start channels
-        shift = (idx[0] // c * start + start) * (h * w)
+        shift = (idx[0] // c * start + start) * pixels
         locs = idx[3:]
         locs += np.where(locs >= 0, shift, 0)
     return torch.from_numpy(idx).to(probs.device)
@@ -273,6 +274,18 @@ def _per_channel_sum(terms: torch.Tensor, item: torch.Tensor, probs: torch.Tenso
     b, c = probs.shape[0], probs.shape[1] - start
     out = torch.zeros(b * c, dtype=probs.dtype, device=probs.device).index_add(0, item, terms)
     return out.reshape(b, c)
+
+
+def _check_any_connectivity(connectivity: Any) -> Optional[int]:
+    """A connectivity valid for 2D (4, 8) or 3D (6) inputs, or None (picked by the input's
+    dimensions at each call); the value is checked against the input's dimensions there."""
+    if connectivity is None:
+        return None
+    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in (4, 6, 8):
+        raise ValueError(
+            f"connectivity must be 4 or 8 for 2D images or 6 for 3D volumes (None: 4 or 6 by the input), got {connectivity!r}"
+        )
+    return int(connectivity)
 
 
 def _check_real(name: str, value: Any, positive: bool = False) -> float:
@@ -325,7 +338,8 @@ class BettiMatchingLoss(_ChannelLoss):
         sigmoid, softmax, other_act: the activation turning ``input`` into probabilities (at most
             one; none if ``input`` already holds probabilities).
         filtration: ``"superlevel"`` (high values are foreground) or ``"sublevel"``.
-        connectivity: 4 or 8, the foreground's connectivity (the background gets the other).
+        connectivity: the foreground's connectivity (the background gets the other): 4 or 8 for
+            2D images, 6 for 3D volumes; None (default) picks 4 or 6 by the input's dimensions.
         gamma_matched, gamma_unmatched: γm and γu above.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (a (B, C') tensor).
         num_threads: threads of the native computation (None: ``RAYON_NUM_THREADS`` or all cores).
@@ -344,7 +358,7 @@ class BettiMatchingLoss(_ChannelLoss):
         softmax: bool = False,
         other_act: Optional[Callable] = None,
         filtration: str = "superlevel",
-        connectivity: int = 4,
+        connectivity: Optional[int] = None,
         gamma_matched: float = 1.0,
         gamma_unmatched: float = 1.0,
         push_unmatched_to_1_0: bool = False,
@@ -355,7 +369,7 @@ class BettiMatchingLoss(_ChannelLoss):
     ) -> None:
         super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
         self.filtration = check_filtration(filtration)
-        self.connectivity = check_connectivity(connectivity)
+        self.connectivity = _check_any_connectivity(connectivity)
         self.gamma_matched = _check_real("gamma_matched", gamma_matched)
         self.gamma_unmatched = _check_real("gamma_unmatched", gamma_unmatched)
         self.push_unmatched_to_1_0 = bool(push_unmatched_to_1_0)
@@ -452,7 +466,7 @@ class DiceBettiMatchingLoss(BettiMatchingLoss):
         softmax: bool = False,
         other_act: Optional[Callable] = None,
         filtration: str = "superlevel",
-        connectivity: int = 4,
+        connectivity: Optional[int] = None,
         gamma_matched: float = 1.0,
         gamma_unmatched: float = 1.0,
         push_unmatched_to_1_0: bool = False,
@@ -574,19 +588,29 @@ class AlphaSchedule:
 
 
 def _soft_erode(x: torch.Tensor) -> torch.Tensor:
+    """Min over the cross-shaped neighbourhood: the minimum of the axis-wise 3-pixel min-pools."""
+    if x.ndim == 5:
+        a = -F.max_pool3d(-x, (3, 1, 1), (1, 1, 1), (1, 0, 0))
+        b = -F.max_pool3d(-x, (1, 3, 1), (1, 1, 1), (0, 1, 0))
+        c = -F.max_pool3d(-x, (1, 1, 3), (1, 1, 1), (0, 0, 1))
+        return torch.minimum(torch.minimum(a, b), c)
     a = -F.max_pool2d(-x, (3, 1), (1, 1), (1, 0))
     b = -F.max_pool2d(-x, (1, 3), (1, 1), (0, 1))
     return torch.minimum(a, b)
 
 
 def _soft_dilate(x: torch.Tensor) -> torch.Tensor:
+    if x.ndim == 5:
+        return F.max_pool3d(x, (3, 3, 3), (1, 1, 1), (1, 1, 1))
     return F.max_pool2d(x, (3, 3), (1, 1), (1, 1))
 
 
 def soft_skeleton(x: torch.Tensor, iterations: int = 3) -> torch.Tensor:
-    """Soft skeleton of (B, C, H, W) maps by iterated min/max pooling (Shit et al. 2021)."""
-    if x.ndim != 4:
-        raise ValueError(f"soft_skeleton expects (B, C, H, W), got {tuple(x.shape)}")
+    """Soft skeleton of (B, C, H, W) maps or (B, C, D, H, W) volumes by iterated min/max pooling
+    (Shit et al. 2021; in 3D the erosion is the minimum of the three axis-wise min-pools, the
+    dilation a 3x3x3 max-pool, as in their reference code)."""
+    if x.ndim not in (4, 5):
+        raise ValueError(f"soft_skeleton expects (B, C, H, W) or (B, C, D, H, W), got {tuple(x.shape)}")
     iterations = _check_count("iterations", iterations)
     skel = F.relu(x - _soft_dilate(_soft_erode(x)))
     for _ in range(iterations):
@@ -661,13 +685,13 @@ class HuTopoLoss(_ChannelLoss):
         softmax: bool = False,
         other_act: Optional[Callable] = None,
         filtration: str = "superlevel",
-        connectivity: int = 4,
+        connectivity: Optional[int] = None,
         reduction: str = "mean",
         num_threads: Optional[int] = None,
     ) -> None:
         super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
         self.filtration = check_filtration(filtration)
-        self.connectivity = check_connectivity(connectivity)
+        self.connectivity = _check_any_connectivity(connectivity)
         self.num_threads = check_num_threads(num_threads)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -226,9 +226,27 @@ impl BoundaryMatrix for Middle<'_> {
         (self.pivot(edge_key(owner)) == Some(row)).then_some(owner)
     }
 
+    fn prefetch(&self, column: u64) {
+        for edge in self.edges_of(edge_key(column)) {
+            prefetch_read(&self.row_ranks[edge as usize]);
+        }
+    }
+
     fn stopped(&self) -> bool {
         self.geometry.stopped()
     }
+}
+
+/// Starts loading the cache line of `x` (a no-op where the target has no prefetch instruction).
+#[inline(always)]
+fn prefetch_read<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints the cache; it reads nothing and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(x as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 /// The pairs `(column, pivot)` of a filtration's own middle reduction that are bars of positive

@@ -33,11 +33,18 @@ pub trait BoundaryMatrix {
         None
     }
 
+    /// A hint that `column`'s boundary will be needed soon (a matrix whose boundaries are read
+    /// from memory far apart can start those reads now).
+    fn prefetch(&self, _column: u64) {}
+
     /// Whether the caller wants the reduction to give up (the result is then incomplete).
     fn stopped(&self) -> bool {
         false
     }
 }
+
+/// How many columns ahead [`reduce`] announces with [`BoundaryMatrix::prefetch`].
+const PREFETCH_AHEAD: usize = 8;
 
 /// What a reduction found: for each column that did not reduce to zero, its pivot row.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,6 +78,9 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
     for (i, &column) in columns.iter().enumerate() {
         if i % 4096 == 0 && matrix.stopped() {
             break;
+        }
+        if let Some(&ahead) = columns.get(i + PREFETCH_AHEAD) {
+            matrix.prefetch(ahead);
         }
         matrix.boundary(column, &mut ws.working);
         debug_assert!(ws.working.windows(2).all(|w| w[0] < w[1]), "boundary rows must ascend");
