@@ -130,7 +130,7 @@ def _adapter(name):
         (dict(threshold="0.5"), "threshold must be a finite number"),
         (dict(num_classes=0), "num_classes must be a positive integer"),
         (dict(num_classes=2.0), "num_classes must be a positive integer"),
-        (dict(connectivity=6), "connectivity must be 4 or 8"),
+        (dict(connectivity=5), "connectivity must be 4 or 8"),
         (dict(num_threads=0), "num_threads must be an integer between 1 and"),
         (dict(reduction="median"), "median"),
     ],

@@ -368,8 +368,8 @@ def test_multiclass_errors(batch):
         M.compute_dice(onehot(y_pred, c), y, num_classes=c + 1)
     with pytest.raises(ValueError, match="do not match"):
         M.compute_dice(y_pred[:, :, :10], y, num_classes=c)
-    with pytest.raises(ValueError, match="3D volumes are not supported yet"):
-        M.compute_dice(np.zeros((1, 2, 3, 4, 5)), np.zeros((1, 2, 3, 4, 5)))
+    with pytest.raises(ValueError, match=r"\(B, C, D, H, W\)"):
+        M.compute_dice(np.zeros((1, 2, 3, 4, 5, 6)), np.zeros((1, 2, 3, 4, 5, 6)))
     with pytest.raises(ValueError, match="num_threads"):
         M.compute_betti_matching_error(y_pred, y, num_classes=c, num_threads=0)
     with pytest.raises(ValueError, match="per-dimension"):

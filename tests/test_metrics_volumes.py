@@ -98,3 +98,40 @@ def test_likelihood_volumes_are_thresholded_and_bad_input_refused():
         bm.betti_number_error(x, y, connectivity=8)
     with pytest.raises(ValueError, match="NaN"):
         bm.dice(np.full((2, 2, 2), np.nan), x[:2, :2, :2])
+
+
+# ----------------------------------------------------------------------------- multi-class volumes
+
+
+def test_multiclass_volumes_equal_the_per_class_singles():
+    from bettimatch.metrics import compute_betti_matching_error, compute_betti_number_error, compute_dice
+
+    rng = np.random.default_rng(24)
+    labels_pred = rng.integers(0, 3, (2, 6, 7, 8))
+    labels = rng.integers(0, 3, (2, 6, 7, 8))
+    onehot_pred = np.moveaxis(np.eye(3, dtype=bool)[labels_pred], -1, 1)  # (B, C, D, H, W)
+    err = compute_betti_matching_error(onehot_pred, labels[:, None], num_classes=3, per_dimension=True)
+    assert err.shape == (2, 2, 3)
+    for b in range(2):
+        for c in (1, 2):
+            want = bm.betti_matching_error(labels_pred[b] == c, labels[b] == c, per_dimension=True)
+            assert list(err[b, c - 1]) == list(want)
+            assert compute_betti_number_error(onehot_pred, labels[:, None], num_classes=3)[b, c - 1] == bm.betti_number_error(labels_pred[b] == c, labels[b] == c)
+            assert compute_dice(onehot_pred, labels[:, None], num_classes=3)[b, c - 1] == bm.dice(labels_pred[b] == c, labels[b] == c)
+    # (B, D, H, W) label volumes only with spatial_dims=3; by default a 4-D array is (B, C, H, W).
+    by_labels = compute_betti_matching_error(labels_pred, labels, num_classes=3, spatial_dims=3, per_dimension=True)
+    assert np.array_equal(by_labels, err)
+    with pytest.raises(ValueError, match="spatial_dims=3"):
+        compute_betti_matching_error(labels_pred, labels, num_classes=3)  # (B, C=6, H, W)? refused
+
+
+def test_the_4d_rule_is_documented_and_never_silent():
+    from bettimatch.metrics import compute_betti_matching_error
+
+    vol = np.zeros((1, 8, 8, 8), dtype=np.int64)
+    vol[0, 2:5, 2:5, 2:5] = 1
+    with pytest.raises(ValueError, match="spatial_dims"):
+        compute_betti_matching_error(vol, vol, num_classes=2, spatial_dims=4)
+    with pytest.raises(ValueError, match=r"5-D arrays are volumes"):
+        compute_betti_matching_error(vol[:, None], vol[:, None, 0], num_classes=2, spatial_dims=2)
+    assert compute_betti_matching_error(vol, vol, num_classes=2, spatial_dims=3).shape == (1, 1)

@@ -108,7 +108,7 @@ def _check_num_classes(num_classes: Any) -> Optional[int]:
 def _check_options(num_classes: Any, connectivity: Any, num_threads: Any, threshold: Any) -> None:
     """The options the metric adapters store, checked when they are constructed."""
     _check_num_classes(num_classes)
-    check_connectivity(connectivity)
+    check_connectivity(connectivity, 3 if connectivity == 6 else 2)  # checked against the ndim per call
     check_num_threads(num_threads)
     _check_threshold(threshold)
 
@@ -340,21 +340,39 @@ def _label_map_to_onehot(labels: np.ndarray, num_classes: int, name: str) -> np.
     # Class indices in a dtype that holds them all (uint8 labels with 300 classes would wrap) and
     # that the labels need no conversion to on the usual path.
     wide = np.result_type(labels.dtype, np.min_scalar_type(num_classes - 1))
-    classes = np.arange(num_classes, dtype=wide).reshape(1, num_classes, 1, 1)
-    return labels[:, None, :, :] == classes
+    classes = np.arange(num_classes, dtype=wide).reshape((1, num_classes) + (1,) * (labels.ndim - 1))
+    return labels[:, None] == classes
 
 
-def _classify(x: np.ndarray, name: str, num_classes: Optional[int]) -> str:
-    """'onehot' or 'labels' for a (B, C, H, W) / (B, 1, H, W) / (B, H, W) input."""
-    if x.ndim == 3:
+_SPATIAL = {2: "H, W", 3: "D, H, W"}
+
+
+def _spatial_dims(arrays: Dict[str, np.ndarray], spatial_dims: Any) -> int:
+    """2 or 3. None reads a 5-D array as volumes and everything else as images: a 4-D array is
+    (B, C, H, W) one-hot or (B, 1, H, W) labels then, never (B, D, H, W) label volumes (MONAI's
+    channel-first rule); pass ``spatial_dims=3`` to read 4-D arrays as label volumes."""
+    if spatial_dims is None:
+        return 3 if any(v.ndim == 5 for v in arrays.values()) else 2
+    if isinstance(spatial_dims, bool) or spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2, 3 or None, got {spatial_dims!r}")
+    return int(spatial_dims)
+
+
+def _classify(x: np.ndarray, name: str, num_classes: Optional[int], spatial_dims: int = 2) -> str:
+    """'onehot' or 'labels' for a (B, C, *spatial) / (B, 1, *spatial) / (B, *spatial) input."""
+    if x.ndim == spatial_dims + 1:
         return "labels"
-    if x.ndim == 4:
+    if x.ndim == spatial_dims + 2:
         if x.shape[1] == 1 and num_classes is not None and num_classes > 1:
             return "labels"
         return "onehot"
-    hint = " (3D volumes are not supported yet)" if x.ndim == 5 else ""
+    axes = _SPATIAL[spatial_dims]
+    hint = {
+        (2, 5): " (5-D arrays are volumes: pass both as (B, C, D, H, W) or (B, 1, D, H, W))",
+        (3, 3): " (3D label volumes are (B, D, H, W) or (B, 1, D, H, W))",
+    }.get((spatial_dims, x.ndim), " (volumes: (B, C, D, H, W) or (B, 1, D, H, W))" if spatial_dims == 2 else "")
     raise ValueError(
-        f"{name}: expected one-hot (B, C, H, W) or label maps (B, H, W) / (B, 1, H, W), "
+        f"{name}: expected one-hot (B, C, {axes}) or label maps (B, {axes}) / (B, 1, {axes}), "
         f"got shape {tuple(x.shape)}{hint}"
     )
 
@@ -365,23 +383,26 @@ def _class_masks(
     include_background: bool,
     num_classes: Optional[int],
     threshold: Any,
+    spatial_dims: Any = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Both inputs as (B, C', H, W) boolean arrays whose (H, W) images are C-contiguous (dropping
-    the background is a view, not a copy)."""
+    """Both inputs as (B, C', *spatial) boolean arrays whose images are C-contiguous (dropping
+    the background is a view, not a copy); see :func:`_spatial_dims` for how arrays are read."""
     num_classes = _check_num_classes(num_classes)
     thr = _check_threshold(threshold)
     arrays = {"y_pred": as_array(y_pred, "y_pred"), "y": as_array(y, "y")}
-    # A (B, 1, H, W) input is a label map when there are several classes (given, or the channel
-    # count of a one-hot partner).
+    sd = _spatial_dims(arrays, spatial_dims)
+    # A (B, 1, *spatial) input is a label map when there are several classes (given, or the
+    # channel count of a one-hot partner).
     inferred = num_classes
     if inferred is None:
-        inferred = next((v.shape[1] for v in arrays.values() if v.ndim == 4 and v.shape[1] > 1), None)
-    kinds = {k: _classify(v, k, inferred) for k, v in arrays.items()}
+        inferred = next((v.shape[1] for v in arrays.values() if v.ndim == sd + 2 and v.shape[1] > 1), None)
+    kinds = {k: _classify(v, k, inferred, sd) for k, v in arrays.items()}
     classes = num_classes
     for k, v in arrays.items():
         if kinds[k] == "onehot":
             if classes is not None and v.shape[1] != classes:
-                raise ValueError(f"{k} has {v.shape[1]} channels but num_classes is {classes}")
+                hint = " (a (B, D, H, W) label volume? pass spatial_dims=3)" if v.ndim == 4 and spatial_dims is None else ""
+                raise ValueError(f"{k} has {v.shape[1]} channels but num_classes is {classes}{hint}")
             classes = v.shape[1]
     if classes is None:
         raise ValueError("num_classes is required when both y_pred and y are label maps")
@@ -390,14 +411,14 @@ def _class_masks(
         if kinds[k] == "onehot":
             out[k] = np.ascontiguousarray(_binarize(v, thr, k))
         else:
-            out[k] = _label_map_to_onehot(v[:, 0] if v.ndim == 4 else v, classes, k)
+            out[k] = _label_map_to_onehot(v[:, 0] if v.ndim == sd + 2 else v, classes, k)
     p, t = out["y_pred"], out["y"]
     if p.shape != t.shape:
         raise ValueError(
-            f"y_pred and y do not match: {tuple(p.shape)} and {tuple(t.shape)} as (B, C, H, W) "
+            f"y_pred and y do not match: {tuple(p.shape)} and {tuple(t.shape)} as (B, C, {_SPATIAL[sd]}) "
             f"(inputs {tuple(arrays['y_pred'].shape)} and {tuple(arrays['y'].shape)})"
         )
-    if p.shape[2] == 0 or p.shape[3] == 0:
+    if 0 in p.shape[2:]:
         raise ValueError(f"images are empty (shape {tuple(p.shape)})")
     if not include_background and p.shape[1] > 1:
         p, t = p[:, 1:], t[:, 1:]
@@ -405,12 +426,12 @@ def _class_masks(
 
 
 def _flat(masks: np.ndarray) -> List[np.ndarray]:
-    """(B, C, H, W) -> a list of B*C 2D views, image-major."""
+    """(B, C, *spatial) -> a list of B*C image (or volume) views, image-major."""
     return [masks[b, c] for b in range(masks.shape[0]) for c in range(masks.shape[1])]
 
 
 def _multiclass_counts(p: np.ndarray, t: np.ndarray, connectivity: Optional[int], num_threads: Optional[int]) -> np.ndarray:
-    return _counts(_flat(p), _flat(t), check_connectivity(connectivity), check_num_threads(num_threads))
+    return _counts(_flat(p), _flat(t), check_connectivity(connectivity, p.ndim - 2), check_num_threads(num_threads))
 
 
 def compute_betti_matching_error(
@@ -422,17 +443,21 @@ def compute_betti_matching_error(
     num_threads: Optional[int] = None,
     connectivity: Optional[int] = None,
     threshold: float = 0.5,
+    spatial_dims: Optional[int] = None,
 ) -> np.ndarray:
-    """Betti matching error per image and class: (B, C') float64, or (B, C', 2) per dimension.
+    """Betti matching error per image and class: (B, C') float64, or (B, C', dims) per dimension.
 
     ``y_pred`` and ``y``: one-hot (B, C, H, W) (boolean, or binarized as ``x > threshold``), or
     label maps (B, H, W) / (B, 1, H, W) of class indices with ``num_classes`` (which a one-hot
-    partner also supplies). ``include_background=False`` drops channel 0 (unless C == 1). Never
-    NaN. One native call for all B * C' pairs, on ``num_threads`` threads (None: all cores).
+    partner also supplies); volumes as (B, C, D, H, W) one-hot or (B, 1, D, H, W) labels.
+    Channel-first, as MONAI: a 4-D array is read as 2D (B, C, H, W) / (B, 1, H, W) unless
+    ``spatial_dims=3``, which reads it as (B, D, H, W) label volumes (never guessed from the
+    sizes). ``include_background=False`` drops channel 0 (unless C == 1). Never NaN. One native
+    call for all B * C' pairs, on ``num_threads`` threads (None: all cores).
     """
-    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold, spatial_dims)
     err = _matching_error(_multiclass_counts(p, t, connectivity, num_threads)).astype(np.float64)
-    err = err.reshape(p.shape[0], p.shape[1], 2)
+    err = err.reshape(p.shape[0], p.shape[1], -1)
     return err if per_dimension else err.sum(axis=-1)
 
 
@@ -445,12 +470,13 @@ def compute_betti_number_error(
     num_threads: Optional[int] = None,
     connectivity: Optional[int] = None,
     threshold: float = 0.5,
+    spatial_dims: Optional[int] = None,
 ) -> np.ndarray:
     """Betti number error ``|beta_k(pred) - beta_k(target)|`` per image and class, shaped and
     called like :func:`compute_betti_matching_error`. Never NaN."""
-    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold, spatial_dims)
     bp, bt = _betti(_multiclass_counts(p, t, connectivity, num_threads))
-    err = np.abs(bp - bt).astype(np.float64).reshape(p.shape[0], p.shape[1], 2)
+    err = np.abs(bp - bt).astype(np.float64).reshape(p.shape[0], p.shape[1], -1)
     return err if per_dimension else err.sum(axis=-1)
 
 
@@ -463,6 +489,7 @@ def compute_dice(
     num_threads: Optional[int] = None,
     connectivity: Optional[int] = None,
     threshold: float = 0.5,
+    spatial_dims: Optional[int] = None,
 ) -> np.ndarray:
     """Dice per image and class: (B, C') float64, NaN where both masks are empty.
 
@@ -473,9 +500,9 @@ def compute_dice(
     if per_dimension:
         raise ValueError("Dice has no per-dimension form")
     check_num_threads(num_threads)
-    check_connectivity(connectivity)
-    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
-    axes = (2, 3)
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold, spatial_dims)
+    check_connectivity(connectivity, p.ndim - 2)
+    axes = tuple(range(2, p.ndim))
     return _dice_from_sums(np.count_nonzero(p & t, axis=axes), np.count_nonzero(p, axis=axes), np.count_nonzero(t, axis=axes))
 
 
@@ -489,6 +516,7 @@ def compute_cldice(
     connectivity: Optional[int] = None,
     threshold: float = 0.5,
     thinning: str = "guo-hall",
+    spatial_dims: Optional[int] = None,
 ) -> np.ndarray:
     """clDice per image and class: (B, C') float64, NaN where both masks are empty.
 
@@ -498,16 +526,16 @@ def compute_cldice(
     """
     if per_dimension:
         raise ValueError("clDice has no per-dimension form")
-    check_connectivity(connectivity)
     threads = check_num_threads(num_threads)
     _check_thinning(thinning)
-    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold)
+    p, t = _class_masks(y_pred, y, include_background, num_classes, threshold, spatial_dims)
+    check_connectivity(connectivity, p.ndim - 2)
     b, c = p.shape[:2]
     skel = _skeletons(_flat(p) + _flat(t), thinning, threads)
     n = b * c
     sp = np.stack(skel[:n]).reshape(p.shape) if n else np.zeros_like(p)
     st = np.stack(skel[n:]).reshape(t.shape) if n else np.zeros_like(t)
-    axes = (2, 3)
+    axes = tuple(range(2, p.ndim))
     psum, tsum = np.count_nonzero(p, axis=axes), np.count_nonzero(t, axis=axes)
     sp_n, st_n = np.count_nonzero(sp, axis=axes), np.count_nonzero(st, axis=axes)
     sp_t, st_p = np.count_nonzero(sp & t, axis=axes), np.count_nonzero(st & p, axis=axes)
