@@ -9,6 +9,9 @@
 //! with its columns in the comparison's order and its rows in an input's; a bar of the input
 //! born at row `i` reaches the comparison's bar that dies at the column whose pivot is `i`
 //! (Betti-Matching-3D's rule), and bars of the two inputs that reach the same bar are matched.
+//! Each bar carries the voxels that report its cells (the reference's rules), and the rows are
+//! listed in the reference's order, so the engine is checked value for value, voxel for voxel and
+//! row for row, ties included, as the README promises.
 
 use crate::grid::{Connectivity, Shape};
 use crate::matching::{betti_matching, Matching};
@@ -120,23 +123,42 @@ fn pivots(columns: &[Cell], column_rank: &[usize], row_rank: &[usize]) -> Vec<Op
     out
 }
 
-/// A bar `(birth value, death value)` with its birth row cell and death column cell.
+/// The voxel that reports a cell at its value (the reference's rule): the first vertex in
+/// ascending raster order attaining the max for a cube, the last one for every other cell (an
+/// edge's later endpoint, a square's corners checked in descending order, a vertex itself).
+fn reporting_voxel(cell: &Cell, values: &[f64], dim: usize) -> u32 {
+    let max = cell.vertices.iter().map(|&v| values[v]).fold(f64::NEG_INFINITY, f64::max);
+    let mut attaining = cell.vertices.iter().filter(|&&v| values[v] == max);
+    let voxel = if dim == 3 { attaining.next() } else { attaining.last() };
+    *voxel.unwrap() as u32
+}
+
+/// A bar with its birth row cell and death column cell (indices within their dimension).
 #[derive(Clone, Copy)]
 struct Bar {
-    birth: f64,
-    death: f64,
+    row: Row,
     birth_cell: usize,
     death_cell: usize,
+    /// Position in the reference's row order: dimensions 0 and 1 by death cell ascending, the top
+    /// dimension (the dual sweep's) by birth cell descending, each in its own function's order.
+    row_order: usize,
 }
 
-type ValuePair = (u64, u64);
+/// A bar as both sides can state it: (birth value bits, death value bits, birth voxel, death voxel).
+type Row = (u64, u64, u32, u32);
 
-fn bits(b: &Bar) -> ValuePair {
-    (b.birth.to_bits(), b.death.to_bits())
+/// One dimension of a matching: each side's bars, the matched pairs, the unmatched bars.
+#[derive(Default)]
+struct Layer {
+    pred: Vec<Row>,
+    target: Vec<Row>,
+    matched: Vec<(Row, Row)>,
+    unmatched_pred: Vec<Row>,
+    unmatched_target: Vec<Row>,
 }
 
-/// Per dimension: (pred bars, target bars, matched value pairs), by the definition.
-fn oracle(f: &[f64], g: &[f64], shape: (usize, usize, usize)) -> Vec<(Vec<ValuePair>, Vec<ValuePair>, Vec<(ValuePair, ValuePair)>)> {
+/// Per dimension, the matching by the definition.
+fn oracle(f: &[f64], g: &[f64], shape: (usize, usize, usize)) -> Vec<Layer> {
     let c: Vec<f64> = f.iter().zip(g).map(|(&a, &b)| a.min(b)).collect();
     let cells = complex(shape.0, shape.1, shape.2);
     let mut out = Vec::new();
@@ -147,17 +169,34 @@ fn oracle(f: &[f64], g: &[f64], shape: (usize, usize, usize)) -> Vec<(Vec<ValueP
         let [fc, gc, cc] = [f, g, &c[..]].map(|x| value(x, columns));
         let [frk, grk, crk] = [&fr, &gr, &cr].map(|v| ranks(rows, v));
         let [fck, gck, cck] = [&fc, &gc, &cc].map(|v| ranks(columns, v));
-        let bars = |rv: &[f64], cv: &[f64], rk: &[usize], ck: &[usize]| -> Vec<Bar> {
+        let bars = |x: &[f64], rv: &[f64], cv: &[f64], rk: &[usize], ck: &[usize]| -> Vec<Bar> {
             pivots(columns, ck, rk)
                 .iter()
                 .enumerate()
-                .filter_map(|(col, &row)| row.map(|row| Bar { birth: rv[row], death: cv[col], birth_cell: row, death_cell: col }))
-                .filter(|b| b.birth != b.death)
+                .filter_map(|(col, &row)| row.map(|row| (row, col)))
+                .filter(|&(row, col)| rv[row] != cv[col])
+                .map(|(row, col)| Bar {
+                    row: (
+                        rv[row].to_bits(),
+                        cv[col].to_bits(),
+                        reporting_voxel(&rows[row], x, k),
+                        reporting_voxel(&columns[col], x, k + 1),
+                    ),
+                    birth_cell: row,
+                    death_cell: col,
+                    row_order: if k == 2 { usize::MAX - rk[row] } else { ck[col] },
+                })
                 .collect()
         };
-        let (pred, target, comparison) = (bars(&fr, &fc, &frk, &fck), bars(&gr, &gc, &grk, &gck), bars(&cr, &cc, &crk, &cck));
+        let in_row_order = |mut bars: Vec<Bar>| {
+            bars.sort_by_key(|b| b.row_order);
+            bars
+        };
+        let pred = in_row_order(bars(f, &fr, &fc, &frk, &fck));
+        let target = in_row_order(bars(g, &gr, &gc, &grk, &gck));
+        let comparison = bars(&c, &cr, &cc, &crk, &cck);
         // Per input, its bar born at row i reaches the comparison bar dying at the column whose
-        // image pivot is i.
+        // image pivot is i; a comparison column without a positive-length bar reaches nothing.
         let reach = |rk: &[usize], input: &[Bar]| -> Vec<Option<usize>> {
             let image = pivots(columns, &cck, rk);
             let mut column_of_row = vec![None; rows.len()];
@@ -169,15 +208,27 @@ fn oracle(f: &[f64], g: &[f64], shape: (usize, usize, usize)) -> Vec<(Vec<ValueP
             input.iter().map(|b| column_of_row[b.birth_cell].filter(|&col| comparison.iter().any(|cb| cb.death_cell == col))).collect()
         };
         let (pred_reach, target_reach) = (reach(&frk, &pred), reach(&grk, &target));
+        let mut layer = Layer::default();
+        let mut target_taken = vec![false; target.len()];
+        // Matched rows follow the comparison bar they reach, in the same rule in c's order.
         let mut matched = Vec::new();
         for (pb, pr) in pred.iter().zip(&pred_reach) {
-            if let Some(col) = pr {
-                if let Some(ti) = target_reach.iter().position(|tr| tr == &Some(*col)) {
-                    matched.push((bits(pb), bits(&target[ti])));
+            let partner = pr.and_then(|col| target_reach.iter().position(|tr| tr == &Some(col)).map(|ti| (col, ti)));
+            match partner {
+                Some((col, ti)) => {
+                    target_taken[ti] = true;
+                    let via = comparison.iter().find(|cb| cb.death_cell == col).unwrap();
+                    matched.push((via.row_order, pb.row, target[ti].row));
                 }
+                None => layer.unmatched_pred.push(pb.row),
             }
         }
-        out.push((pred.iter().map(bits).collect(), target.iter().map(bits).collect(), matched));
+        matched.sort_by_key(|m| m.0);
+        layer.matched = matched.into_iter().map(|(_, p, t)| (p, t)).collect();
+        layer.unmatched_target = target.iter().zip(&target_taken).filter(|(_, &t)| !t).map(|(b, _)| b.row).collect();
+        layer.pred = pred.iter().map(|b| b.row).collect();
+        layer.target = target.iter().map(|b| b.row).collect();
+        out.push(layer);
     }
     out
 }
@@ -188,18 +239,61 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 }
 
 /// The engine's result in the oracle's terms (values at the reported voxels).
-fn engine(m: &Matching, f: &[f64], g: &[f64]) -> Vec<(Vec<ValuePair>, Vec<ValuePair>, Vec<(ValuePair, ValuePair)>)> {
-    let pair = |x: &[f64], p: crate::PersistencePair| (x[p.birth as usize].to_bits(), x[p.death as usize].to_bits());
-    (0..3)
-        .map(|d| {
-            (
-                m.pred.pairs[d].iter().map(|&p| pair(f, p)).collect(),
-                m.target.pairs[d].iter().map(|&p| pair(g, p)).collect(),
-                m.matched_pairs(d).map(|(a, b)| (pair(f, a), pair(g, b))).collect(),
-            )
+fn engine(m: &Matching, f: &[f64], g: &[f64]) -> Vec<Layer> {
+    let row = |x: &[f64], p: crate::PersistencePair| (x[p.birth as usize].to_bits(), x[p.death as usize].to_bits(), p.birth, p.death);
+    (0..m.dims())
+        .map(|d| Layer {
+            pred: m.pred.pairs[d].iter().map(|&p| row(f, p)).collect(),
+            target: m.target.pairs[d].iter().map(|&p| row(g, p)).collect(),
+            matched: m.matched_pairs(d).map(|(a, b)| (row(f, a), row(g, b))).collect(),
+            unmatched_pred: m.unmatched_pred[d].iter().map(|&i| row(f, m.pred.pairs[d][i as usize])).collect(),
+            unmatched_target: m.unmatched_target[d].iter().map(|&i| row(g, m.target.pairs[d][i as usize])).collect(),
         })
         .collect()
 }
+
+fn is_tie_free(x: &[f64]) -> bool {
+    let v = sorted(x.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    v.windows(2).all(|w| w[0] != w[1])
+}
+
+/// A row with or without its voxels.
+fn stated(row: Row, with_voxels: bool) -> Row {
+    if with_voxels {
+        row
+    } else {
+        (row.0, row.1, 0, 0)
+    }
+}
+
+/// Engine and oracle agree on one dimension in three steps, so that a failure says what differs:
+/// the bars' values as multisets (with the counts per side), then the same with the reporting
+/// voxels, then, with `in_row_order`, row for row in the reference's order.
+fn assert_layer_agrees(got: &Layer, want: &Layer, in_row_order: bool, case: &str) {
+    for voxels in [false, true] {
+        let what = if voxels { "voxels" } else { "values" };
+        let side = |rows: &[Row]| sorted(rows.iter().map(|&r| stated(r, voxels)).collect::<Vec<_>>());
+        let pairs = |rows: &[(Row, Row)]| sorted(rows.iter().map(|&(a, b)| (stated(a, voxels), stated(b, voxels))).collect::<Vec<_>>());
+        assert_eq!(side(&got.pred), side(&want.pred), "{case}: pred bars ({what})");
+        assert_eq!(side(&got.target), side(&want.target), "{case}: target bars ({what})");
+        assert_eq!(got.matched.len(), want.matched.len(), "{case}: number matched");
+        assert_eq!(got.unmatched_pred.len(), want.unmatched_pred.len(), "{case}: number of unmatched pred");
+        assert_eq!(got.unmatched_target.len(), want.unmatched_target.len(), "{case}: number of unmatched target");
+        assert_eq!(pairs(&got.matched), pairs(&want.matched), "{case}: matched pairs ({what})");
+        assert_eq!(side(&got.unmatched_pred), side(&want.unmatched_pred), "{case}: unmatched pred ({what})");
+        assert_eq!(side(&got.unmatched_target), side(&want.unmatched_target), "{case}: unmatched target ({what})");
+    }
+    if !in_row_order {
+        return;
+    }
+    assert_eq!(got.pred, want.pred, "{case}: pred row order");
+    assert_eq!(got.target, want.target, "{case}: target row order");
+    assert_eq!(got.matched, want.matched, "{case}: matched row order");
+    assert_eq!(got.unmatched_pred, want.unmatched_pred, "{case}: unmatched pred row order");
+    assert_eq!(got.unmatched_target, want.unmatched_target, "{case}: unmatched target row order");
+}
+
+const KIND_NAMES: [&str; 3] = ["levels 0..3", "binary", "tie-free"];
 
 fn random_volume(rng: &mut XorShift, n: usize, kind: u64) -> Vec<f64> {
     match kind {
@@ -219,22 +313,32 @@ fn random_volume(rng: &mut XorShift, n: usize, kind: u64) -> Vec<f64> {
 #[test]
 fn volume_matching_equals_the_definition() {
     let mut rng = XorShift::new(0x3d_0c1e_5eed);
-    let mut matched = 0;
-    for case in 0..1500 {
-        let shape = (1 + rng.below(5) as usize, 1 + rng.below(5) as usize, 1 + rng.below(5) as usize);
+    let (mut matched, mut tie_free_bars) = (0, 0);
+    for case in 0..3000 {
+        // Mostly sides up to 4; every tenth case up to 5, where longer loops and voids fit.
+        let side = if case % 10 == 9 { 5 } else { 4 };
+        let shape = (1 + rng.below(side) as usize, 1 + rng.below(side) as usize, 1 + rng.below(side) as usize);
         let n = shape.0 * shape.1 * shape.2;
-        let f = random_volume(&mut rng, n, case % 3);
-        let g = random_volume(&mut rng, n, (case / 3) % 3);
+        let (pred_kind, target_kind) = (case % 3, (case / 3) % 3);
+        let f = random_volume(&mut rng, n, pred_kind);
+        let g = random_volume(&mut rng, n, target_kind);
         let m = betti_matching(&f, &g, Shape::volume(shape.0, shape.1, shape.2), Connectivity::Six).unwrap();
         let (want, got) = (oracle(&f, &g, shape), engine(&m, &f, &g));
+        // The README promises the reference's voxels and row order with ties too; tie-free
+        // sides are where they follow from the values alone, so they are counted separately.
+        let tie_free = (is_tie_free(&f), is_tie_free(&g));
         for d in 0..3 {
-            assert_eq!(sorted(got[d].0.clone()), sorted(want[d].0.clone()), "case {case} {shape:?} pred dim {d}");
-            assert_eq!(sorted(got[d].1.clone()), sorted(want[d].1.clone()), "case {case} {shape:?} target dim {d}");
-            assert_eq!(sorted(got[d].2.clone()), sorted(want[d].2.clone()), "case {case} {shape:?} matched dim {d}");
-            matched += want[d].2.len();
+            let name = format!(
+                "case {case}, shape {shape:?}, pred {}, target {}, dim {d} (pred {f:?}, target {g:?})",
+                KIND_NAMES[pred_kind as usize], KIND_NAMES[target_kind as usize]
+            );
+            assert_layer_agrees(&got[d], &want[d], true, &name);
+            matched += want[d].matched.len();
+            tie_free_bars += (tie_free.0 as usize) * want[d].pred.len() + (tie_free.1 as usize) * want[d].target.len();
         }
     }
-    assert!(matched > 1000, "the cases must exercise the matching ({matched} matched pairs)");
+    assert!(matched > 1500, "the cases must exercise the matching ({matched} matched pairs)");
+    assert!(tie_free_bars > 2000, "the cases must cover tie-free volumes ({tie_free_bars} bars)");
 }
 
 #[test]
@@ -242,15 +346,20 @@ fn a_slab_matches_like_its_slice() {
     let mut rng = XorShift::new(0x51ab);
     for case in 0..200 {
         let (h, w) = (1 + rng.below(6) as usize, 1 + rng.below(6) as usize);
-        let f = random_volume(&mut rng, h * w, case % 3);
-        let g = random_volume(&mut rng, h * w, (case + 1) % 3);
-        let flat = betti_matching(&f, &g, Shape::new(h, w), Connectivity::Four).unwrap();
-        let thick = betti_matching(&f, &g, Shape::volume(1, h, w), Connectivity::Six).unwrap();
+        let (pred_kind, target_kind) = (case % 3, (case + 1) % 3);
+        let f = random_volume(&mut rng, h * w, pred_kind);
+        let g = random_volume(&mut rng, h * w, target_kind);
+        let flat = engine(&betti_matching(&f, &g, Shape::new(h, w), Connectivity::Four).unwrap(), &f, &g);
+        let thick = engine(&betti_matching(&f, &g, Shape::volume(1, h, w), Connectivity::Six).unwrap(), &f, &g);
         for d in 0..2 {
-            assert_eq!(sorted(engine(&thick, &f, &g)[d].2.clone()), sorted(flat.matched_pairs(d).map(|(a, b)| ((f[a.birth as usize].to_bits(), f[a.death as usize].to_bits()), (g[b.birth as usize].to_bits(), g[b.death as usize].to_bits()))).collect()), "case {case} dim {d}");
-            assert_eq!(thick.unmatched_pred[d].len(), flat.unmatched_pred[d].len());
-            assert_eq!(thick.unmatched_target[d].len(), flat.unmatched_target[d].len());
+            let name = format!(
+                "slab case {case}, 1x{h}x{w}, pred {}, target {}, dim {d} (pred {f:?}, target {g:?})",
+                KIND_NAMES[pred_kind as usize], KIND_NAMES[target_kind as usize]
+            );
+            // Row orders differ by design: a 2D image's loops are its top dimension (listed by
+            // birth, descending), a volume's are a middle one (by death, ascending).
+            assert_layer_agrees(&thick[d], &flat[d], false, &name);
         }
-        assert!(thick.pred.pairs[2].is_empty() && thick.target.pairs[2].is_empty());
+        assert!(thick[2].pred.is_empty() && thick[2].target.is_empty(), "slab case {case}: a slab has no cavities");
     }
 }
