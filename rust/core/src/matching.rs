@@ -23,7 +23,7 @@ use crate::filtration::{edge_key, edge_rank, Cells, Edge, STOP_CHECK_CELLS};
 use crate::two_level::{self, TwoLevelWorkspace};
 use crate::key_set::EdgeSink;
 use crate::union_find::{Image, UnionFind};
-use crate::volume_matching::{volume_matching, VolumeMatchWorkspace};
+use crate::volume_matching::{two_level_volume_counts, volume_matching, VolumeCounts, VolumeMatchWorkspace};
 
 const NONE: u32 = u32::MAX;
 
@@ -155,6 +155,19 @@ pub fn betti_matching_with(
     m.pred.essential[0].push(fp.pixel(fp.first_pixel()));
     m.target.essential[0].push(ft.pixel(ft.first_pixel()));
     Ok(m)
+}
+
+/// The bar counts of the matching of two volumes with two levels each (masks as values): see
+/// [`crate::volume_matching::two_level_volume_counts`]. `None` if a stop flag cut it short.
+pub(crate) fn two_level_volume_counts_with(
+    ws: &mut MatchWorkspace,
+    pred: &[f64],
+    target: &[f64],
+    shape: Shape,
+    connectivity: Connectivity,
+) -> Result<Option<VolumeCounts>, InputError> {
+    ws.build(pred, target, shape, connectivity)?;
+    Ok(two_level_volume_counts(&mut ws.volume, &ws.pred, &ws.target, &ws.comparison))
 }
 
 impl MatchWorkspace {

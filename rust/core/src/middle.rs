@@ -59,8 +59,9 @@ type ChunkSplit = (Vec<(Edge, Edge)>, Vec<Edge>);
 const CHUNK_ANCHORS: usize = 1 << 14;
 
 /// Per square key of `f`: its rank if it is a column (four real corners, not paired by the top
-/// sweep: not in `cleared`), `PADDING` otherwise. One pass in memory order, in parallel chunks.
-pub(crate) fn column_ranks(f: &Filtration, cleared: &KeySet, out: &mut Vec<u32>) {
+/// sweep: not in `cleared`, rank below `rank_limit`), `PADDING` otherwise. One pass in memory
+/// order, in parallel chunks.
+pub(crate) fn column_ranks(f: &Filtration, cleared: &KeySet, rank_limit: u32, out: &mut Vec<u32>) {
     let ranks = &f.ranks;
     let (stride, plane) = (f.stride(), f.plane());
     out.clear();
@@ -75,7 +76,10 @@ pub(crate) fn column_ranks(f: &Filtration, cleared: &KeySet, out: &mut Vec<u32>)
             }
             let (oa, ob) = [(stride, 1), (plane, 1), (plane, stride)][(square % 3) as usize];
             let (p, oa, ob) = (p as usize, oa as usize, ob as usize);
-            *slot = ranks[p].max(ranks[p + oa]).max(ranks[p + ob]).max(ranks[p + oa + ob]);
+            let rank = ranks[p].max(ranks[p + oa]).max(ranks[p + ob]).max(ranks[p + oa + ob]);
+            if rank < rank_limit {
+                *slot = rank;
+            }
         }
     });
 }
@@ -272,8 +276,29 @@ pub(crate) fn image_pairs(m: Middle<'_>, others: &mut Vec<Edge>, reduction: &mut
 impl RankMaps {
     /// Fills the maps of `f` (see [`column_ranks`], [`row_ranks`]).
     pub(crate) fn index(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: &KeySet) {
-        column_ranks(f, cleared, &mut self.column_ranks);
+        self.index_below(f, cleared, positive_edges, PADDING);
+    }
+
+    /// [`RankMaps::index`] keeping only the columns of rank below `rank_limit` (a prefix of the
+    /// column order: its pivots are those of the whole matrix's first columns).
+    pub(crate) fn index_below(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: &KeySet, rank_limit: u32) {
+        column_ranks(f, cleared, rank_limit, &mut self.column_ranks);
         row_ranks(f, positive_edges, &mut self.row_ranks);
+    }
+
+    /// The rows of rank 0 that no column pairs (the maps built with [`RankMaps::index_below`]
+    /// `(.., 1)`), ascending. In a two-level filtration these are the births of the bars of
+    /// dimension 1 of positive length: such a row is a cycle that no square of its own level
+    /// fills, so a square of the upper level does.
+    pub(crate) fn unpaired_rank_zero_rows(&self, f: &Filtration, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<u32> {
+        let m = self.own(f);
+        let mut paired = Vec::new();
+        m.split(|_, _| true, &mut paired, others);
+        let mut paired: Vec<u32> = paired.into_iter().map(|(_, row)| edge_key(row)).collect();
+        paired.extend(m.reduce(others, reduction).pairs.into_iter().map(|(_, row)| edge_key(row)));
+        paired.sort_unstable();
+        let rank_zero = self.row_ranks.iter().enumerate().filter(|&(_, &rank)| rank == 0).map(|(edge, _)| edge as u32);
+        rank_zero.filter(|edge| paired.binary_search(edge).is_err()).collect()
     }
 
     /// The matrix of `f`'s own reduction (these maps being `f`'s).

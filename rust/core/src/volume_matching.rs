@@ -20,7 +20,7 @@
 //! Schedule: the three filtrations' bottom and top sweeps run as parallel tasks; then the five
 //! reductions (each filtration's own, and the two image reductions) do.
 
-use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, V3};
+use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, PADDING, V3};
 use crate::key_set::KeySet;
 use crate::matching::{clear_map, comparison_components, matched, record_bar, unmatched, ComparisonSweeps, Matching};
 use crate::middle::{image_pairs, loop_bar, own_pairs, MiddleWorkspace, RankMaps};
@@ -77,29 +77,30 @@ struct Comparison {
     loop_columns: Vec<Edge>,
 }
 
+/// What the inputs' own middle reductions must give.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loops {
+    /// Every bar of dimension 1, birth and death.
+    Bars,
+    /// Only the births of the bars, for two-level filtrations (masks): these are the rows of
+    /// the lower level that no square of the lower level pairs, so the columns of the upper
+    /// level (nearly all of them) need no reduction.
+    TwoLevelBirths,
+}
+
+/// Per dimension, the finite bars of each input and how many of them the matching pairs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct VolumeCounts {
+    pub finite_pred: Vec<u32>,
+    pub finite_target: Vec<u32>,
+    pub matched: Vec<u32>,
+}
+
 /// The matching of the volumes filtered by `p` (prediction) and `t` (target), with `c` their
 /// comparison (built by `Filtration::build_volume_ranks`: the sweeps build their cell lists).
 pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: &Filtration, c: &Filtration) -> Matching {
-    let VolumeMatchWorkspace { pred, target, comparison } = ws;
-    rayon::join(
-        || sweep_input(p, c, pred),
-        || rayon::join(|| sweep_input(t, c, target), || sweep_comparison(p, t, c, comparison)),
-    );
-    if c.stopped() {
-        return Matching::empty(3);
-    }
-    let Comparison { middle: MiddleWorkspace { maps: c_maps, others, reduction }, loop_columns, .. } = &mut *comparison;
-    let c_maps = &*c_maps;
-    rayon::join(
-        || rayon::join(|| reduce_input(p, c, pred, c_maps), || reduce_input(t, c, target, c_maps)),
-        || *loop_columns = own_pairs(c_maps.own(c), others, reduction).into_iter().map(|(square, _)| square).collect(),
-    );
-
-    let matched = [
-        matched(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
-        matched_loops(c, comparison, pred, target),
-        matched(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
-    ];
+    let Some(matched) = matched_bars(ws, p, t, c, Loops::Bars) else { return Matching::empty(3) };
+    let VolumeMatchWorkspace { pred, target, .. } = ws;
     let mut m = Matching::empty(3);
     for (d, matched) in matched.into_iter().enumerate() {
         m.pred.pairs[d] = std::mem::take(&mut pred.bars[d]);
@@ -113,9 +114,60 @@ pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: 
     m
 }
 
+/// The bar counts of the matching of two two-level filtrations (masks): the same bars and the
+/// same matched pairs as [`volume_matching`], without the deaths of the inputs' loops. `None`
+/// if the caller stopped the sweeps.
+pub(crate) fn two_level_volume_counts(
+    ws: &mut VolumeMatchWorkspace,
+    p: &Filtration,
+    t: &Filtration,
+    c: &Filtration,
+) -> Option<VolumeCounts> {
+    let matched = matched_bars(ws, p, t, c, Loops::TwoLevelBirths)?;
+    let finite = |s: &InputSweeps| vec![s.bars[0].len() as u32, s.loop_births.len() as u32, s.bars[2].len() as u32];
+    Some(VolumeCounts {
+        finite_pred: finite(&ws.pred),
+        finite_target: finite(&ws.target),
+        matched: matched.iter().map(|m| m.len() as u32).collect(),
+    })
+}
+
+/// The sweeps and reductions of a matching; per dimension, the matched pairs of bar indices
+/// (`None` if the caller stopped the sweeps).
+fn matched_bars(
+    ws: &mut VolumeMatchWorkspace,
+    p: &Filtration,
+    t: &Filtration,
+    c: &Filtration,
+    loops: Loops,
+) -> Option<[Vec<(u32, u32)>; 3]> {
+    let VolumeMatchWorkspace { pred, target, comparison } = ws;
+    rayon::join(
+        || sweep_input(p, c, pred, loops),
+        || rayon::join(|| sweep_input(t, c, target, loops), || sweep_comparison(p, t, c, comparison)),
+    );
+    if c.stopped() {
+        return None;
+    }
+    let Comparison { middle: MiddleWorkspace { maps: c_maps, others, reduction }, loop_columns, .. } = &mut *comparison;
+    let c_maps = &*c_maps;
+    rayon::join(
+        || rayon::join(|| reduce_input(p, c, pred, c_maps, loops), || reduce_input(t, c, target, c_maps, loops)),
+        || *loop_columns = own_pairs(c_maps.own(c), others, reduction).into_iter().map(|(square, _)| square).collect(),
+    );
+    if c.stopped() {
+        return None;
+    }
+    Some([
+        matched(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
+        matched_loops(c, comparison, pred, target),
+        matched(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
+    ])
+}
+
 /// An input's bottom and top sweeps (dimension 2 annotated with the comparison's roots), each
 /// over a cell list that lives only while it runs, then the rank maps of its middle matrix.
-fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
+fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps, loops: Loops) {
     let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, middle, .. } = s;
     let [components, _, cavities] = bars;
     components.clear();
@@ -136,7 +188,11 @@ fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
     drop(annotation);
     cells.squares = Vec::new();
     *uf = UnionFind::default();
-    middle.maps.index(f, cleared, positive_edges);
+    let column_rank_limit = match loops {
+        Loops::Bars => PADDING,
+        Loops::TwoLevelBirths => 1,
+    };
+    middle.maps.index_below(f, cleared, positive_edges, column_rank_limit);
 }
 
 /// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep, then
@@ -157,16 +213,25 @@ fn sweep_comparison(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comp
 
 /// An input's own middle reduction (its bars of dimension 1) and its image reduction against
 /// the comparison's columns, as parallel tasks.
-fn reduce_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_maps: &RankMaps) {
+fn reduce_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_maps: &RankMaps, loops: Loops) {
     let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, .. } = s;
     let MiddleWorkspace { maps, others, reduction } = middle;
     let maps = &*maps;
     rayon::join(
         || {
-            let loops = own_pairs(maps.own(f), others, reduction);
-            bars[1] = loops.iter().map(|&(square, edge)| loop_bar(f, square, edge)).collect();
             loop_births.clear();
-            loop_births.extend(loops.iter().enumerate().map(|(i, &(_, edge))| (edge_key(edge), i as u32)));
+            match loops {
+                Loops::Bars => {
+                    let own = own_pairs(maps.own(f), others, reduction);
+                    bars[1] = own.iter().map(|&(square, edge)| loop_bar(f, square, edge)).collect();
+                    loop_births.extend(own.iter().enumerate().map(|(i, &(_, edge))| (edge_key(edge), i as u32)));
+                }
+                Loops::TwoLevelBirths => {
+                    bars[1].clear();
+                    let births = maps.unpaired_rank_zero_rows(f, others, reduction);
+                    loop_births.extend(births.into_iter().enumerate().map(|(i, edge)| (edge, i as u32)));
+                }
+            }
             loop_births.sort_unstable();
         },
         || *pairs = image_pairs(maps.image(c, c_maps), image_others, image_reduction),
