@@ -113,9 +113,11 @@ def barcode(image: Any, filtration: str = "superlevel", connectivity: Optional[i
     born and where it dies.
 
     ``filtration="superlevel"`` (default) lets high values enter first (probabilities, masks);
-    ``"sublevel"`` low values. ``connectivity`` is the foreground's: in 2D 4 (default,
-    V-construction) or 8 (T-construction), the background getting the other; in 3D 6 (default and
-    only, V-construction: voxels are vertices, Betti-Matching-3D's convention). The result has one
+    ``"sublevel"`` low values. ``connectivity`` is the foreground's, the background getting the
+    complementary one: in 2D 4 (default, V-construction: pixels are vertices) or 8
+    (T-construction: pixels are closed squares, GUDHI's ``top_dimensional_cells``); in 3D 6
+    (default, V-construction: voxels are vertices, Betti-Matching-3D's convention) or 26
+    (T-construction: voxels are closed cubes; the background is 6-connected). The result has one
     entry per homology dimension: 0 components, 1 holes (loops, tunnels), 2 cavities (3D only).
     """
     img = check_image(as_array(image, "image"), "image", volumes=True)
@@ -150,7 +152,8 @@ def betti_matching(
     matched bars side by side (row ``i`` of ``pred_matched_*`` is matched to row ``i`` of
     ``target_matched_*``), the unmatched ones of each side, and the essential component. Pixel
     (voxel) coordinates are ``(n, ndim)`` int64 arrays in the array's axis order. ``filtration``
-    and ``connectivity`` as in :func:`barcode` (3D: 6, the V-construction, Betti-Matching-3D's).
+    and ``connectivity`` as in :func:`barcode` (3D: 6, the V-construction, Betti-Matching-3D's,
+    or 26, the T-construction, which the reference does not have).
     """
     p = check_image(as_array(pred, "pred"), "pred", volumes=True)
     t = check_image(as_array(target, "target"), "target", volumes=True)

@@ -314,9 +314,9 @@ mod tests {
     }
 
     /// The counts of the full matching of two volumes (bars with deaths) of the same masks.
-    fn full_volume_matching(pred: &[bool], target: &[bool], shape: Shape) -> MaskCounts {
+    fn full_volume_matching(pred: &[bool], target: &[bool], shape: Shape, conn: Connectivity) -> MaskCounts {
         let sub = |m: &[bool]| m.iter().map(|&x| if x { 0.0 } else { 1.0 }).collect::<Vec<f64>>();
-        let m = crate::matching::betti_matching(&sub(pred), &sub(target), shape, Connectivity::Six).unwrap();
+        let m = crate::matching::betti_matching(&sub(pred), &sub(target), shape, conn).unwrap();
         MaskCounts {
             unmatched_pred: m.unmatched_pred.iter().map(|u| u.len() as u32).collect(),
             unmatched_target: m.unmatched_target.iter().map(|u| u.len() as u32).collect(),
@@ -349,7 +349,7 @@ mod tests {
         let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
         let mut next = move |n: u64| rng.below(n);
         let mut loops = 0;
-        for case in 0..1500 {
+        for case in 0..1000 {
             let dims = [1 + next(7) as usize, 1 + next(7) as usize, 1 + next(9) as usize];
             let shape = Shape::volume(dims[0], dims[1], dims[2]);
             let density = next(9);
@@ -363,9 +363,11 @@ mod tests {
                 }
             }
             let (p, t) = (&masks[0], &masks[1]);
-            let want = full_volume_matching(p, t, shape);
-            loops += want.finite_pred[1] + want.finite_target[1];
-            assert_eq!(mask_counts(p, t, shape, Connectivity::Six).unwrap(), want, "case {case} {dims:?}");
+            for conn in [Connectivity::Six, Connectivity::TwentySix] {
+                let want = full_volume_matching(p, t, shape, conn);
+                loops += want.finite_pred[1] + want.finite_target[1];
+                assert_eq!(mask_counts(p, t, shape, conn).unwrap(), want, "case {case} {dims:?} {conn:?}");
+            }
         }
         assert!(loops > 500, "tunnels must occur ({loops})");
     }
