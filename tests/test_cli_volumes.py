@@ -624,7 +624,10 @@ def test_plot_matching_volume_limits_slices_and_refuses_images():
     p, t = scene()
     fig = plot_matching_volume(p, t, max_slices=2, axis=1)
     assert len(fig.subfigs) == 3
-    assert "slices of the first 2 of" in fig.subfigs[0].axes[1].get_legend().get_title().get_text()
+    assert "slices of 2 of the 4 unmatched" in fig.subfigs[0].axes[1].get_legend().get_title().get_text()
+    # The kinds in turn, the largest first: the target's big box before the small extra blob.
+    assert "unmatched component of the target, at voxel (3, 14, 14)" in fig.subfigs[1].get_suptitle()
+    assert "unmatched tunnel" in fig.subfigs[2].get_suptitle()
     assert "along axis 1" in fig.subfigs[1].axes[0].get_title()
     plt.close(fig)
     with pytest.raises(ValueError, match="plot_matching_volume"):

@@ -391,14 +391,66 @@ class _VolumeSide:
         self.components, _ = label_components(mask, 6)
         self.cavities = _cavities(mask)
         self.features = features
+        self._sizes = {id(x): np.bincount(x.reshape(-1)) for x in (self.components, self.cavities)}
 
-    def region(self, f: _Feature) -> Optional[np.ndarray]:
-        """The voxels of a component or cavity feature (None for a tunnel, or when its voxel is
-        not where the labels say)."""
+    def size(self, f: _Feature) -> int:
+        """Voxels of a component or cavity feature (0 for a tunnel)."""
+        labels, lab = self.labels_of(f)
+        return int(self._sizes[id(labels)][lab]) if lab else 0
+
+    def labels_of(self, f: _Feature) -> Tuple[Optional[np.ndarray], int]:
+        """The label array of a component or cavity feature and its label there (0 for a tunnel,
+        or when its voxel is not where the labels say)."""
         labels = self.components if f.dim == 0 else self.cavities if f.dim == 2 else None
-        if labels is None or not labels[f.voxel]:
-            return None
-        return labels == labels[f.voxel]
+        return labels, (int(labels[f.voxel]) if labels is not None else 0)
+
+
+class _Slice:
+    """The plane of one slice along `axis`."""
+
+    def __init__(self, axis: int, index: int):
+        self.axis, self.index = axis, index
+
+    def image(self, volume: np.ndarray) -> np.ndarray:
+        return np.take(volume, self.index, axis=self.axis)
+
+    def shows(self, voxel: Tuple[int, ...]) -> bool:
+        return voxel[self.axis] == self.index
+
+    def regions(self, labels: np.ndarray, wanted: List[int]) -> dict:
+        plane = self.image(labels)
+        return {lab: plane == lab for lab in wanted}
+
+
+class _Projection:
+    """The maximum projection along `axis`: a pixel shows every voxel of its ray."""
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def image(self, volume: np.ndarray) -> np.ndarray:
+        return volume.any(axis=self.axis)
+
+    def shows(self, voxel: Tuple[int, ...]) -> bool:
+        return True
+
+    def regions(self, labels: np.ndarray, wanted: List[int]) -> dict:
+        """The projection of each wanted label, from one pass over the volume (a pass per label
+        would cost a full volume each)."""
+        wanted_arr = np.unique(np.asarray(wanted, dtype=np.int64))
+        moved = np.moveaxis(labels, self.axis, 0)
+        rows, cols = moved.shape[1:]
+        out = {lab: np.zeros((rows, cols), dtype=bool) for lab in wanted_arr.tolist()}
+        if not len(wanted_arr):
+            return out
+        hit = np.isin(moved, wanted_arr)
+        _, r, c = np.nonzero(hit)
+        keys = np.unique(moved[hit].astype(np.int64) * (rows * cols) + r * cols + c)
+        lab_of, pixel = np.divmod(keys, rows * cols)
+        bounds = np.searchsorted(lab_of, np.append(wanted_arr, wanted_arr[-1] + 1))
+        for k, lab in enumerate(wanted_arr.tolist()):
+            out[lab].reshape(-1)[pixel[bounds[k] : bounds[k + 1]]] = True
+        return out
 
 
 def _in_plane(voxel: Tuple[int, ...], axis: int) -> Tuple[int, int]:
@@ -406,11 +458,12 @@ def _in_plane(voxel: Tuple[int, ...], axis: int) -> Tuple[int, int]:
     return int(r), int(c)
 
 
-def _draw_plane(ax, side: _VolumeSide, plane, axis: int, slice_index: Optional[int], title: str,
+def _draw_plane(ax, side: _VolumeSide, plane, title: str, numbered: bool,
                 focus: Optional[Tuple[int, ...]] = None) -> None:
-    """One panel: `plane` maps a 3D boolean array to the 2D picture (a slice or a maximum
-    projection); features are painted as in the 2D plot, tunnels drawn as diamonds."""
-    shown = plane(side.mask)
+    """One panel: `plane` (a slice or the maximum projection) of the volume, its features painted
+    as in the 2D plot, tunnels drawn as diamonds."""
+    axis = plane.axis
+    shown = plane.image(side.mask)
     rows, cols = shown.shape
     img = np.empty((rows, cols, 3))
     img[:] = _rgb(_BACKGROUND)
@@ -418,12 +471,16 @@ def _draw_plane(ax, side: _VolumeSide, plane, axis: int, slice_index: Optional[i
     stripes = ((np.add.outer(np.arange(rows), np.arange(cols)) // 2) % 2).astype(bool)
     # Matched features first, so that the red unmatched ones stay visible where they overlap.
     ordered = sorted(side.features, key=lambda f: not f.matched)
+    labelled = [(f,) + side.labels_of(f) for f in ordered]
+    areas = {}
+    for labels in (side.components, side.cavities):
+        wanted = [lab for f, arr, lab in labelled if arr is labels and lab]
+        areas[id(labels)] = plane.regions(labels, wanted)
     outlines = []
-    for f in ordered:
-        region = side.region(f)
-        if region is None:
+    for f, labels, lab in labelled:
+        if not lab:
             continue
-        area = plane(region)
+        area = areas[id(labels)][lab]
         if f.dim == 0:
             img[area] = _rgb(f.color)
             if not f.matched:
@@ -440,16 +497,15 @@ def _draw_plane(ax, side: _VolumeSide, plane, axis: int, slice_index: Optional[i
             ax.contour(*grid, padded, levels=[0.5], colors=["white"], linewidths=3.5)
             ax.contour(*grid, padded, levels=[0.5], colors=[f.color], linewidths=2.0,
                        linestyles="-" if f.matched else "--")
+    tunnels = [f for f in ordered if f.dim == 1 and plane.shows(f.voxel)]
+    if tunnels:
+        where = np.array([_in_plane(f.voxel, axis) for f in tunnels])
+        ax.scatter(where[:, 1], where[:, 0], s=40, marker=_TUNNEL_MARKER, c=[f.color for f in tunnels],
+                   edgecolors="black", linewidths=[1.0 if f.matched else 1.8 for f in tunnels], zorder=3)
     fontsize = 7 if max(rows, cols) > 64 else 9
     for f in ordered:
-        here = slice_index is None or f.voxel[axis] == slice_index
-        if not here:
-            continue
-        r, c = _in_plane(f.voxel, axis)
-        if f.dim == 1:
-            ax.plot(c, r, _TUNNEL_MARKER, markersize=8, markerfacecolor=f.color, markeredgecolor="black",
-                    markeredgewidth=1.0 if f.matched else 1.8)
-        if f.number is not None and slice_index is None:
+        if f.number is not None and (numbered or f.number == "\u221e") and isinstance(plane, _Projection):
+            r, c = _in_plane(f.voxel, axis)
             ax.text(c, r, f.number, ha="center", va="bottom" if f.dim == 1 else "center", fontsize=fontsize,
                     fontweight="bold", color="black",
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
@@ -478,8 +534,17 @@ def _volume_masks(pred: Any, target: Any, threshold: float) -> Tuple[np.ndarray,
     return p, t
 
 
-def _unmatched(features: List[_Feature]) -> List[_Feature]:
-    return [f for f in features if not f.matched]
+def _slice_order(unmatched: List[_Feature], sides: List["_VolumeSide"]) -> List[_Feature]:
+    """The unmatched features in the order their slices are shown: the kinds in turn (component,
+    tunnel, cavity, component, ...), the largest of each kind first, so that a few rows show the
+    biggest mistakes of every kind."""
+    by_kind = [
+        sorted((f for f in unmatched if f.dim == d), key=lambda f: -sides[f.side].size(f)) for d in range(3)
+    ]
+    order: List[_Feature] = []
+    for k in range(max((len(x) for x in by_kind), default=0)):
+        order.extend(x[k] for x in by_kind if k < len(x))
+    return order
 
 
 def _panel_inches(shape: Tuple[int, ...], axis: int) -> Tuple[float, float]:
@@ -526,7 +591,8 @@ def plot_matching_volume(
     stripes, cavities with a dashed outline, diamonds with a thick edge). Each further row is one
     unmatched feature, up to ``max_slices`` of them: the slice along ``axis`` through the voxel
     where it is marked (components and tunnels: their birth voxel; cavities: their death voxel,
-    which lies inside the cavity), of both volumes, with that voxel circled.
+    which lies inside the cavity), of both volumes, with that voxel circled; when there are more,
+    the rows take the kinds in turn, the largest component or cavity of each kind first.
 
     The essential component (the first of each volume in voxel order, the one that never dies) is
     matched when both volumes are non-empty, wherever the two lie, and marked with the infinity
@@ -549,7 +615,7 @@ def plot_matching_volume(
         matching = betti_matching(p, t, connectivity=conn)
     features = _volume_features(matching, (bool(p.any()), bool(t.any())))
     sides = [_VolumeSide(m, [f for f in features if f.side == k]) for k, m in enumerate((p, t))]
-    unmatched = _unmatched(features)
+    unmatched = _slice_order([f for f in features if not f.matched], sides)
     focus = unmatched[:max_slices]
     if fig is None:
         fig = plt.figure(figsize=volume_figure_size(p, t, matching, axis=axis, max_slices=max_slices),
@@ -558,17 +624,18 @@ def plot_matching_volume(
     axes = [np.asarray(row.subplots(1, 2, squeeze=False))[0] for row in rows]
 
     counts = [[sum(1 for f in unmatched if f.side == k and f.dim == d) for d in range(3)] for k in (0, 1)]
+    numbered = sum(1 for f in features if f.matched and f.side == 0) <= _MAX_NUMBERS
     for k in (0, 1):
         summary = ", ".join(f"{n} {_KINDS_PLURAL[d] if n != 1 else _KINDS[d]}" for d, n in enumerate(counts[k]))
-        _draw_plane(axes[0][k], sides[k], lambda m: m.any(axis=axis), axis, None,
-                    f"{titles[k]}: maximum projection along axis {axis}\nunmatched: {summary}")
+        _draw_plane(axes[0][k], sides[k], _Projection(axis),
+                    f"{titles[k]}: maximum projection along axis {axis}\nunmatched: {summary}", numbered)
     for row, f in enumerate(focus, start=1):
         s = f.voxel[axis]
         rows[row].suptitle(f"unmatched {_KINDS[f.dim]} of the {titles[f.side]}, at voxel {f.voxel} (circled)",
                            fontsize=10, fontweight="bold")
         for k in (0, 1):
-            _draw_plane(axes[row][k], sides[k], lambda m, s=s: np.take(m, s, axis=axis), axis, s,
-                        f"{titles[k]}: slice {s} along axis {axis}", focus=f.voxel)
+            _draw_plane(axes[row][k], sides[k], _Slice(axis, s), f"{titles[k]}: slice {s} along axis {axis}",
+                        numbered, focus=f.voxel)
     if legend:
         _volume_legend(axes[0][1], counts, len(unmatched), len(focus))
     return fig
@@ -593,6 +660,6 @@ def _volume_legend(ax, counts: List[List[int]], n_unmatched: int, n_shown: int) 
     per_dim = [counts[0][d] + counts[1][d] for d in range(3)]
     title = f"Betti matching error {sum(per_dim)}\n(dim 0: {per_dim[0]}, dim 1: {per_dim[1]}, dim 2: {per_dim[2]})"
     if n_shown < n_unmatched:
-        title += f"\nslices of the first {n_shown} of {n_unmatched} unmatched"
+        title += f"\nslices of {n_shown} of the {n_unmatched} unmatched\n(the largest of each kind in turn)"
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
               title=title, title_fontsize=8)
