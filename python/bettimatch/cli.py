@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
             "refuse (as a bad case) a file that stores more than N values or whose image needs more "
             f"than N mask values (voxels x num-classes), checked before decoding; cases are also "
             f"computed in chunks of at most about N mask values (default {DEFAULT_MAX_VOXELS} = 2**28: "
-            "peak memory about 2.5 GiB)"
+            "peak memory about 2.5 GiB for 2D images; the matching of a volume needs about 200 more bytes "
+            "per voxel for each class computed at once, one per thread: lower N or --jobs for large volumes)"
         ),
     )
     ev.add_argument("--out", type=Path, default=None, help="CSV file with one row per case and class ('-' for stdout)")
