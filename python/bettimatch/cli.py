@@ -1,10 +1,10 @@
 """The `bettimatch` command line: `bettimatch evaluate PRED_DIR GT_DIR --num-classes N`.
 
 Predictions and ground truths are paired by case name (the file name without its extension);
-every metric is computed per case and class with two native calls per chunk of cases. Exit status:
-0 on success, 1 when an input is bad (the message says which file and why), 2 for a bad command
-line (including outputs that cannot be written or would overwrite an input; checked before any
-case is read).
+every metric is computed per case and class with two native calls per chunk of cases. Cases are 2D
+images or 3D volumes (one kind per run). Exit status: 0 on success, 1 when an input is bad (the
+message says which file and why), 2 for a bad command line (including outputs that cannot be
+written or would overwrite an input; checked before any case is read).
 
 Streams: data (the CSV or JSON asked for with '-') go to stdout; progress, warnings, errors go to
 stderr; the summary table goes to stdout unless stdout carries data, then to stderr.
@@ -24,7 +24,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from . import __version__
-from ._io import DEFAULT_MAX_VOXELS, InputFileError, Listing, list_cases, load_masks, printable
+from ._io import DEFAULT_MAX_VOXELS, Header, InputFileError, Listing, list_cases, load_masks, printable, read_header
 from ._summary import csv_text, format_table, json_text, rows_for_case, summarize, write_file_atomically
 
 EXIT_BAD_INPUT = 1
@@ -83,13 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Compare predictions with ground truths paired by file name (without extension). Files: "
             "PNG/TIFF label maps (pillow/tifffile), .npy/.npz arrays, NIfTI .nii/.nii.gz (nibabel); 2D "
-            "images. An (H, W) array is a label map of class indices (size-1 axes before or after "
-            "the image axes are dropped: (1, H, W), (H, W, 1)); with --num-classes 2 a float image with "
-            "non-integer values is a foreground likelihood map; a .npy/.npz array of shape "
-            "(num_classes, H, W) holds one channel per class, one-hot (0/1 integers) or likelihoods "
-            "(floats, foreground = value > --threshold). Other shapes are refused. Hidden files, "
-            "folders and other file types are ignored with a warning. Writes one CSV row per case and "
-            "class and prints mean ± std per class (on stderr when stdout carries --out - or --json -)."
+            "images or 3D volumes. An (H, W) array is a label map of class indices and a (D, H, W) "
+            "array a label volume (a NIfTI image, a multi-page TIFF stack, an array); size-1 axes "
+            "before or after the image axes are dropped: (1, H, W), (H, W, 1), (D, H, W, 1). With "
+            "--num-classes 2 a float image with non-integer values is a foreground likelihood map. A "
+            ".npy/.npz array whose first axis equals --num-classes holds one channel per class, one-hot "
+            "(0/1 integers) or likelihoods (floats, foreground = value > --threshold): (num_classes, H, W) "
+            "for a 2D image, (num_classes, D, H, W) for a volume; a label volume whose depth equals "
+            "--num-classes therefore needs --spatial-dims 3. A size-1 axis between the image axes, "
+            "(24, 1, 32), is ambiguous and refused unless --spatial-dims 3; other shapes are refused. "
+            "A run evaluates 2D images or 3D volumes, not both: a folder mixing them is refused up "
+            "front. Volumes are 6-connected; voxel spacing (NIfTI pixdim) is read but ignored, since "
+            "topology, Dice and clDice count voxels. Hidden files, folders and other file types are "
+            "ignored with a warning. Writes one CSV row per case and class (volumes add the columns "
+            "betti_matching_error_2 and betti_number_error_2) and prints mean ± std per class (on "
+            "stderr when stdout carries --out - or --json -)."
         ),
     )
     ev.add_argument("pred_dir", type=Path, metavar="PRED_DIR", help="folder of predictions")
@@ -100,21 +108,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--include-background", action="store_true", help="also evaluate class 0")
     ev.add_argument("--threshold", type=_finite_float, default=0.5, help="likelihoods above this are foreground (default 0.5)")
-    ev.add_argument("--connectivity", type=int, choices=(4, 8), default=4, help="foreground connectivity (default 4)")
+    ev.add_argument(
+        "--connectivity", type=int, choices=(4, 8, 6, 26), default=None,
+        help="foreground connectivity: 4 or 8 for 2D images (default 4), 6 or 26 for volumes (default 6)",
+    )
+    ev.add_argument(
+        "--spatial-dims", type=int, choices=(2, 3), default=None,
+        help=(
+            "read every file as a 2D image (2) or as a 3D volume (3: a 2D image becomes a volume of one "
+            "slice); default: 2D or 3D by the rules above"
+        ),
+    )
     ev.add_argument("--thinning", choices=("guo-hall", "zhang-suen"), default="guo-hall", help="skeletonization for clDice (default guo-hall)")
     ev.add_argument("--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None, help="threads (default: all cores)")
     ev.add_argument(
         "--max-voxels", type=_positive_int, default=DEFAULT_MAX_VOXELS, metavar="N",
         help=(
             "refuse (as a bad case) a file that stores more than N values or whose image needs more "
-            f"than N mask values (height x width x num-classes), checked before decoding; cases are also "
+            f"than N mask values (voxels x num-classes), checked before decoding; cases are also "
             f"computed in chunks of at most about N mask values (default {DEFAULT_MAX_VOXELS} = 2**28: "
-            "peak memory about 2.5 GiB)"
+            "peak memory about 2.5 GiB for 2D images; the matching of a volume needs about 200 more bytes "
+            "per voxel for each class computed at once, one per thread: lower N or --jobs for large volumes)"
         ),
     )
     ev.add_argument("--out", type=Path, default=None, help="CSV file with one row per case and class ('-' for stdout)")
     ev.add_argument("--json", type=Path, default=None, dest="json_path", metavar="JSON", help="JSON file with the summary ('-' for stdout)")
-    ev.add_argument("--plots", type=Path, default=None, metavar="DIR", help="save one PNG of the matching per case here")
+    ev.add_argument(
+        "--plots", type=Path, default=None, metavar="DIR",
+        help=(
+            "save one PNG of the matching per case here (volumes: a maximum projection with every "
+            "feature marked, and the slice through each unmatched feature)"
+        ),
+    )
     ev.add_argument("--skip-errors", action="store_true", help="report bad cases and go on with the others")
     ev.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary table")
     ev.set_defaults(func=evaluate)
@@ -385,19 +410,32 @@ class _Loaded:
     case: str
     pred: Path
     gt: Path
-    p: np.ndarray  # (C, H, W) boolean masks
+    p: np.ndarray  # (C, H, W) or (C, D, H, W) boolean masks
     g: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Space:
+    """What a run evaluates: 2D images or 3D volumes, with which connectivity, and whether clDice
+    can be computed (volumes need a 3D skeleton)."""
+
+    spatial_dims: int
+    connectivity: int
+    cldice: bool = True
 
 
 class _Run:
     """The cases of one `evaluate` run: loads them in memory-bounded chunks, computes the metrics,
     and records bad cases (or stops at the first one without --skip-errors)."""
 
-    def __init__(self, args, classes: List[int], plt, plot_folder: Optional[Path]):
+    def __init__(self, args, classes: List[int], plt, plot_folder: Optional[Path], space: _Space,
+                 headers: Dict[Path, Optional[Header]]):
         self.args = args
         self.classes = classes
         self.plt = plt
         self.plot_folder = plot_folder
+        self.space = space
+        self.headers = headers
         threads = args.jobs or os.cpu_count() or 1
         self.chunk_cases = max(8, 4 * threads)
         self.rows: List[dict] = []
@@ -422,15 +460,13 @@ class _Run:
     def _load(self, case: str, pred: Path, gt: Path) -> Optional[_Loaded]:
         a = self.args
         try:
-            p = load_masks(pred, a.num_classes, a.threshold, a.max_voxels)
-            g = load_masks(gt, a.num_classes, a.threshold, a.max_voxels)
-            if p.shape != g.shape:
-                raise InputFileError(
-                    f"shape mismatch: prediction {pred} is {p.shape[1:]} but ground truth {gt} is {g.shape[1:]}"
-                )
+            p = load_masks(pred, a.num_classes, a.threshold, a.max_voxels, spatial_dims=a.spatial_dims)
+            g = load_masks(gt, a.num_classes, a.threshold, a.max_voxels, spatial_dims=a.spatial_dims)
+            _check_partners(pred, gt, p, g, self.headers, self.space.spatial_dims)
         except Exception as exc:  # every failure of one case is that case's error, never a traceback
             self.bad(case, _describe(exc))
             return None
+        _warn_spacing(case, self.headers.get(pred), self.headers.get(gt))
         return _Loaded(case, pred, gt, p, g)
 
     def run(self, pairs: List[Tuple[str, Path, Path]]) -> None:
@@ -452,15 +488,22 @@ class _Run:
             if chunk:
                 self._compute(chunk)
 
-    def _compute(self, chunk: List[_Loaded]) -> None:
-        from .metrics import mask_metrics
+    def _metrics(self, preds: List[np.ndarray], targets: List[np.ndarray]) -> Dict[str, np.ndarray]:
+        from . import metrics
+        from ._volume_metrics import volume_mask_metrics
 
+        a, space = self.args, self.space
+        if space.spatial_dims == 3:
+            return volume_mask_metrics(preds, targets, connectivity=space.connectivity, num_threads=a.jobs,
+                                       thinning=a.thinning, cldice=space.cldice)
+        return metrics.mask_metrics(preds, targets, connectivity=space.connectivity, num_threads=a.jobs,
+                                    thinning=a.thinning)
+
+    def _compute(self, chunk: List[_Loaded]) -> None:
         a = self.args
         try:
-            metrics = mask_metrics(
-                [x.p[c] for x in chunk for c in self.classes],
-                [x.g[c] for x in chunk for c in self.classes],
-                connectivity=a.connectivity, num_threads=a.jobs, thinning=a.thinning,
+            metrics = self._metrics(
+                [x.p[c] for x in chunk for c in self.classes], [x.g[c] for x in chunk for c in self.classes]
             )
         except Exception as exc:
             if len(chunk) > 1:  # find the case that fails by computing them one at a time
@@ -474,12 +517,115 @@ class _Run:
             case_rows = rows_for_case(x.case, self.classes, metrics, k * len(self.classes))
             if self.plt is not None:
                 try:
-                    _plot_case(self.plt, x.case, x.p, x.g, self.classes, a, self.plot_folder)
+                    _plot_case(self.plt, x, self.classes, self.space, a.jobs, self.plot_folder)
                 except Exception as exc:
                     self.bad(x.case, f"drawing the plot failed ({_describe(exc)})")
                     continue
             self.rows.extend(case_rows)
             self._advance()
+
+
+# ----------------------------------------------------------------------------- images or volumes
+
+
+def _read_headers(pairs: List[Tuple[str, Path, Path]], args) -> Dict[Path, Optional[Header]]:
+    """Each input's header (shape, reading, spacing), or None where it cannot be read: that file
+    is reported as a bad case when it is loaded."""
+    headers: Dict[Path, Optional[Header]] = {}
+    for _, pred, gt in pairs:
+        for path in (pred, gt):
+            try:
+                headers[path] = read_header(path, args.num_classes, args.max_voxels, args.spatial_dims)
+            except Exception:  # noqa: BLE001 - the load reports it, naming the file
+                headers[path] = None
+    return headers
+
+
+def _channel_note(path: Path, header: Optional[Header]) -> str:
+    """Why a 3-axis array of `path` was read as a 2D image, when it was (else '')."""
+    if header is None or header.layout.kind != "channels" or header.layout.spatial_dims != 2:
+        return ""
+    return (
+        f"{path} of shape {header.shape} is read as the per-class channels of a 2D image because its first axis "
+        "equals --num-classes; pass --spatial-dims 3 to read it as a (D, H, W) label volume"
+    )
+
+
+def _spatial_dims_of_run(pairs: List[Tuple[str, Path, Path]], headers: Dict[Path, Optional[Header]], args) -> int:
+    """2 or 3: --spatial-dims, else what the readable cases are. A mix of 2D and 3D cases is refused
+    here, before any case is loaded (even with --skip-errors: which kind to drop is the user's
+    choice, not ours)."""
+    if args.spatial_dims is not None:
+        return args.spatial_dims
+    kinds: Dict[int, List[str]] = {2: [], 3: []}
+    notes: List[str] = []
+    for case, pred, gt in pairs:
+        hp, hg = headers.get(pred), headers.get(gt)
+        if hp is not None and hg is not None and hp.layout.spatial_dims == hg.layout.spatial_dims:
+            kinds[hp.layout.spatial_dims].append(case)
+            notes.extend(n for n in (_channel_note(pred, hp), _channel_note(gt, hg)) if n)
+    if kinds[2] and kinds[3]:
+        _say(
+            f"error: the cases mix 2D images ({len(kinds[2])}: {_case_names(kinds[2])}) and 3D volumes "
+            f"({len(kinds[3])}: {_case_names(kinds[3])}); evaluate them in separate runs, or pass "
+            "--spatial-dims 3 to read every file as a volume (a 2D image as a volume of one slice)"
+        )
+        for note in notes[:5]:
+            _say(f"note: {note}")
+        raise _Stop(EXIT_BAD_INPUT)
+    return 3 if kinds[3] else 2
+
+
+def _case_names(cases: List[str], limit: int = 5) -> str:
+    shown = ", ".join(printable(c) for c in cases[:limit])
+    return shown + (", ..." if len(cases) > limit else "")
+
+
+def _space_of_run(args, spatial_dims: int) -> _Space:
+    if spatial_dims == 2:
+        if args.connectivity in (6, 26):
+            raise UsageError(f"--connectivity {args.connectivity} is for volumes; 2D images take 4 or 8")
+        return _Space(2, args.connectivity or 4)
+    if args.connectivity in (4, 8):
+        raise UsageError(f"--connectivity {args.connectivity} is for 2D images; volumes take 6 or 26")
+    from ._volume_metrics import volume_skeletons_available
+
+    cldice = volume_skeletons_available(args.thinning)
+    if not cldice:
+        _say("warning: clDice of volumes is not available yet (no 3D skeletonization): the cldice column is nan")
+    return _Space(3, args.connectivity or 6, cldice)
+
+
+def _check_partners(pred: Path, gt: Path, p: np.ndarray, g: np.ndarray, headers: Dict[Path, Optional[Header]],
+                    spatial_dims: int) -> None:
+    """A prediction and its ground truth must be of one kind (image or volume, that of the run)
+    and one shape."""
+    if p.ndim != g.ndim:
+        kind = {3: "a 2D image", 4: "a 3D volume"}
+        notes = [n for n in (_channel_note(pred, headers.get(pred)), _channel_note(gt, headers.get(gt))) if n]
+        raise InputFileError(
+            f"shape mismatch: prediction {pred} is {kind[p.ndim]} {p.shape[1:]} but ground truth {gt} is "
+            f"{kind[g.ndim]} {g.shape[1:]}" + "".join(f" ({n})" for n in notes)
+        )
+    if p.shape != g.shape:
+        raise InputFileError(
+            f"shape mismatch: prediction {pred} is {p.shape[1:]} but ground truth {gt} is {g.shape[1:]}"
+        )
+    if p.ndim - 1 != spatial_dims:  # the files changed since their headers were read
+        run_kind = "2D images" if spatial_dims == 2 else "3D volumes"
+        raise InputFileError(f"{pred} and {gt} hold {p.ndim - 1}D data, but the cases of this run are {run_kind}")
+
+
+def _warn_spacing(case: str, hp: Optional[Header], hg: Optional[Header]) -> None:
+    """Spacing never enters a metric, but two different spacings usually mean misaligned files."""
+    if hp is None or hg is None or hp.spacing is None or hg.spacing is None:
+        return
+    n = min(len(hp.spacing), len(hg.spacing), 3)
+    if not np.allclose(hp.spacing[:n], hg.spacing[:n], rtol=1e-4, atol=0.0):
+        _say(
+            f"warning: case {printable(case)}: the prediction's voxel spacing {hp.spacing[:n]} differs from the "
+            f"ground truth's {hg.spacing[:n]}; spacing is ignored (voxels are compared one to one)"
+        )
 
 
 def _pair_cases(preds: Listing, gts: Listing, args) -> Tuple[List[Tuple[str, Path, Path]], List[Tuple[str, str]]]:
@@ -558,24 +704,26 @@ def _evaluate(args) -> int:
     if not pairs:
         _say(f"error: no cases to evaluate (no files with the same name in {args.pred_dir} and {args.gt_dir})")
         return EXIT_BAD_INPUT
+    headers = _read_headers(pairs, args)
+    space = _space_of_run(args, _spatial_dims_of_run(pairs, headers, args))
     if plots is not None:
         try:
             plots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--plots {args.plots}: cannot create the folder ({exc.strerror})") from None
 
-    run = _Run(args, classes, plt, plots)
+    run = _Run(args, classes, plt, plots, space, headers)
     run.skipped.extend({"case": printable(case), "error": printable(message)} for case, message in problems)
     run.run(pairs)
     if not run.rows:
         _say("error: every case was skipped")
         return EXIT_BAD_INPUT
 
-    summary = summarize(run.rows, classes)
+    summary = summarize(run.rows, classes, space.spatial_dims)
     ignored = [
         {"path": printable(str(path)), "reason": reason} for listing in (preds, gts) for path, reason in listing.ignored
     ]
-    outputs = [(csv_target, csv_text(run.rows))] if csv_target is not None else []
+    outputs = [(csv_target, csv_text(run.rows, space.spatial_dims))] if csv_target is not None else []
     if json_target is not None:
         report = {
             "num_cases": len({r["case"] for r in run.rows}),
@@ -585,7 +733,8 @@ def _evaluate(args) -> int:
             "ignored": ignored,
             "num_classes": args.num_classes,
             "classes": classes,
-            "connectivity": args.connectivity,
+            "spatial_dims": space.spatial_dims,
+            "connectivity": space.connectivity,
             "threshold": args.threshold,
             "thinning": args.thinning,
             **summary,
@@ -602,23 +751,37 @@ def _evaluate(args) -> int:
     if not args.quiet:
         stream = sys.stderr if stdout_carries_data else sys.stdout
         n_cases = len({r["case"] for r in run.rows})
-        _show(f"{n_cases} case(s), classes {', '.join(map(str, classes))}, connectivity {args.connectivity}", stream)
+        kind = "" if space.spatial_dims == 2 else " (3D volumes)"
+        _show(f"{n_cases} case(s){kind}, classes {', '.join(map(str, classes))}, connectivity {space.connectivity}", stream)
         _show(format_table(summary), stream)
     if run.skipped:
         _say(f"skipped {len(run.skipped)} case(s): {', '.join(s['case'] for s in run.skipped)}")
     return 0
 
 
-def _plot_case(plt, case: str, p: np.ndarray, g: np.ndarray, classes: List[int], args, folder: Path) -> None:
+def _plot_case(plt, x: _Loaded, classes: List[int], space: _Space, jobs: Optional[int], folder: Path) -> None:
     import io
 
     from ._persistence import betti_matching_batch
-    from .plot import plot_matching
 
     matchings = betti_matching_batch(
-        [p[c] for c in classes], [g[c] for c in classes], connectivity=args.connectivity, num_threads=args.jobs
+        [x.p[c] for c in classes], [x.g[c] for c in classes], connectivity=space.connectivity, num_threads=jobs
     )
-    h, w = p.shape[1:]
+    draw = _draw_images if space.spatial_dims == 2 else _draw_volumes
+    fig = draw(plt, x, classes, matchings, space)
+    try:
+        fig.suptitle(x.case)
+        image = io.BytesIO()
+        fig.savefig(image, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    write_file_atomically(folder / f"{x.case}.png", image.getvalue())
+
+
+def _draw_images(plt, x: _Loaded, classes: List[int], matchings, space: _Space):
+    from .plot import plot_matching
+
+    h, w = x.p.shape[1:]
     side = 5.0 / max(h, w)  # inches per pixel: the longer side of a panel is 5 inches
     fig, axes = plt.subplots(
         len(classes), 2, figsize=(2 * w * side + 3.5, len(classes) * h * side + 0.8), squeeze=False,
@@ -626,11 +789,28 @@ def _plot_case(plt, case: str, p: np.ndarray, g: np.ndarray, classes: List[int],
     )
     try:
         for row, (c, m) in enumerate(zip(classes, matchings)):
-            plot_matching(p[c], g[c], m, ax=axes[row], connectivity=args.connectivity,
+            plot_matching(x.p[c], x.g[c], m, ax=axes[row], connectivity=space.connectivity,
                           titles=(f"class {c}: prediction", f"class {c}: ground truth"))
-        fig.suptitle(case)
-        image = io.BytesIO()
-        fig.savefig(image, format="png", dpi=100)
-    finally:
+    except BaseException:
         plt.close(fig)
-    write_file_atomically(folder / f"{case}.png", image.getvalue())
+        raise
+    return fig
+
+
+def _draw_volumes(plt, x: _Loaded, classes: List[int], matchings, space: _Space):
+    from .plot import plot_matching_volume, volume_figure_size
+
+    # NIfTI arrays are (x, y, z): slice along z, the axial plane in the usual orientation. Other
+    # arrays are (D, H, W): slice along D.
+    axis = 2 if str(x.gt.name).lower().endswith((".nii", ".nii.gz")) else 0
+    sizes = [volume_figure_size(x.p[c], x.g[c], m, axis=axis) for c, m in zip(classes, matchings)]
+    fig = plt.figure(figsize=(max(w for w, _ in sizes), sum(h for _, h in sizes) + 0.5), constrained_layout=True)
+    try:
+        blocks = fig.subfigures(len(classes), 1, height_ratios=[h for _, h in sizes], squeeze=False)[:, 0]
+        for block, c, m in zip(blocks, classes, matchings):
+            plot_matching_volume(x.p[c], x.g[c], m, fig=block, axis=axis, connectivity=space.connectivity,
+                                 titles=(f"class {c}: prediction", f"class {c}: ground truth"))
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig
