@@ -9,9 +9,10 @@
 //! the column filtration's top sweep pairs with a cube creates a cavity, so its column would
 //! reduce to zero; it is not a column. *Compression*: an edge that the row filtration's bottom
 //! sweep pairs with a vertex (it merges two components) is never a pivot; it is not a row (in
-//! the V-construction, whose rows are the primal edges; the T-construction's rows are the
-//! T-complex's edges, which its bottom sweep over the neighbour graph does not name, so every
-//! edge is a row there).
+//! the V-construction the rows are the primal edges of the bottom sweep; the T-construction's
+//! rows are the T-complex's edges, which its bottom sweep over the neighbour graph does not name,
+//! so a union-find sweep of the T-vertices and T-edges finds them:
+//! [`VolumeGeometry::sweep_cycle_rows`]).
 //!
 //! *Apparent pairs* (a square whose pivot edge has it as its oldest coface is reduced as it is,
 //! and owns that pivot) are settled by a pass over the squares in memory order, where every

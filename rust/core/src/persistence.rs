@@ -81,8 +81,8 @@ pub fn barcode_with(
 }
 
 /// The barcode of the volume built in `ws.filtration`: the bottom and top sweeps by union-find,
-/// then the middle dimension by reduction, cleared by the top sweep and (V-construction)
-/// compressed by the bottom.
+/// then the middle dimension by reduction, cleared by the top sweep and compressed by the bottom
+/// one (the T-construction's by a sweep of its own edges).
 fn volume_barcode<C: VolumeGeometry>(ws: &mut Workspace) -> Barcode {
     let Workspace { filtration: f, components: bottom, cycles: top, middle, positive_edges, cleared } = ws;
     let f = &*f;
@@ -92,10 +92,11 @@ fn volume_barcode<C: VolumeGeometry>(ws: &mut Workspace) -> Barcode {
     component_sweep(f, bottom, rows, |younger, edge| components.push(f.component_bar(younger, edge)));
     let mut cavities = Vec::new();
     top_sweep::<C>(f, f.dual_edges(), top, None, cleared, |younger, square, _| cavities.push(f.cycle_bar(younger, square)));
+    C::sweep_cycle_rows(f, bottom, positive_edges);
     if f.stopped() {
         return Barcode::empty(3);
     }
-    let loops = middle_bars::<C>(f, cleared, C::MIDDLE_ROWS_ARE_EDGES.then_some(&*positive_edges), middle);
+    let loops = middle_bars::<C>(f, cleared, Some(&*positive_edges), middle);
     Barcode { pairs: vec![components, loops, cavities], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new(), Vec::new()] }
 }
 

@@ -16,8 +16,8 @@
 //!   the columns before it, not on the row order;
 //! - *compression* by the input's bottom sweep: a reduced column is a cycle whose lowest edge (in
 //!   the input's order) cannot be one whose boundary the input's earlier edges do not already
-//!   span, so an edge that merges two of the input's components is never a pivot (in the
-//!   V-construction, whose rows are the primal edges; the T-construction has no compression).
+//!   span, so an edge that merges two of the input's components is never a pivot (the
+//!   T-construction's rows, the T-complex's edges, get their own union-find sweep for this).
 //!
 //! Schedule: the three filtrations' bottom and top sweeps run as parallel tasks; then the five
 //! reductions (each filtration's own, and the two image reductions) do.
@@ -131,18 +131,10 @@ pub(crate) fn two_level_volume_counts(
 
 fn two_level_counts<C: VolumeGeometry>(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: &Filtration, c: &Filtration) -> Option<VolumeCounts> {
     let matched = matched_bars::<C>(ws, p, t, c, Loops::TwoLevelBirths)?;
-    // The unpaired rows of rank 0 are the loops' births and, without compression, the rows that
-    // merge components at rank 0 (never pivots, so harmless in `loop_births`, but not bars).
-    // The complex of rank 0 has a component per finite bar of dimension 0 (all born at rank 0)
-    // plus the essential one.
-    let finite = |f: &Filtration, s: &InputSweeps| {
-        let components = s.bars[0].len() as u32 + 1;
-        let merging = C::merging_rows_of_rank_zero(&f.ranks, f.stride(), f.plane(), components);
-        vec![s.bars[0].len() as u32, s.loop_births.len() as u32 - merging, s.bars[2].len() as u32]
-    };
+    let finite = |s: &InputSweeps| vec![s.bars[0].len() as u32, s.loop_births.len() as u32, s.bars[2].len() as u32];
     Some(VolumeCounts {
-        finite_pred: finite(p, &ws.pred),
-        finite_target: finite(t, &ws.target),
+        finite_pred: finite(&ws.pred),
+        finite_target: finite(&ws.target),
         matched: matched.iter().map(|m| m.len() as u32).collect(),
     })
 }
@@ -203,12 +195,13 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
     });
     drop(annotation);
     cells.squares = Vec::new();
+    C::sweep_cycle_rows(f, uf, positive_edges);
     *uf = UnionFind::default();
     let column_rank_limit = match loops {
         Loops::Bars => PADDING,
         Loops::TwoLevelBirths => 1,
     };
-    middle.maps.index_below::<C>(f, cleared, C::MIDDLE_ROWS_ARE_EDGES.then_some(&*positive_edges), column_rank_limit);
+    middle.maps.index_below::<C>(f, cleared, Some(&*positive_edges), column_rank_limit);
 }
 
 /// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep, then
@@ -224,8 +217,9 @@ fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtr
     c.volume_squares(cells);
     top_sweep::<C>(c, &cells.squares, &mut sweeps.uf, None, cleared, |root, _, _| cavity_roots.push(root));
     cells.squares = Vec::new();
+    C::sweep_cycle_rows(c, &mut sweeps.uf, positive_edges);
     sweeps.release();
-    middle.maps.index::<C>(c, cleared, C::MIDDLE_ROWS_ARE_EDGES.then_some(&*positive_edges));
+    middle.maps.index::<C>(c, cleared, Some(&*positive_edges));
 }
 
 /// An input's own middle reduction (its bars of dimension 1) and its image reduction against

@@ -13,7 +13,9 @@
 //!   the smallest of the four voxels, which may be padding. A cell is reported by the first of
 //!   its voxels (lowest index) attaining its value.
 
-use super::{Cells, PADDING, T3, V3};
+use super::{Cells, Filtration, PADDING, T3, V3};
+use crate::key_set::KeySet;
+use crate::union_find::UnionFind;
 
 /// The middle dimension's geometry of a 3D construction, on padded indices (`stride`: padded
 /// row length; `plane`: padded plane size). Square and row keys are both below three times the
@@ -35,10 +37,11 @@ pub trait VolumeGeometry: Cells {
     /// The padded voxel that reports a row cell's value (where a loop is born).
     fn row_voxel(ranks: &[u32], row: u32, stride: u32, plane: u32) -> u32;
 
-    /// How many rows of rank 0 merge two components of the complex of rank 0 (which has
-    /// `components` of them): none where the rows are the bottom sweep's cycle-closing edges
-    /// (V), else its vertices less its components. Such a row is never a pivot.
-    fn merging_rows_of_rank_zero(ranks: &[u32], stride: u32, plane: u32, components: u32) -> u32;
+    /// Where the rows are not the bottom sweep's edges ([`Cells::MIDDLE_ROWS_ARE_EDGES`] false),
+    /// puts into `rows` (reset to the row keys) the rows that close cycles, in a union-find sweep
+    /// of the complex's own vertices and rows in filtration order: the rows after compression.
+    /// Does nothing otherwise (the bottom sweep found them).
+    fn sweep_cycle_rows(_f: &Filtration, _uf: &mut UnionFind, _rows: &mut KeySet) {}
 }
 
 /// The two axes other than `axis`, ascending.
@@ -84,10 +87,6 @@ impl VolumeGeometry for V3 {
         ranks[a as usize].max(ranks[b as usize])
     }
 
-    fn merging_rows_of_rank_zero(_: &[u32], _: u32, _: u32, _: u32) -> u32 {
-        0
-    }
-
     #[inline]
     fn row_voxel(ranks: &[u32], edge: u32, stride: u32, plane: u32) -> u32 {
         let (a, b) = V3::edge_pixels(edge, stride, plane);
@@ -126,6 +125,36 @@ impl T3 {
     }
 }
 
+impl T3 {
+    /// The T-edges anchored below `anchors`, as `rank << 32 | key` ascending (a counting sort
+    /// by rank: the keys are met in order).
+    fn edges_in_order(ranks: &[u32], stride: u32, plane: u32, anchors: usize) -> Vec<u64> {
+        let keys = 3 * anchors as u32;
+        let rank_of = |edge: u32| T3::row_rank(ranks, edge, stride, plane);
+        let top = ranks.iter().copied().filter(|&r| r != PADDING).max().unwrap_or(0) as usize;
+        let mut starts = vec![0usize; top + 2];
+        for edge in 0..keys {
+            let rank = rank_of(edge);
+            if rank != PADDING {
+                starts[rank as usize + 1] += 1;
+            }
+        }
+        for r in 1..starts.len() {
+            starts[r] += starts[r - 1];
+        }
+        let mut out = vec![0u64; starts[top + 1]];
+        for edge in 0..keys {
+            let rank = rank_of(edge);
+            if rank != PADDING {
+                let slot = &mut starts[rank as usize];
+                out[*slot] = (rank as u64) << 32 | edge as u64;
+                *slot += 1;
+            }
+        }
+        out
+    }
+}
+
 impl VolumeGeometry for T3 {
     #[inline]
     fn square_rows(wall: u32, stride: u32, plane: u32) -> [u32; 4] {
@@ -158,13 +187,27 @@ impl VolumeGeometry for T3 {
         T3::edge_voxels(edge, stride, plane).into_iter().map(|v| ranks[v as usize]).min().unwrap_or(PADDING)
     }
 
-    fn merging_rows_of_rank_zero(ranks: &[u32], stride: u32, plane: u32, components: u32) -> u32 {
-        // A T-vertex is anchored at the smallest of the 2x2x2 voxels around it.
-        let (s, z) = (stride as usize, plane as usize);
-        let anchors = ranks.len().saturating_sub(z + s + 1);
-        let corners = [0, 1, s, s + 1, z, z + 1, z + s, z + s + 1];
-        let vertices = (0..anchors).filter(|&q| corners.iter().any(|&o| ranks[q + o] == 0)).count() as u32;
-        vertices - components
+    fn sweep_cycle_rows(f: &Filtration, uf: &mut UnionFind, rows: &mut KeySet) {
+        let (ranks, stride, plane) = (&f.ranks, f.stride(), f.plane());
+        let anchors = ranks.len().saturating_sub((plane + stride + 1) as usize);
+        let edges = T3::edges_in_order(ranks, stride, plane, anchors);
+        // A T-vertex is keyed by the smallest of the 2x2x2 voxels around it; an edge bounded
+        // across axes a, b runs along the third, d, from the vertex at q - od to the one at q.
+        uf.reset_singletons(anchors);
+        rows.reset(3 * ranks.len());
+        for (k, &edge) in edges.iter().enumerate() {
+            if k % super::STOP_CHECK_CELLS == 0 && f.stopped() {
+                return;
+            }
+            let key = edge as u32;
+            let (q, (a, b)) = (key / 3, T3::edge_axes(key % 3));
+            let (lower, upper) = (uf.find(q - V3::offset(3 - a - b, stride, plane)), uf.find(q));
+            if lower == upper {
+                rows.insert(key);
+            } else {
+                uf.union_ascending(lower, upper);
+            }
+        }
     }
 
     #[inline]
