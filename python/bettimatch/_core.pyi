@@ -49,6 +49,7 @@ __all__ = [
     "barcode_batch",
     "matching_batch",
     "mask_matching_counts",
+    "volume_betti_numbers",
     "loss_pairs",
     "skeletonize_batch",
     "diagram_matching_pairs",
@@ -84,6 +85,15 @@ def matching_batch(
 ) -> list[_MatchingRaw]:
     """Betti matchings of two equal-length lists of 2D images or 3D volumes of pairwise equal
     shapes."""
+
+def volume_betti_numbers(
+    masks: list[_Image],
+    connectivity: int,
+    num_threads: int | None,
+) -> npt.NDArray[np.int64]:
+    """Betti numbers (beta0, beta1, beta2) of 3D binary masks (nonzero = foreground) by labelling
+    and the Euler characteristic: an (N, 3) int64 array, one row per mask."""
+    ...
 
 def mask_matching_counts(
     preds: list[_Image],

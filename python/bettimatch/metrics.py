@@ -157,6 +157,17 @@ def _matching_error(counts: np.ndarray) -> np.ndarray:
     return err
 
 
+def _betti_numbers(
+    preds: List[np.ndarray], targets: List[np.ndarray], connectivity: int, num_threads: Optional[int]
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(N, dims) Betti numbers of each side. Volumes by labelling and the Euler characteristic
+    (no matching needed); images from the 2D mask counts, which are labelling too."""
+    if preds and preds[0].ndim == 3:
+        both = _core.volume_betti_numbers(list(preds) + list(targets), connectivity, num_threads)
+        return both[: len(preds)], both[len(preds) :]
+    return _betti(_counts(preds, targets, connectivity, num_threads))
+
+
 def _betti(counts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """(N, dims) Betti numbers of the predictions and of the targets."""
     _, _, finite_pred, finite_target, pred_nonempty, target_nonempty = _count_fields(counts)
@@ -286,7 +297,7 @@ def betti_number_error(
     an int64 array with one entry per k.
     """
     p, t = _mask_pair(pred, target, threshold, volumes=True)
-    bp, bt = _betti(_counts([p], [t], check_connectivity(connectivity, p.ndim), 1))
+    bp, bt = _betti_numbers([p], [t], check_connectivity(connectivity, p.ndim), 1)
     err = np.abs(bp - bt)[0]
     return err if per_dimension else int(err.sum())
 
@@ -475,7 +486,8 @@ def compute_betti_number_error(
     """Betti number error ``|beta_k(pred) - beta_k(target)|`` per image and class, shaped and
     called like :func:`compute_betti_matching_error`. Never NaN."""
     p, t = _class_masks(y_pred, y, include_background, num_classes, threshold, spatial_dims)
-    bp, bt = _betti(_multiclass_counts(p, t, connectivity, num_threads))
+    conn = check_connectivity(connectivity, p.ndim - 2)
+    bp, bt = _betti_numbers(_flat(p), _flat(t), conn, check_num_threads(num_threads))
     err = np.abs(bp - bt).astype(np.float64).reshape(p.shape[0], p.shape[1], -1)
     return err if per_dimension else err.sum(axis=-1)
 

@@ -28,6 +28,7 @@ pub mod skeleton;
 mod test_rng;
 pub mod two_level;
 pub mod union_find;
+pub mod volume_betti;
 pub mod volume_matching;
 #[cfg(test)]
 mod volume_tests;
