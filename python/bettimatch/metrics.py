@@ -54,12 +54,13 @@ Conventions (the same everywhere in this module):
   reference code. It sweeps the six face directions in turn, collects the border voxels whose
   deletion keeps the Euler characteristic and the local 26-connectivity (and that are not curve
   ends), then re-checks them one by one; that re-check, as in skimage, tests only the
-  connectivity, so parts whose thickness is even in every direction (a 2x2 or 4x4 tube, a
-  2-voxel-thick wall) can thin to nothing (scikit-image issue #3757): a mask whose skeleton
+  connectivity, so some parts of even thickness thin to nothing (bars of 2x2, 2x4 or 4x4 voxels
+  cross-section, cubes of even side; scikit-image issue #3757): a mask whose skeleton
   vanishes entirely stands in for it, as above, but a vanished part of a larger mask is lost to
   clDice. ``thinning="lee-topological"`` re-checks every condition, so each deletion removes a
-  simple voxel and the skeleton keeps every component, tunnel and cavity of the mask (it equals
-  skimage wherever skimage deletes only simple voxels). Both also take 2D images, read as volumes
+  simple voxel and the skeleton keeps every component, tunnel and cavity of the mask (it differs
+  from ``"lee"`` only where skimage's re-check deletes a voxel that has become a curve end or
+  non-simple during the sweep). Both also take 2D images, read as volumes
   of depth 1 (``"lee"`` then equals ``skimage.morphology.skeletonize(image, method="lee")``);
   ``"guo-hall"`` and ``"zhang-suen"`` are 2D only.
 """

@@ -19,8 +19,8 @@
 //!
 //! skimage (like ImageJ's Skeletonize3D and ITK's BinaryThinningImageFilter3D) re-checks only
 //! that the foreground neighbours are one connected set *or none*, so the last voxels of a part
-//! can go too: a box whose sides are all even (2x2x2, 4x4x9, a 2x2 or 4x4 tube) thins to nothing
-//! (scikit-image issue #3757). [`Recheck::Connectivity`] reproduces that, voxel for voxel;
+//! can go too: bars of 2x2, 2x4 or 4x4 voxels cross-section and cubes of even side thin to
+//! nothing (scikit-image issue #3757). [`Recheck::Connectivity`] reproduces that, voxel for voxel;
 //! [`Recheck::Full`] re-checks the whole condition of step 1, so that each deletion removes a
 //! simple point of the current volume and the thinning keeps every component, tunnel and cavity.
 //!
@@ -408,8 +408,8 @@ mod tests {
     #[test]
     fn an_even_box_vanishes_unless_rechecked_in_full() {
         // skimage's rule: the last two voxels of a 2x2x2 block each have at most one neighbour
-        // left when re-checked, and go (scikit-image issue #3757).
-        for (d, r, c) in [(2, 2, 2), (4, 4, 4), (4, 4, 9), (2, 2, 7)] {
+        // left when re-checked, and go (scikit-image issue #3757); bars of even cross-section too.
+        for (d, r, c) in [(2, 2, 2), (4, 4, 4), (4, 4, 9), (2, 2, 7), (2, 4, 13)] {
             let (block, s) = volume(d + 2, r + 2, c + 2, |z, y, x| {
                 (1..=d).contains(&z) && (1..=r).contains(&y) && (1..=c).contains(&x)
             });
@@ -468,7 +468,7 @@ mod tests {
             // A closed surface around the cavity, one voxel thick: far fewer voxels than the walls.
             assert!(skeleton.iter().filter(|&&v| v).count() * 2 < shell.iter().filter(|&&v| v).count());
         }
-        // Walls two voxels thick: skimage's rule erases the shell, the full re-check keeps it.
+        // Walls two voxels thick.
         let (thin, s) = volume(8, 8, 8, |z, y, x| !((2..6).contains(&z) && (2..6).contains(&y) && (2..6).contains(&x)));
         assert_eq!(betti(&lee_thinning(&thin, s, Recheck::Full).unwrap(), s), [1, 0, 1]);
     }
