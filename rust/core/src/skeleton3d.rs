@@ -78,8 +78,8 @@ pub struct LeeWorkspace {
 
 /// Index steps in the padded volume.
 struct Steps {
-    /// To each of the 26 neighbours, in the bit order of the neighbourhood code.
-    neighbours: [isize; 26],
+    /// To the first voxel of each row of the 3x3x3 neighbourhood, in the order of the code.
+    rows: [isize; 9],
     /// To the 6 face neighbours.
     faces: [isize; 6],
     /// The sweep directions in their order.
@@ -91,13 +91,13 @@ struct Steps {
 impl Steps {
     fn new(depth: usize, width: usize, plane: usize) -> Self {
         let (w, pl) = (width as isize, plane as isize);
-        let mut neighbours = [0; 26];
-        for (k, step) in neighbours.iter_mut().enumerate() {
-            let [dz, dy, dx] = crate::skeleton3d_cube::offset_of(k);
-            *step = dz as isize * pl + dy as isize * w + dx as isize;
+        let mut rows = [0; 9];
+        for (i, step) in rows.iter_mut().enumerate() {
+            let (dz, dy) = (i as isize / 3 - 1, i as isize % 3 - 1);
+            *step = dz * pl + dy * w - 1;
         }
         Steps {
-            neighbours,
+            rows,
             faces: [-pl, pl, -w, w, -1, 1],
             sweeps: [-w, w, 1, -1, pl, -pl],
             sweep_count: if depth == 1 { 4 } else { 6 },
@@ -178,12 +178,15 @@ impl LeeWorkspace {
         }
     }
 
+    /// The neighbourhood code of `v`, read as nine rows of three voxels.
     fn code_at(&self, v: usize, steps: &Steps) -> u32 {
-        let mut code = 0;
-        for (k, &s) in steps.neighbours.iter().enumerate() {
-            code |= (self.padded[v.wrapping_add_signed(s)] as u32) << k;
+        let mut block = 0;
+        for (i, &start) in steps.rows.iter().enumerate() {
+            let at = v.wrapping_add_signed(start);
+            let row = &self.padded[at..at + 3];
+            block |= (row[0] as u32 | (row[1] as u32) << 1 | (row[2] as u32) << 2) << (3 * i);
         }
-        code
+        crate::skeleton3d_cube::from_block(block)
     }
 
     /// One sweep over the border points of `direction`; whether it deleted anything.

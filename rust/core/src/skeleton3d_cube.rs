@@ -6,10 +6,11 @@
 //!
 //! Bit `k` of a code is the neighbour at offset `(dz, dy, dx)` with
 //! `n = 9 (dz + 1) + 3 (dy + 1) + (dx + 1)`, `k = n` for `n < 13` and `k = n - 1` past the centre
-//! (`n = 13`), which has no bit.
+//! (`n = 13`), which has no bit. A *block* is the whole 3x3x3 neighbourhood, bit `n` for every
+//! `n`: the layout in which a box dilation is three shifts.
 
 /// Bit index of the neighbour at `(dz, dy, dx)`, each in `-1..=1`, not all zero.
-pub const fn bit_of(dz: i32, dy: i32, dx: i32) -> usize {
+const fn bit_of(dz: i32, dy: i32, dx: i32) -> usize {
     let n = (9 * (dz + 1) + 3 * (dy + 1) + (dx + 1)) as usize;
     if n < 13 {
         n
@@ -19,7 +20,7 @@ pub const fn bit_of(dz: i32, dy: i32, dx: i32) -> usize {
 }
 
 /// The offset `(dz, dy, dx)` of bit `k` (`k < 26`).
-pub const fn offset_of(k: usize) -> [i32; 3] {
+const fn offset_of(k: usize) -> [i32; 3] {
     let n = if k < 13 { k } else { k + 1 } as i32;
     [n / 9 - 1, (n / 3) % 3 - 1, n % 3 - 1]
 }
@@ -94,31 +95,31 @@ pub const FACES: u32 = 1 << bit_of(-1, 0, 0)
     | 1 << bit_of(0, 0, -1)
     | 1 << bit_of(0, 0, 1);
 
-/// For each neighbour, the neighbours 26-adjacent to it (the centre left out).
-const ADJACENT: [u32; 26] = {
-    let mut out = [0; 26];
-    let mut k = 0;
-    while k < 26 {
-        let o = offset_of(k);
-        let mut allowed = [0; 3];
-        let mut axis = 0;
-        while axis < 3 {
-            // Offsets within one step of o[axis], inside -1..=1.
-            let mut d = -1;
-            while d <= 1 {
-                let diff = d - o[axis];
-                if diff >= -1 && diff <= 1 {
-                    allowed[axis] |= 1 << (d + 1);
-                }
-                d += 1;
-            }
-            axis += 1;
-        }
-        out[k] = cells_sharing(allowed) & !(1 << k);
-        k += 1;
-    }
-    out
-};
+/// A code spread to the whole 3x3x3 block, bit `n` for `n` as in the module doc; the centre bit
+/// (13) stays clear.
+const fn as_block(code: u32) -> u32 {
+    (code & 0x1FFF) | (code >> 13) << 14
+}
+
+/// The code of a 3x3x3 block (bit `n` as in the module doc, the centre ignored).
+pub const fn from_block(block: u32) -> u32 {
+    (block & 0x1FFF) | (block >> 14) << 13
+}
+
+/// Block positions in the first and last column (`dx = -1`, `dx = 1`) and row (`dy = -1`, `dy = 1`).
+const FIRST_COLUMN: u32 = 0o1111111111 & BLOCK;
+const LAST_COLUMN: u32 = FIRST_COLUMN << 2;
+const FIRST_ROW: u32 = (0b111 * 0o1001001) & BLOCK;
+const LAST_ROW: u32 = FIRST_ROW << 6;
+const BLOCK: u32 = (1 << 27) - 1;
+
+/// The block positions within one step (in every axis) of a position in `set`: a 3x3x3 box
+/// dilation, one axis at a time.
+const fn dilate(set: u32) -> u32 {
+    let x = set | (set & !LAST_COLUMN) << 1 | (set & !FIRST_COLUMN) >> 1;
+    let y = x | (x & !LAST_ROW) << 3 | (x & !FIRST_ROW) >> 3;
+    (y | y << 9 | y >> 9) & BLOCK
+}
 
 /// The voxel has exactly one foreground neighbour: the end of a curve, which thinning keeps.
 pub fn is_end_point(code: u32) -> bool {
@@ -141,19 +142,17 @@ pub fn keeps_euler_characteristic(code: u32) -> bool {
 /// The foreground neighbours form one 26-connected set inside the neighbourhood (the centre left
 /// out), or there are none: deleting the centre splits no component locally.
 pub fn neighbours_connected(code: u32) -> bool {
-    if code == 0 {
-        return true;
+    let block = as_block(code);
+    // Grow from one neighbour through the others (never through the centre: it is not in
+    // `block`).
+    let mut reached = block & block.wrapping_neg();
+    loop {
+        let grown = dilate(reached) & block;
+        if grown == reached {
+            return reached == block;
+        }
+        reached = grown;
     }
-    let mut reached = code & code.wrapping_neg();
-    let mut frontier = reached;
-    while frontier != 0 {
-        let k = frontier.trailing_zeros() as usize;
-        frontier &= frontier - 1;
-        let new = ADJACENT[k] & code & !reached;
-        reached |= new;
-        frontier |= new;
-    }
-    reached == code
 }
 
 #[cfg(test)]
@@ -186,13 +185,21 @@ mod tests {
             let touching = CORNERS.iter().filter(|&&m| m >> k & 1 == 1).count();
             assert_eq!(touching, 1 << (3 - nonzero), "neighbour {k}");
         }
-        // 26-adjacency inside the cube, counted directly.
-        for (k, adjacent) in ADJACENT.iter().enumerate() {
-            let o = offset_of(k);
-            let expect = (0..26)
-                .filter(|&j| j != k && (0..3).all(|a| (offset_of(j)[a] - o[a]).abs() <= 1))
-                .count();
-            assert_eq!(adjacent.count_ones() as usize, expect);
+        // The dilation of one block position is the box around it, clipped to the block.
+        for n in 0..27u32 {
+            let (z, y, x) = ((n / 9) as i32, (n / 3 % 3) as i32, (n % 3) as i32);
+            let expect = (0..27u32)
+                .filter(|&m| {
+                    let (a, b, c) = ((m / 9) as i32, (m / 3 % 3) as i32, (m % 3) as i32);
+                    (a - z).abs() <= 1 && (b - y).abs() <= 1 && (c - x).abs() <= 1
+                })
+                .fold(0, |set, m| set | 1 << m);
+            assert_eq!(dilate(1 << n), expect, "position {n}");
+        }
+        assert_eq!(as_block((1 << 26) - 1), BLOCK & !(1 << 13));
+        for code in sample_codes() {
+            assert_eq!(from_block(as_block(code)), code);
+            assert_eq!(from_block(as_block(code) | 1 << 13), code);
         }
     }
 
