@@ -127,8 +127,10 @@ def skeletonize_batch(
     method: str,
     num_threads: int | None,
 ) -> list[npt.NDArray[np.bool_]]:
-    """Skeletons of a list of 2D masks (nonzero = foreground) as bool arrays of the same shapes.
-    method: "guo-hall" or "zhang-suen".
+    """Skeletons of a list of 2D masks or 3D volumes (nonzero = foreground) as bool arrays of the
+    same shapes. method: "guo-hall" or "zhang-suen" (2D only), "lee" (Lee, Kashyap & Chu 1994,
+    equal to skimage.morphology.skeletonize on volumes) or "lee-topological" (the same sweeps,
+    every deletion re-checked in full: topology preserving), 2D or 3D.
     """
 
 def diagram_matching_pairs(

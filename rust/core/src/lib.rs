@@ -24,6 +24,8 @@ pub mod persistence;
 pub mod reduction;
 pub mod run_components;
 pub mod skeleton;
+pub mod skeleton3d;
+mod skeleton3d_cube;
 #[cfg(test)]
 mod test_rng;
 pub mod two_level;
