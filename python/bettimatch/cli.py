@@ -119,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
             "slice); default: 2D or 3D by the rules above"
         ),
     )
-    ev.add_argument("--thinning", choices=("guo-hall", "zhang-suen"), default="guo-hall", help="skeletonization for clDice (default guo-hall)")
+    ev.add_argument(
+        "--thinning", choices=("guo-hall", "zhang-suen", "lee", "lee-topological"), default=None,
+        help="skeletonization for clDice: guo-hall (default for 2D images), zhang-suen, lee (default for volumes; "
+        "skimage's 3D skeletonize) or lee-topological (volumes: keeps every component, tunnel and cavity)",
+    )
     ev.add_argument("--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None, help="threads (default: all cores)")
     ev.add_argument(
         "--max-voxels", type=_positive_int, default=DEFAULT_MAX_VOXELS, metavar="N",
@@ -416,11 +420,12 @@ class _Loaded:
 
 @dataclass(frozen=True)
 class _Space:
-    """What a run evaluates: 2D images or 3D volumes, with which connectivity, and whether clDice
-    can be computed (volumes need a 3D skeleton)."""
+    """What a run evaluates: 2D images or 3D volumes, with which connectivity and thinning, and
+    whether clDice can be computed (volumes need a 3D skeleton)."""
 
     spatial_dims: int
     connectivity: int
+    thinning: str
     cldice: bool = True
 
 
@@ -495,9 +500,9 @@ class _Run:
         a, space = self.args, self.space
         if space.spatial_dims == 3:
             return volume_mask_metrics(preds, targets, connectivity=space.connectivity, num_threads=a.jobs,
-                                       thinning=a.thinning, cldice=space.cldice)
+                                       thinning=space.thinning, cldice=space.cldice)
         return metrics.mask_metrics(preds, targets, connectivity=space.connectivity, num_threads=a.jobs,
-                                    thinning=a.thinning)
+                                    thinning=space.thinning)
 
     def _compute(self, chunk: List[_Loaded]) -> None:
         a = self.args
@@ -585,15 +590,18 @@ def _space_of_run(args, spatial_dims: int) -> _Space:
     if spatial_dims == 2:
         if args.connectivity in (6, 26):
             raise UsageError(f"--connectivity {args.connectivity} is for volumes; 2D images take 4 or 8")
-        return _Space(2, args.connectivity or 4)
+        return _Space(2, args.connectivity or 4, args.thinning or "guo-hall")
     if args.connectivity in (4, 8):
         raise UsageError(f"--connectivity {args.connectivity} is for 2D images; volumes take 6 or 26")
+    if args.thinning in ("guo-hall", "zhang-suen"):
+        raise UsageError(f"--thinning {args.thinning} is for 2D images; volumes take lee (the default) or lee-topological")
     from ._volume_metrics import volume_skeletons_available
 
-    cldice = volume_skeletons_available(args.thinning)
+    thinning = args.thinning or "lee"
+    cldice = volume_skeletons_available(thinning)
     if not cldice:
-        _say("warning: clDice of volumes is not available yet (no 3D skeletonization): the cldice column is nan")
-    return _Space(3, args.connectivity or 6, cldice)
+        _say("warning: clDice of volumes is not available (no 3D skeletonization): the cldice column is nan")
+    return _Space(3, args.connectivity or 6, thinning, cldice)
 
 
 def _check_partners(pred: Path, gt: Path, p: np.ndarray, g: np.ndarray, headers: Dict[Path, Optional[Header]],
@@ -736,7 +744,7 @@ def _evaluate(args) -> int:
             "spatial_dims": space.spatial_dims,
             "connectivity": space.connectivity,
             "threshold": args.threshold,
-            "thinning": args.thinning,
+            "thinning": space.thinning,
             **summary,
         }
         outputs.append((json_target, json_text(report)))
