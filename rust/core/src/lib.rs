@@ -15,6 +15,8 @@ pub mod key_set;
 pub mod masks;
 pub mod matching;
 #[cfg(test)]
+mod matching_oracle_t3_tests;
+#[cfg(test)]
 mod matching_oracle_tests;
 pub mod middle;
 #[cfg(test)]
