@@ -24,8 +24,9 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from . import __version__
-from ._io import DEFAULT_MAX_VOXELS, InputFileError, Listing, list_cases, load_masks, printable
-from ._summary import csv_text, format_table, json_text, rows_for_case, summarize, write_file_atomically
+from ._io import DEFAULT_MAX_VOXELS, InputFileError, Listing, list_cases, printable
+from ._summary import csv_text, format_table, json_text, summarize, write_file_atomically
+from .evaluation import Options, Pair, PlotHook, describe, evaluate_in_process, pair_cases
 
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
@@ -155,15 +156,6 @@ def _show(text: str, stream) -> None:
     except (UnicodeEncodeError, LookupError):
         text = text.replace("±", "+/-").encode(encoding, "replace").decode(encoding)
     print(text, file=stream)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, InputFileError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory (lower --max-voxels to refuse such files before reading them)"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _names(paths: List[Path], limit: int = 5) -> str:
@@ -380,26 +372,14 @@ def _progress(total: int, quiet: bool) -> Iterator:
             bar.close()
 
 
-@dataclass
-class _Loaded:
-    case: str
-    pred: Path
-    gt: Path
-    p: np.ndarray  # (C, H, W) boolean masks
-    g: np.ndarray
-
-
 class _Run:
-    """The cases of one `evaluate` run: loads them in memory-bounded chunks, computes the metrics,
-    and records bad cases (or stops at the first one without --skip-errors)."""
+    """The cases of one `evaluate` run: gathers the rows, shows progress, and records bad cases
+    (or stops at the first one without --skip-errors)."""
 
-    def __init__(self, args, classes: List[int], plt, plot_folder: Optional[Path]):
+    def __init__(self, args, options: Options, plot: Optional[PlotHook]):
         self.args = args
-        self.classes = classes
-        self.plt = plt
-        self.plot_folder = plot_folder
-        threads = args.jobs or os.cpu_count() or 1
-        self.chunk_cases = max(8, 4 * threads)
+        self.options = options
+        self.plot = plot
         self.rows: List[dict] = []
         self.skipped: List[dict] = []
         self.bar = None
@@ -419,83 +399,15 @@ class _Run:
         if self.bar is not None:
             self.bar.update(1)
 
-    def _load(self, case: str, pred: Path, gt: Path) -> Optional[_Loaded]:
-        a = self.args
-        try:
-            p = load_masks(pred, a.num_classes, a.threshold, a.max_voxels)
-            g = load_masks(gt, a.num_classes, a.threshold, a.max_voxels)
-            if p.shape != g.shape:
-                raise InputFileError(
-                    f"shape mismatch: prediction {pred} is {p.shape[1:]} but ground truth {gt} is {g.shape[1:]}"
-                )
-        except Exception as exc:  # every failure of one case is that case's error, never a traceback
-            self.bad(case, _describe(exc))
-            return None
-        return _Loaded(case, pred, gt, p, g)
-
-    def run(self, pairs: List[Tuple[str, Path, Path]]) -> None:
+    def run(self, pairs: List[Pair]) -> None:
         with _progress(len(pairs), self.args.quiet) as bar:
             self.bar = bar
-            chunk: List[_Loaded] = []
-            voxels = 0
-            for case, pred, gt in pairs:
-                loaded = self._load(case, pred, gt)
-                if loaded is None:
+            for result in evaluate_in_process(pairs, self.options, self.plot):
+                if result.error is not None:
+                    self.bad(result.case, result.error)
                     continue
-                chunk.append(loaded)
-                voxels += loaded.p.size + loaded.g.size
-                # A chunk ends at a number of cases (to feed the threads) or at the voxel budget
-                # (so that many large cases are never held at once).
-                if len(chunk) >= self.chunk_cases or voxels >= self.args.max_voxels:
-                    self._compute(chunk)
-                    chunk, voxels = [], 0
-            if chunk:
-                self._compute(chunk)
-
-    def _compute(self, chunk: List[_Loaded]) -> None:
-        from .metrics import mask_metrics
-
-        a = self.args
-        try:
-            metrics = mask_metrics(
-                [x.p[c] for x in chunk for c in self.classes],
-                [x.g[c] for x in chunk for c in self.classes],
-                connectivity=a.connectivity, num_threads=a.jobs, thinning=a.thinning,
-            )
-        except Exception as exc:
-            if len(chunk) > 1:  # find the case that fails by computing them one at a time
-                for one in chunk:
-                    self._compute([one])
-                return
-            x = chunk[0]
-            self.bad(x.case, f"computing the metrics of {x.pred} and {x.gt} failed ({_describe(exc)})")
-            return
-        for k, x in enumerate(chunk):
-            case_rows = rows_for_case(x.case, self.classes, metrics, k * len(self.classes))
-            if self.plt is not None:
-                try:
-                    _plot_case(self.plt, x.case, x.p, x.g, self.classes, a, self.plot_folder)
-                except Exception as exc:
-                    self.bad(x.case, f"drawing the plot failed ({_describe(exc)})")
-                    continue
-            self.rows.extend(case_rows)
-            self._advance()
-
-
-def _pair_cases(preds: Listing, gts: Listing, args) -> Tuple[List[Tuple[str, Path, Path]], List[Tuple[str, str]]]:
-    """(case, prediction, ground truth) of the cases found in both folders, and the problems of the
-    others (a bad file, or a file without a partner)."""
-    problems = []
-    for case in sorted(set(preds.cases) | set(gts.cases) | set(preds.bad) | set(gts.bad)):
-        reasons = [listing.bad[case] for listing in (preds, gts) if case in listing.bad]
-        if reasons:
-            problems.append((case, "; ".join(reasons)))
-        elif case not in gts.cases:
-            problems.append((case, f"no ground truth for prediction {preds.cases[case]} in {args.gt_dir}"))
-        elif case not in preds.cases:
-            problems.append((case, f"no prediction for ground truth {gts.cases[case]} in {args.pred_dir}"))
-    pairs = [(case, preds.cases[case], gts.cases[case]) for case in sorted(set(preds.cases) & set(gts.cases))]
-    return pairs, problems
+                self.rows.extend(result.rows)
+                self._advance()
 
 
 def _check_outputs(
@@ -544,7 +456,7 @@ def _evaluate(args) -> int:
     except InputFileError as exc:
         _say(f"error: {exc}")
         return EXIT_BAD_INPUT
-    pairs, problems = _pair_cases(preds, gts, args)
+    pairs, problems = pair_cases(preds, gts, args.pred_dir, args.gt_dir)
     csv_target, json_target, plots = _check_outputs(args, preds, gts, [case for case, _, _ in pairs])
     stdout_carries_data = any(t is not None and t.path is None for t in (csv_target, json_target))
 
@@ -564,7 +476,15 @@ def _evaluate(args) -> int:
         except OSError as exc:
             raise UsageError(f"--plots {args.plots}: cannot create the folder ({exc.strerror})") from None
 
-    run = _Run(args, classes, plt, plots)
+    options = Options(
+        num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold,
+        connectivity=args.connectivity, thinning=args.thinning, max_voxels=args.max_voxels, num_threads=args.jobs,
+    )
+    plot = None
+    if plt is not None:
+        def plot(case: str, p: np.ndarray, g: np.ndarray) -> None:
+            _plot_case(plt, case, p, g, classes, args, plots)
+    run = _Run(args, options, plot)
     run.skipped.extend({"case": printable(case), "error": printable(message)} for case, message in problems)
     run.run(pairs)
     if not run.rows:
