@@ -24,9 +24,20 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from . import __version__
-from ._io import DEFAULT_MAX_VOXELS, InputFileError, Listing, list_cases, printable
+from ._io import DEFAULT_MAX_VOXELS, InputFileError, Listing, printable
 from ._summary import csv_text, format_table, json_text, summarize, write_file_atomically
-from .evaluation import Options, Pair, PlotHook, describe, evaluate_in_process, pair_cases
+from ._dask import SchedulerError, connect, local_workers, require_distributed
+from ._nnunet import OTHER_ENDING
+from .evaluation import (
+    Options,
+    Pair,
+    PlotHook,
+    ResultsFile,
+    ResumeError,
+    evaluate_cases,
+    find_cases,
+    partial_path,
+)
 
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
@@ -96,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("pred_dir", type=Path, metavar="PRED_DIR", help="folder of predictions")
     ev.add_argument("gt_dir", type=Path, metavar="GT_DIR", help="folder of ground truths")
     ev.add_argument(
-        "--num-classes", type=_bounded_int(1, MAX_CLASSES), required=True,
-        help=f"number of classes, background (0) included (at most {MAX_CLASSES})",
+        "--num-classes", type=_bounded_int(1, MAX_CLASSES), default=None,
+        help=f"number of classes, background (0) included (at most {MAX_CLASSES}); required unless --nnunet",
     )
     ev.add_argument("--include-background", action="store_true", help="also evaluate class 0")
     ev.add_argument("--threshold", type=_finite_float, default=0.5, help="likelihoods above this are foreground (default 0.5)")
@@ -117,8 +128,39 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", type=Path, default=None, dest="json_path", metavar="JSON", help="JSON file with the summary ('-' for stdout)")
     ev.add_argument("--plots", type=Path, default=None, metavar="DIR", help="save one PNG of the matching per case here")
     ev.add_argument("--skip-errors", action="store_true", help="report bad cases and go on with the others")
+    ev.add_argument(
+        "--resume", action="store_true",
+        help=(
+            "continue an interrupted run: the cases complete in OUT.partial (or OUT) are kept and only "
+            "the others are computed (needs --out FILE; the rows are streamed to OUT.partial while a "
+            "run goes, and OUT is written sorted by case and class at its end)"
+        ),
+    )
+    ev.add_argument(
+        "--nnunet", action="store_true",
+        help=(
+            "nnU-Net folders: predictions CASE.nii.gz (or dataset.json's file_ending), ground truths "
+            "labelsTr/labelsTs; dataset.json (found next to the folders, or --dataset-json) gives the "
+            "classes and their names; ground truths without a prediction (other folds) are left out"
+        ),
+    )
+    ev.add_argument("--dataset-json", type=Path, default=None, metavar="FILE", help="nnU-Net's dataset.json (with --nnunet)")
+    cluster = ev.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help=(
+            "run each case as a task on a Dask cluster (pip install 'bettimatch[dask]'): the address "
+            "of its scheduler (tcp://host:8786), or local[:N] for N worker processes on this machine; "
+            "workers read the files themselves (paths on a shared file system)"
+        ),
+    )
+    cluster.add_argument("--scheduler-file", type=Path, default=None, metavar="FILE", help="the Dask scheduler's file (as dask-jobqueue or dask-mpi write it)")
+    ev.add_argument(
+        "--retries", type=_bounded_int(0, 100), default=2,
+        help="with --scheduler: tries again a case that failed, up to this many times (default 2)",
+    )
     ev.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary table")
-    ev.set_defaults(func=evaluate)
+    ev.set_defaults(func=evaluate, subparser=ev)
     return parser
 
 
@@ -128,6 +170,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "evaluate" and args.num_classes is None and not args.nnunet:
+        args.subparser.error("the following arguments are required: --num-classes (unless --nnunet)")
     try:
         return args.func(args)
     except BrokenPipeError:
@@ -168,6 +212,7 @@ _IGNORED_WHAT = {
     "folder": "folder(s)",
     "unsupported type": "file(s) of unsupported type",
     "broken symbolic link": "broken symbolic link(s)",
+    OTHER_ENDING: "file(s) of another file ending",
 }
 
 
@@ -373,14 +418,15 @@ def _progress(total: int, quiet: bool) -> Iterator:
 
 
 class _Run:
-    """The cases of one `evaluate` run: gathers the rows, shows progress, and records bad cases
-    (or stops at the first one without --skip-errors)."""
+    """The cases of one `evaluate` run: gathers the rows (streaming them to the results file),
+    shows progress, and records bad cases (or stops at the first one without --skip-errors)."""
 
-    def __init__(self, args, options: Options, plot: Optional[PlotHook]):
+    def __init__(self, args, options: Options, plot: Optional[PlotHook], results: Optional[ResultsFile]):
         self.args = args
         self.options = options
         self.plot = plot
-        self.rows: List[dict] = []
+        self.results = results
+        self.rows_of: Dict[str, List[dict]] = dict(results.done) if results is not None else {}
         self.skipped: List[dict] = []
         self.bar = None
 
@@ -399,15 +445,22 @@ class _Run:
         if self.bar is not None:
             self.bar.update(1)
 
-    def run(self, pairs: List[Pair]) -> None:
-        with _progress(len(pairs), self.args.quiet) as bar:
+    def run(self, pairs: List[Pair], client) -> None:
+        cases = evaluate_cases(pairs, self.options, client=client, retries=self.args.retries, plot=self.plot)
+        with _progress(len(pairs), self.args.quiet) as bar, contextlib.closing(iter(cases)) as results:
             self.bar = bar
-            for result in evaluate_in_process(pairs, self.options, self.plot):
+            for result in results:
                 if result.error is not None:
                     self.bad(result.case, result.error)
                     continue
-                self.rows.extend(result.rows)
+                rows = result.rows
+                if self.results is not None:
+                    rows = self.results.add(result.case, rows)
+                self.rows_of[result.case] = rows
                 self._advance()
+
+    def rows(self, order: List[str]) -> List[dict]:
+        return [row for case in order if case in self.rows_of for row in self.rows_of[case]]
 
 
 def _check_outputs(
@@ -422,6 +475,9 @@ def _check_outputs(
     if args.plots is not None:
         plots, plot_files = _check_plots(args.plots, cases, inputs)
     targets = [t for t in (csv_target, json_target) if t is not None]
+    if csv_target is not None and csv_target.path is not None and csv_target.replace:
+        # The rows are streamed to OUT.partial while the run goes: it obeys the same rules.
+        targets.append(_check_output_file("--out (its .partial file)", partial_path(args.out), inputs))
     _check_distinct(targets, plots, plot_files)
     return csv_target, json_target, plots
 
@@ -436,10 +492,76 @@ def evaluate(args) -> int:
         return stop.code
 
 
-def _evaluate(args) -> int:
+def _class_options(args, dataset) -> List[int]:
+    """The classes to evaluate; with --nnunet, --num-classes defaults to dataset.json's labels."""
+    if dataset is not None:
+        if args.num_classes is None:
+            args.num_classes = dataset.num_classes
+        elif args.num_classes != dataset.num_classes:
+            raise UsageError(f"--num-classes {args.num_classes}, but {dataset.path} has {dataset.num_classes} labels")
+    elif args.num_classes is None:
+        raise UsageError("--num-classes is required (unless --nnunet, which reads the classes from dataset.json)")
     classes = list(range(0 if args.include_background else 1, args.num_classes))
     if not classes:
         raise UsageError("--num-classes 1 leaves no foreground class to evaluate (add --include-background)")
+    return classes
+
+
+def _check_cluster_options(args) -> None:
+    on_cluster = args.scheduler is not None or args.scheduler_file is not None
+    if on_cluster and args.plots is not None:
+        raise UsageError("--plots draws in this process: leave out --scheduler (or draw the plots in a second run)")
+    if args.dataset_json is not None and not args.nnunet:
+        raise UsageError("--dataset-json is read with --nnunet only")
+    if args.scheduler is not None:
+        try:
+            local_workers(args.scheduler)
+        except SchedulerError as exc:
+            raise UsageError(f"--scheduler {exc}") from None
+    if on_cluster:
+        try:
+            require_distributed()
+        except ImportError as exc:
+            raise UsageError(f"--scheduler: {exc}") from None
+
+
+def _results_file(args, csv_target: Optional[_Target], classes: List[int]) -> Optional[ResultsFile]:
+    """The streamed CSV of a run with --out FILE (a regular file); None for stdout or a device."""
+    streamed = csv_target is not None and csv_target.path is not None and csv_target.replace
+    if args.resume and not streamed:
+        raise UsageError("--resume needs --out FILE: the CSV of the run to continue")
+    if not streamed:
+        return None
+    try:
+        return ResultsFile(csv_target.path, classes, resume=args.resume)
+    except ResumeError as exc:
+        raise UsageError(f"--resume: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: cannot write {partial_path(csv_target.path)} ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def _client(args) -> Iterator:
+    if args.scheduler is None and args.scheduler_file is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(connect(args.scheduler, args.scheduler_file))
+        except SchedulerError as exc:
+            option = "--scheduler" if args.scheduler is not None else "--scheduler-file"
+            raise UsageError(f"{option}: {exc}") from None
+        yield client
+
+
+def _evaluate(args) -> int:
+    _check_cluster_options(args)
+    try:
+        plan = find_cases(args.pred_dir, args.gt_dir, nnunet=args.nnunet, dataset_json=args.dataset_json)
+    except InputFileError as exc:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    classes = _class_options(args, plan.dataset)
     plt = None
     if args.plots is not None:
         try:
@@ -450,13 +572,7 @@ def _evaluate(args) -> int:
         except ImportError:
             raise UsageError("--plots needs matplotlib: pip install 'bettimatch[plot]'") from None
 
-    try:
-        preds = list_cases(args.pred_dir)
-        gts = list_cases(args.gt_dir)
-    except InputFileError as exc:
-        _say(f"error: {exc}")
-        return EXIT_BAD_INPUT
-    pairs, problems = pair_cases(preds, gts, args.pred_dir, args.gt_dir)
+    preds, gts, pairs, problems = plan.preds, plan.gts, plan.pairs, plan.problems
     csv_target, json_target, plots = _check_outputs(args, preds, gts, [case for case, _, _ in pairs])
     stdout_carries_data = any(t is not None and t.path is None for t in (csv_target, json_target))
 
@@ -470,6 +586,8 @@ def _evaluate(args) -> int:
     if not pairs:
         _say(f"error: no cases to evaluate (no files with the same name in {args.pred_dir} and {args.gt_dir})")
         return EXIT_BAD_INPUT
+    if plan.dataset is not None:
+        _say_nnunet(args, plan)
     if plots is not None:
         try:
             plots.mkdir(parents=True, exist_ok=True)
@@ -480,25 +598,42 @@ def _evaluate(args) -> int:
         num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold,
         connectivity=args.connectivity, thinning=args.thinning, max_voxels=args.max_voxels, num_threads=args.jobs,
     )
-    plot = None
+    plot: Optional[PlotHook] = None
     if plt is not None:
-        def plot(case: str, p: np.ndarray, g: np.ndarray) -> None:
-            _plot_case(plt, case, p, g, classes, args, plots)
-    run = _Run(args, options, plot)
+        plot = lambda case, p, g: _plot_case(plt, case, p, g, classes, args, plots)  # noqa: E731
+    order = [case for case, _, _ in pairs]
+    results = _results_file(args, csv_target, classes)
+    run = _Run(args, options, plot, results)
     run.skipped.extend({"case": printable(case), "error": printable(message)} for case, message in problems)
-    run.run(pairs)
-    if not run.rows:
+    try:
+        if results is not None and args.resume:
+            _say_resumed(results, order)
+        todo = [pair for pair in pairs if pair[0] not in run.rows_of]
+        with _client(args) as client:
+            run.run(todo, client)
+    except (KeyboardInterrupt, _Stop):
+        if results is not None:
+            results.close()
+            if results.done:
+                _say(f"{len(results.done)} case(s) saved in {results.partial}; run again with --resume to finish")
+        raise
+    except BaseException:
+        if results is not None:
+            results.close()
+        raise
+    rows = results.finish(order) if results is not None else run.rows(order)
+    if not rows:
         _say("error: every case was skipped")
         return EXIT_BAD_INPUT
 
-    summary = summarize(run.rows, classes)
+    summary = summarize(rows, classes)
     ignored = [
         {"path": printable(str(path)), "reason": reason} for listing in (preds, gts) for path, reason in listing.ignored
     ]
-    outputs = [(csv_target, csv_text(run.rows))] if csv_target is not None else []
+    outputs = [(csv_target, csv_text(rows))] if csv_target is not None and results is None else []
     if json_target is not None:
         report = {
-            "num_cases": len({r["case"] for r in run.rows}),
+            "num_cases": len({r["case"] for r in rows}),
             "num_skipped": len(run.skipped),
             "skipped": run.skipped,
             "num_ignored": len(ignored),
@@ -510,6 +645,10 @@ def _evaluate(args) -> int:
             "thinning": args.thinning,
             **summary,
         }
+        if plan.dataset is not None:
+            report["class_names"] = {str(c): plan.dataset.names[c] for c in classes}
+            report["dataset_json"] = printable(str(plan.dataset.path))
+            report["ground_truths_without_prediction"] = len(plan.not_predicted)
         outputs.append((json_target, json_text(report)))
     for target, text in outputs:
         try:
@@ -521,12 +660,42 @@ def _evaluate(args) -> int:
             return EXIT_BAD_INPUT
     if not args.quiet:
         stream = sys.stderr if stdout_carries_data else sys.stdout
-        n_cases = len({r["case"] for r in run.rows})
+        n_cases = len({r["case"] for r in rows})
         _show(f"{n_cases} case(s), classes {', '.join(map(str, classes))}, connectivity {args.connectivity}", stream)
-        _show(format_table(summary), stream)
+        _show(format_table(_named(summary, plan.dataset)), stream)
     if run.skipped:
         _say(f"skipped {len(run.skipped)} case(s): {', '.join(s['case'] for s in run.skipped)}")
     return 0
+
+
+def _say_nnunet(args, plan) -> None:
+    if args.quiet:
+        return
+    _say(f"nnU-Net dataset {plan.dataset.path}: {plan.dataset.num_classes} labels, files *{plan.dataset.file_ending}")
+    if plan.not_predicted:
+        _say(f"note: {len(plan.not_predicted)} ground truth(s) without a prediction (other folds?) are not evaluated")
+
+
+def _say_resumed(results: ResultsFile, order: List[str]) -> None:
+    current = set(order)
+    kept = [case for case in results.done if case in current]
+    gone = [case for case in results.done if case not in current]
+    if results.resumed_from is None:
+        _say("resume: no earlier results found; starting from the first case")
+        return
+    _say(f"resume: {len(kept)} case(s) done in {results.resumed_from}, {len(order) - len(kept)} to compute")
+    if results.cut_off:
+        _say(f"resume: {len(results.cut_off)} case(s) cut off half way are computed again: {', '.join(results.cut_off[:5])}")
+    if gone:
+        _say(f"warning: resume: {len(gone)} case(s) of {results.resumed_from} are not in the folders any more and are left out: {', '.join(gone[:5])}")
+
+
+def _named(summary: dict, dataset) -> dict:
+    """The summary with classes named by their labels in the table (nnU-Net's dataset.json)."""
+    if dataset is None:
+        return summary
+    per_class = {f"{c} {dataset.names[int(c)]}": stats for c, stats in summary["per_class"].items()}
+    return {**summary, "per_class": per_class}
 
 
 def _plot_case(plt, case: str, p: np.ndarray, g: np.ndarray, classes: List[int], args, folder: Path) -> None:
