@@ -13,7 +13,6 @@ import contextlib
 import csv
 import io
 import json
-import math
 import os
 import signal
 import socket
@@ -197,8 +196,8 @@ def test_the_cli_on_a_running_scheduler_writes_the_same_files(data, client, tmp_
                  "--json", str(tmp_path / "a.json"), "-q"]) == 0
     assert main(["evaluate", str(pred), str(gt), "--num-classes", "3", "--out", str(tmp_path / "b.csv"),
                  "--json", str(tmp_path / "b.json"), "-q", "--scheduler", client.scheduler.address]) == 0
-    scheduler_file = tmp_path / "scheduler.json"
-    client.write_scheduler_file(str(scheduler_file))
+    scheduler_file = tmp_path / "scheduler.json"  # what `dask scheduler --scheduler-file` writes, in short
+    scheduler_file.write_text(json.dumps({"type": "Scheduler", "address": client.scheduler.address}))
     assert main(["evaluate", str(pred), str(gt), "--num-classes", "3", "--out", str(tmp_path / "c.csv"),
                  "--json", str(tmp_path / "c.json"), "-q", "--scheduler-file", str(scheduler_file)]) == 0
     for name in ("b", "c"):

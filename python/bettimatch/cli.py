@@ -6,6 +6,11 @@ every metric is computed per case and class with two native calls per chunk of c
 line (including outputs that cannot be written or would overwrite an input; checked before any
 case is read).
 
+With --out FILE the rows are streamed to FILE.partial as cases finish and FILE is written sorted
+at the end (--resume continues an interrupted run); --scheduler runs one Dask task per case
+(bettimatch._dask); --nnunet reads nnU-Net layouts (bettimatch._nnunet). The engine is
+bettimatch.evaluation.
+
 Streams: data (the CSV or JSON asked for with '-') go to stdout; progress, warnings, errors go to
 stderr; the summary table goes to stdout unless stdout carries data, then to stderr.
 """
@@ -114,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threshold", type=_finite_float, default=0.5, help="likelihoods above this are foreground (default 0.5)")
     ev.add_argument("--connectivity", type=int, choices=(4, 8), default=4, help="foreground connectivity (default 4)")
     ev.add_argument("--thinning", choices=("guo-hall", "zhang-suen"), default="guo-hall", help="skeletonization for clDice (default guo-hall)")
-    ev.add_argument("--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None, help="threads (default: all cores)")
+    ev.add_argument(
+        "--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None,
+        help="native threads (default: all cores; with --scheduler, per task, default 1)",
+    )
     ev.add_argument(
         "--max-voxels", type=_positive_int, default=DEFAULT_MAX_VOXELS, metavar="N",
         help=(
@@ -584,7 +592,8 @@ def _evaluate(args) -> int:
         _say(f"error: {len(problems)} case(s) cannot be evaluated (use --skip-errors to evaluate the others)")
         return EXIT_BAD_INPUT
     if not pairs:
-        _say(f"error: no cases to evaluate (no files with the same name in {args.pred_dir} and {args.gt_dir})")
+        files = f"*{plan.dataset.file_ending} files" if plan.dataset is not None else "files"
+        _say(f"error: no cases to evaluate (no {files} with the same name in {args.pred_dir} and {args.gt_dir})")
         return EXIT_BAD_INPUT
     if plan.dataset is not None:
         _say_nnunet(args, plan)
