@@ -481,6 +481,10 @@ def test_resume_refuses_a_file_of_another_evaluation(data, tmp_path, capsys):
     assert main(args + ["--resume"]) == 2 and "--resume needs --out FILE" in capsys.readouterr().err
     assert main(args + ["--resume", "--out", "-"]) == 2
     capsys.readouterr()
+    # Without --resume an earlier run's partial file is replaced, and said to be.
+    partial_path(out).write_text("x\n")
+    assert main(args + ["--out", str(out)]) == 0
+    assert "of an earlier run is replaced" in capsys.readouterr().err and not partial_path(out).exists()
 
 
 def test_a_stopped_run_keeps_its_rows_for_resume(data, tmp_path, capsys):
@@ -500,6 +504,10 @@ def test_a_stopped_run_keeps_its_rows_for_resume(data, tmp_path, capsys):
     assert "error: case case015" in err and "saved in" in err
     assert not out.exists() and len(parse_csv_exactly(partial_path(out).read_text())) == 8 * len(CLASSES)
     (pred / "case015.npy").write_bytes(good)
+    kept = partial_path(out).read_text()
+    other = ["evaluate", str(pred), str(gt), "--num-classes", "3", "-q", "--out", str(tmp_path / "other.csv")]
+    assert main(other) == 0  # another output: this partial file stays
+    assert partial_path(out).read_text() == kept
     assert main(args + ["--resume"]) == 0
     assert main(["evaluate", str(pred), str(gt), "--num-classes", "3", "-q", "--out", str(tmp_path / "ref.csv")]) == 0
     assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()

@@ -540,6 +540,8 @@ def _results_file(args, csv_target: Optional[_Target], classes: List[int]) -> Op
         raise UsageError("--resume needs --out FILE: the CSV of the run to continue")
     if not streamed:
         return None
+    if not args.resume and partial_path(csv_target.path).exists():
+        _say(f"note: {partial_path(csv_target.path)} of an earlier run is replaced (--resume would continue it)")
     try:
         return ResultsFile(csv_target.path, classes, resume=args.resume)
     except ResumeError as exc:
