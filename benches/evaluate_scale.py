@@ -60,10 +60,10 @@ def empty_task(i: int) -> int:
 def empty_tasks_seconds(client, count: int, repeat: int) -> float:
     from distributed import as_completed
 
-    def run():
+    def run():  # the loop of bettimatch._dask.evaluate_on_cluster, around tasks that do nothing
         futures = client.map(empty_task, range(count), pure=False)
-        for future in as_completed(futures, loop=client.loop):
-            future.result()
+        for future, _ in as_completed(futures, loop=client.loop, with_results=True, raise_errors=False):
+            future.release()
 
     return median_seconds(run, repeat)
 

@@ -119,13 +119,16 @@ def evaluate_on_cluster(client: Any, pairs: Sequence[Pair], options: Options, re
         options=options, key=keys, retries=retries, pure=False,
     )
     case_of = {f.key: case for f, (case, _, _) in zip(futures, pairs)}
+    # with_results: the client's event loop gathers each result as its task ends, so the loop here
+    # never waits on a round trip per case.
+    finished = distributed.as_completed(futures, loop=client.loop, with_results=True, raise_errors=False)
     try:
-        for future in distributed.as_completed(futures, loop=client.loop):
-            case = case_of[future.key]
-            try:
-                result = future.result()
-            except Exception as exc:  # every failure of one case is that case's error
-                result = CaseResult(case, error=_failure(exc, retries))
+        for future, value in finished:
+            if future.status == "finished" and isinstance(value, CaseResult):
+                result = value
+            else:  # every failure of one case is that case's error: (type, exception, traceback) or a cancellation
+                error = value[1] if isinstance(value, tuple) else value
+                result = CaseResult(case_of[future.key], error=_failure(error, retries))
             future.release()
             yield result
     finally:
