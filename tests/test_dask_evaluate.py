@@ -208,6 +208,7 @@ def test_the_cli_on_a_running_scheduler_writes_the_same_files(data, client, tmp_
 
 
 def test_the_cli_starts_and_stops_a_local_cluster(data, tmp_path, capsys):
+    pytest.importorskip("distributed")
     psutil = pytest.importorskip("psutil")
     root, reference = data
     before = {p.pid for p in psutil.Process().children(recursive=True)}
@@ -386,6 +387,7 @@ def test_ctrl_c_on_the_cluster_then_resume(slow_data, client, tmp_path, capsys):
 
 
 def test_ctrl_c_on_a_local_cluster_stops_every_process(slow_data, tmp_path):
+    pytest.importorskip("distributed")
     root = slow_data
     out = tmp_path / "r.csv"
     args = ["evaluate", root / "pred", root / "gt", "--num-classes", 3, "--out", out, "-q", "--scheduler", "local:2"]
@@ -572,8 +574,7 @@ def test_scheduler_usage_errors(data, tmp_path, capsys, monkeypatch):
     with socket.socket() as s:  # a port of 127.0.0.1 where nothing listens
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    import dask
-
+    dask = pytest.importorskip("dask")
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         assert main(args + ["--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
     assert "cannot connect to the Dask scheduler" in capsys.readouterr().err

@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
             "workers read the files themselves (paths on a shared file system)"
         ),
     )
-    cluster.add_argument("--scheduler-file", type=Path, default=None, metavar="FILE", help="the Dask scheduler's file (as dask-jobqueue or dask-mpi write it)")
+    cluster.add_argument("--scheduler-file", type=Path, default=None, metavar="FILE", help="the Dask scheduler's file (as `dask scheduler --scheduler-file` or dask-mpi write it)")
     ev.add_argument(
         "--retries", type=_bounded_int(0, 100), default=2,
         help="with --scheduler: tries again a case that failed, up to this many times (default 2)",
