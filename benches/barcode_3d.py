@@ -1,7 +1,10 @@
-"""3D barcodes (connectivity 6, sublevel) against GUDHI, CubicalRipser and Betti-Matching-3D, in
-one run on the same volumes: median seconds of `--repeat` calls (peers once each above 64³).
+"""3D barcodes (sublevel) against GUDHI, CubicalRipser and Betti-Matching-3D, in one run on the
+same volumes: median seconds of `--repeat` calls (peers once each above 64³).
 
-    python benches/barcode_3d.py [--sizes 32,64,128] [--repeat 3]
+    python benches/barcode_3d.py [--sizes 32,64,128] [--repeat 3] [--connectivity 6|26]
+
+Connectivity 26 (T-construction) compares with GUDHI's `top_dimensional_cells` and CubicalRipser's
+`filtration="T"` (Betti-Matching-3D has no T-construction).
 
 Run from the repository root with the test venv (gudhi, cripser and topolosses installed);
 missing peers are skipped. Peak memory is not measured here (one process for all candidates).
@@ -30,20 +33,26 @@ def median_seconds(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def peers():
+def peers(connectivity: int):
     out = {}
+    v = connectivity == 6
     try:
         import gudhi
 
-        out["GUDHI CubicalComplex(vertices=)"] = lambda x: gudhi.CubicalComplex(vertices=x).persistence()
+        if v:
+            out["GUDHI CubicalComplex(vertices=)"] = lambda x: gudhi.CubicalComplex(vertices=x).persistence()
+        else:
+            out["GUDHI CubicalComplex(top_dimensional_cells=)"] = lambda x: gudhi.CubicalComplex(top_dimensional_cells=x).persistence()
     except ImportError:
         pass
     try:
         import cripser
 
-        out["CubicalRipser computePH"] = lambda x: cripser.computePH(x, maxdim=2)
+        out[f"CubicalRipser computePH ({'V' if v else 'T'})"] = lambda x: cripser.computePH(x, maxdim=2, top_dim=not v)
     except ImportError:
         pass
+    if not v:
+        return out
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
     try:
         from conftest import _reference
@@ -60,16 +69,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="32,64,128")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--connectivity", type=int, choices=(6, 26), default=6)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    others = peers()
+    others = peers(args.connectivity)
     print(f"| volume | {'bettimatch':>10} | " + " | ".join(others) + " |")
     for n in map(int, args.sizes.split(",")):
         for kind in ("smooth", "noise"):
             x = rng.random((n, n, n))
             if kind == "smooth":
                 x = gaussian_filter(x, 2)
-            ours = median_seconds(lambda: bm.barcode(x, "sublevel", 6), args.repeat)
+            ours = median_seconds(lambda: bm.barcode(x, "sublevel", args.connectivity), args.repeat)
             row = [f"{ours:.3f} s"]
             for name, fn in others.items():
                 theirs = median_seconds(lambda: fn(x), args.repeat if n <= 64 else 1)

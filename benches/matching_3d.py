@@ -6,7 +6,8 @@ in its own process: median seconds of `--repeat` calls and the process's peak RS
 
 Run from the repository root with the test venv (topolosses installed for the reference). The
 volumes are seeded: `smooth` is a Gaussian-filtered noise likelihood against the mask of another
-such field, `noise` is white noise against the same kind of mask. Peak RSS is the worker's
+such field, `noise` is white noise against the same kind of mask, `masks` two binary masks
+(bettimatch's metric mask path; the reference on 1 - mask, its way to filter the foreground). Peak RSS is the worker's
 `ru_maxrss` (inputs included: the same for every candidate) next to its RSS before the first call.
 The reference runs once per size above 64³ (it takes seconds to minutes there); `--timeout`
 bounds each worker.
@@ -38,6 +39,10 @@ def volumes(size: int, kind: str):
         pred = (pred - pred.min()) / (pred.max() - pred.min())
     elif kind == "noise":
         pred = rng.random(shape)
+    elif kind == "masks":
+        # Two binary masks: the Betti matching error of a segmentation against its ground truth.
+        pred = gaussian_filter(target + 0.7 * rng.standard_normal(shape), 2.0)
+        pred = (pred > 0.5).astype(np.float64)
     else:
         raise ValueError(kind)
     return np.ascontiguousarray(pred), np.ascontiguousarray(target)
@@ -57,8 +62,15 @@ def worker(candidate: str, size: int, kind: str, repeat: int) -> dict:
         import bettimatch as bm
 
         threads = int(candidate.split(":")[1])
-        # Sublevel on the arrays as given: the reference's own convention.
-        run = lambda: bm.betti_matching_batch([pred], [target], filtration="sublevel", num_threads=threads)
+        if kind == "masks":
+            # The metric's mask path (the foreground's superlevel set, as the reference's 1 - mask).
+            from bettimatch.metrics import compute_betti_matching_error
+
+            p, t = (pred > 0.5)[None, None], (target > 0.5)[None, None]
+            run = lambda: compute_betti_matching_error(p, t, include_background=True, num_threads=threads)
+        else:
+            # Sublevel on the arrays as given: the reference's own convention.
+            run = lambda: bm.betti_matching_batch([pred], [target], filtration="sublevel", num_threads=threads)
     else:
         sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
         from conftest import _reference
@@ -66,6 +78,8 @@ def worker(candidate: str, size: int, kind: str, repeat: int) -> dict:
         ref, why = _reference()
         if ref is None:
             return {"skipped": why}
+        if kind == "masks":
+            pred, target = 1.0 - pred, 1.0 - target
         run = lambda: ref.compute_matching(pred, target)
     before = rss_mib()
     times = []

@@ -195,7 +195,8 @@ def test_nifti(tmp_path, capsys):
     nib.save(nib.Nifti1Image(vol, np.eye(4)), str(pred / "v.nii.gz"))
     nib.save(nib.Nifti1Image(vol, np.eye(4)), str(gt / "v.nii.gz"))
     code, _, err = run(["evaluate", pred, gt, "--num-classes", NUM_CLASSES, "-q"], capsys)
-    assert code == 1 and "3D volumes are not supported yet" in err and "v.nii.gz" in err
+    # A 3D NIfTI volume is a volume now; next to a 2D case it makes a mixed folder, refused up front.
+    assert code == 1 and "the cases mix 2D images (1: n) and 3D volumes (1: v)" in err
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ def break_case(kind: str, pred: Path, gt: Path) -> str:
         return "cannot read"
     if kind == "3D volume":
         np.save(pred / "b.npy", np.zeros((5, 24, 32), np.uint8))
-        return "3D volumes are not supported yet"
+        return "is a 3D volume (5, 24, 32) but ground truth"
     if kind == "colour png":
         (pred / "b.npy").unlink()
         save_png(pred / "b.png", np.zeros((24, 32, 3), np.uint8))
@@ -289,8 +290,10 @@ def test_usage_errors(folders, tmp_path, capsys):
         main(["evaluate", str(pred), str(gt)])  # --num-classes is required
     assert exc.value.code == 2
     with pytest.raises(SystemExit):
-        main(["evaluate", str(pred), str(gt), "--num-classes", "3", "--connectivity", "6"])
+        main(["evaluate", str(pred), str(gt), "--num-classes", "3", "--connectivity", "5"])
     capsys.readouterr()
+    code, _, err = run(["evaluate", pred, gt, "--num-classes", 3, "--connectivity", 6, "-q"], capsys)
+    assert code == 2 and "--connectivity 6 is for volumes; 2D images take 4 or 8" in err
     assert main([]) == 2
     empty = tmp_path / "empty"
     empty.mkdir()

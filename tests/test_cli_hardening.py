@@ -565,9 +565,8 @@ def test_one_hot_with_a_single_row_is_read_as_channels(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "shape, fragment",
-    [((3, 1, 40), "ambiguous shape"), ((24, 1, 32), "ambiguous shape"), ((24, 32, 3), "3D volumes are not supported yet"),
-     ((2, 24, 32), "3D volumes are not supported yet"), ((1, 3, 24, 32), "3D volumes are not supported yet"),
-     ((40,), "expected a 2D image")],
+    # (24, 32, 3), (2, 24, 32) and (1, 3, 24, 32) are label volumes now (tests/test_cli_volumes.py).
+    [((3, 1, 40), "ambiguous shape"), ((24, 1, 32), "ambiguous shape"), ((40,), "expected a 2D image")],
 )
 def test_shapes_that_are_neither_label_maps_nor_channels_are_refused(tmp_path, capsys, shape, fragment):
     pred, gt = tmp_path / "p", tmp_path / "g"

@@ -53,8 +53,8 @@ def write_cases(folder: Path, count: int, side: int, seed: int = 0) -> None:
         np.save(folder / "gt" / f"case{i:03d}.npy", rng.integers(0, NUM_CLASSES, (side, side), dtype=np.uint8))
 
 
-def text(rows) -> str:
-    return csv_text(list(rows))
+def text(rows, spatial_dims: int = 2) -> str:
+    return csv_text(list(rows), spatial_dims)
 
 
 def parse_csv_exactly(content: str):
@@ -294,6 +294,37 @@ def test_an_unreadable_file_is_reported_the_same_on_the_cluster(data, client, tm
     assert text(there) == text(here) == text(r for r in reference if r["case"] in ("case000", "case002"))
     assert [s["case"] for s in there.attrs["skipped"]] == ["case001"]
     assert "cannot read the file" in there.attrs["skipped"][0]["error"]
+
+
+def test_volumes_on_the_cluster_and_resumed(client, tmp_path, capsys):
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    pred.mkdir()
+    gt.mkdir()
+    for i in range(6):
+        rng = np.random.default_rng(200 + i)
+        np.save(pred / f"vol{i}.npy", rng.integers(0, NUM_CLASSES, (10, 12, 14), dtype=np.uint8))
+        np.save(gt / f"vol{i}.npy", rng.integers(0, NUM_CLASSES, (10, 12, 14), dtype=np.uint8))
+    here = evaluate_folders(pred, gt, NUM_CLASSES, as_frame=False)
+    row = here[0]
+    p, g = np.load(pred / "vol0.npy") == 1, np.load(gt / "vol0.npy") == 1
+    bme = M.betti_matching_error(p, g, per_dimension=True)
+    assert [row[f"betti_matching_error_{d}"] for d in range(3)] == [int(v) for v in bme]
+    assert row["dice"] == pytest.approx(M.dice(p, g), rel=1e-7)
+    there = evaluate_folders(pred, gt, NUM_CLASSES, client=client, as_frame=False)
+    assert text(there, 3) == text(here, 3)
+    out = tmp_path / "r.csv"
+    args = ["evaluate", str(pred), str(gt), "--num-classes", "3", "-q", "--out", str(out)]
+    assert main(args + ["--scheduler", client.scheduler.address]) == 0
+    assert out.read_text() == text(here, 3)
+    lines = out.read_text().splitlines(keepends=True)
+    partial_path(out).write_text("".join(lines[:5]) + lines[5][:7])  # two volumes done, a third cut off
+    out.unlink()
+    assert main(args + ["--resume", "--scheduler", client.scheduler.address]) == 0
+    assert "resume: 2 case(s) done" in capsys.readouterr().err
+    assert out.read_text() == text(here, 3)
+    # A CSV of 2D rows is no run to resume for volumes.
+    partial_path(out).write_text(text([]))
+    assert main(args + ["--resume"]) == 2 and "3D volumes" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- Ctrl-C, then --resume

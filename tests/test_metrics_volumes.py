@@ -1,6 +1,7 @@
-"""Metrics of 3D masks (connectivity 6): Betti numbers against scipy labelling and the Euler
-characteristic, the Betti matching error against Betti-Matching-3D's counts (plus the essential
-rule), one-voxel-thick volumes against the 2D mask path, and hand-made solids."""
+"""Metrics of 3D masks (connectivity 6 and 26): Betti numbers against scipy labelling and the
+Euler characteristic, the Betti matching error against Betti-Matching-3D's counts (plus the
+essential rule; connectivity 6) and against the full matching's bars (26), one-voxel-thick volumes
+against the 2D mask path, and hand-made solids."""
 
 from __future__ import annotations
 
@@ -16,33 +17,58 @@ from conftest import _reference
 EMPTY = np.zeros((1, 1, 1), dtype=bool)
 
 
-def betti(mask: np.ndarray) -> np.ndarray:
+def betti(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
     """The Betti numbers of a mask: its Betti number error against the empty mask."""
-    return bm.betti_number_error(mask, np.zeros_like(mask), per_dimension=True)
+    return bm.betti_number_error(mask, np.zeros_like(mask), per_dimension=True, connectivity=connectivity)
 
 
-def labelled_betti(mask: np.ndarray):
-    """(β0, β1, β2) by labelling: 6-connected foreground components, 26-connected background
-    components off the border (cavities), β1 from the Euler characteristic (skimage)."""
+def labelled_betti(mask: np.ndarray, connectivity: int = 6):
+    """(β0, β1, β2) by labelling: foreground components (6- or 26-connected), background
+    components of the other connectivity off the border (cavities), β1 from the Euler
+    characteristic (skimage; its connectivity 1 is the 6-connected foreground's, 3 the
+    26-connected one's)."""
     from skimage.measure import euler_number
 
-    b0 = ndimage.label(mask, ndimage.generate_binary_structure(3, 1))[1]
+    fg, bg = (1, 3) if connectivity == 6 else (3, 1)
+    b0 = ndimage.label(mask, ndimage.generate_binary_structure(3, fg))[1]
     padded = np.pad(~mask, 1, constant_values=True)
-    b2 = ndimage.label(padded, ndimage.generate_binary_structure(3, 3))[1] - 1
-    chi = euler_number(np.pad(mask, 1), connectivity=1)
+    b2 = ndimage.label(padded, ndimage.generate_binary_structure(3, bg))[1] - 1
+    chi = euler_number(np.pad(mask, 1), connectivity=fg)
     return b0, b0 + b2 - chi, b2
 
 
 @settings(max_examples=120, deadline=None)
-@given(mask=hnp.arrays(np.bool_, st.tuples(st.integers(1, 7), st.integers(1, 7), st.integers(1, 7))))
-def test_betti_numbers_equal_labelling_and_euler(mask):
-    assert tuple(int(v) for v in betti(mask)) == labelled_betti(mask)
+@given(mask=hnp.arrays(np.bool_, st.tuples(st.integers(1, 7), st.integers(1, 7), st.integers(1, 7))), connectivity=st.sampled_from([6, 26]))
+def test_betti_numbers_equal_labelling_and_euler(mask, connectivity):
+    assert tuple(int(v) for v in betti(mask, connectivity)) == labelled_betti(mask, connectivity)
+
+
+def test_26_connected_matching_error_counts_the_full_matching():
+    """The mask path's counts (births only for the inputs' loops) against the unmatched bars of
+    the general matching of the same two-level values."""
+    rng = np.random.default_rng(24)
+    for case in range(40):
+        shape = tuple(int(s) for s in rng.integers(2, 10, 3))
+        p = rng.random(shape) < rng.uniform(0.2, 0.8)
+        t = ndimage.binary_dilation(p) if case % 4 == 0 else rng.random(shape) < rng.uniform(0.2, 0.8)
+        m = bm.betti_matching(p.astype(np.float64), t.astype(np.float64), connectivity=26)
+        want = [len(m.pred_unmatched_birth[d]) + len(m.target_unmatched_birth[d]) for d in range(3)]
+        want[0] += p.any() != t.any()
+        assert list(bm.betti_matching_error(p, t, per_dimension=True, connectivity=26)) == want, case
 
 
 def test_hand_made_solids():
     hollow = np.ones((5, 5, 5), dtype=bool)
     hollow[2, 2, 2] = False
     assert list(betti(hollow)) == [1, 0, 1]
+    diagonal = np.zeros((2, 2, 2), dtype=bool)
+    diagonal[0, 0, 0] = diagonal[1, 1, 1] = True
+    assert list(betti(diagonal)) == [2, 0, 0] and list(betti(diagonal, 26)) == [1, 0, 0]
+    # Six voxels around an empty centre touch only along edges: a cavity for the 6-connected
+    # background only if the background cannot leak through the corners (it cannot: 6-connected).
+    star = np.ones((3, 3, 3), dtype=bool)
+    star[1, 1, 1] = False
+    assert list(betti(star, 26)) == [1, 0, 1]
     torus = np.zeros((3, 5, 5), dtype=bool)
     torus[1, 1:4, 1:4] = True
     torus[1, 2, 2] = False
@@ -85,6 +111,7 @@ def test_a_one_voxel_thick_volume_has_its_slice_errors(axis):
         p3, t3 = np.expand_dims(p, axis), np.expand_dims(t, axis)
         for f in (bm.betti_matching_error, bm.betti_number_error):
             assert list(f(p3, t3, per_dimension=True)) == list(f(p, t, per_dimension=True)) + [0]
+            assert list(f(p3, t3, per_dimension=True, connectivity=26)) == list(f(p, t, per_dimension=True, connectivity=8)) + [0]
         assert bm.dice(p3, t3) == bm.dice(p, t)
 
 

@@ -1,4 +1,4 @@
-"""The Betti matching of 3D volumes (connectivity 6) against independent oracles.
+"""The Betti matching of 3D volumes (connectivity 6 and 26) against independent oracles.
 
 - ``oracle_nd.matching``: image persistence by plain reduction of explicit boundary matrices (no
   union-find, no clearing, no apparent pairs), in the reference's row order, on thousands of small
@@ -8,6 +8,10 @@
 - properties: matching(x, x) matches every bar, swapping the inputs swaps the sides, batch =
   singles, any num_threads gives the same result, a 1 x H x W volume gives its slice's 2D result,
   superlevel = sublevel of the negation, and the barcodes inside equal ``barcode()``'s.
+
+Connectivity 26 (the T-construction) has no reference implementation: its conventions (cell keys,
+reported voxels, row order) are ``oracle_nd``'s, chosen so that a slab reproduces its slice's 2D
+8-connected answer; the oracle and the properties check it.
 """
 
 from __future__ import annotations
@@ -36,17 +40,18 @@ def rows(m: bm.BettiMatching, d: int):
     )
 
 
-def oracle_rows(f, g):
+def oracle_rows(f, g, connectivity=6):
     out = []
-    for matched, pred, target in nd.rows_like_reference(nd.matching(f, g, rule="reference"), f.shape):
+    m = nd.matching(f, g, connectivity, rule="reference")
+    for matched, pred, target in nd.rows_like_reference(m, f.shape, connectivity):
         flat = lambda rs: [tuple(itertools.chain.from_iterable(r)) for r in rs]
         out.append((flat(matched), flat(pred), flat(target)))
     return out
 
 
-def assert_equals_oracle(f, g):
-    m = bm.betti_matching(f, g, filtration="sublevel")
-    want = oracle_rows(f, g)
+def assert_equals_oracle(f, g, connectivity=6):
+    m = bm.betti_matching(f, g, filtration="sublevel", connectivity=connectivity)
+    want = oracle_rows(f, g, connectivity)
     for d in range(3):
         assert rows(m, d) == want[d], f"dimension {d}"
 
@@ -60,18 +65,29 @@ def test_matching_equals_the_boundary_matrix_oracle(data):
     assert_equals_oracle(f, g)
 
 
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_26_connected_matching_equals_the_boundary_matrix_oracle(data):
+    shape = data.draw(shapes3(4))
+    f = data.draw(volumes(shape, data.draw(st.sampled_from(["ties", "mask", "float", "tiefree"]))))
+    g = data.draw(volumes(shape, data.draw(st.sampled_from(["ties", "mask", "float", "tiefree"]))))
+    assert_equals_oracle(f, g, 26)
+
+
 @settings(max_examples=30, deadline=None)
-@given(pair=tie_free_pairs3())
-def test_tie_free_matching_equals_the_oracle(pair):
-    assert_equals_oracle(*pair)
+@given(pair=tie_free_pairs3(), connectivity=st.sampled_from([6, 26]))
+def test_tie_free_matching_equals_the_oracle(pair, connectivity):
+    assert_equals_oracle(*pair, connectivity)
 
 
+@pytest.mark.parametrize("connectivity", [6, 26])
 @pytest.mark.parametrize("kind", ["tiefree", "ties", "levels3", "mask", "shell"])
-def test_matching_equals_the_oracle_bulk(kind):
-    rng = np.random.default_rng([9, len(kind)])
-    for _ in range(40):
-        shape = tuple(int(s) for s in rng.integers(3 if kind == "shell" else 1, 6, 3))
-        assert_equals_oracle(*seeded_pair(rng, shape, kind))
+def test_matching_equals_the_oracle_bulk(kind, connectivity):
+    rng = np.random.default_rng([9, len(kind), connectivity])
+    for _ in range(40 if connectivity == 6 else 25):
+        high = 6 if connectivity == 6 else 5
+        shape = tuple(int(s) for s in rng.integers(3 if kind == "shell" else 1, high, 3))
+        assert_equals_oracle(*seeded_pair(rng, shape, kind), connectivity)
 
 
 REF, _WHY = _reference()
@@ -128,26 +144,28 @@ def assert_same_matching(a: bm.BettiMatching, b: bm.BettiMatching):
             assert np.array_equal(x, y), name
 
 
+@pytest.mark.parametrize("connectivity", [6, 26])
 @pytest.mark.parametrize("kind", ["ties", "mask", "float"])
-def test_a_volume_matches_itself_completely(kind):
+def test_a_volume_matches_itself_completely(kind, connectivity):
     rng = np.random.default_rng(11)
     for _ in range(10):
         x = random_volume(rng, tuple(rng.integers(2, 9, 3)), kind)
-        m = bm.betti_matching(x, x)
-        bc = bm.barcode(x)
+        m = bm.betti_matching(x, x, connectivity=connectivity)
+        bc = bm.barcode(x, connectivity=connectivity)
         for d in range(3):
             assert len(m.pred_unmatched_birth[d]) == 0 and len(m.target_unmatched_birth[d]) == 0
             assert len(m.pred_matched_birth[d]) == len(bc.birth[d])
             assert np.array_equal(m.pred_matched_birth[d], m.target_matched_birth[d])
 
 
-def test_swapping_the_inputs_swaps_the_sides():
+@pytest.mark.parametrize("connectivity", [6, 26])
+def test_swapping_the_inputs_swaps_the_sides(connectivity):
     rng = np.random.default_rng(12)
     for kind in ("ties", "mask", "float"):
         for _ in range(6):
             shape = tuple(rng.integers(2, 9, 3))
             f, g = random_volume(rng, shape, kind), random_volume(rng, shape, "float")
-            a, b = bm.betti_matching(f, g), bm.betti_matching(g, f)
+            a, b = bm.betti_matching(f, g, connectivity=connectivity), bm.betti_matching(g, f, connectivity=connectivity)
             for d in range(3):
                 assert np.array_equal(a.pred_matched_birth[d], b.target_matched_birth[d])
                 assert np.array_equal(a.pred_matched_death[d], b.target_matched_death[d])
@@ -155,35 +173,40 @@ def test_swapping_the_inputs_swaps_the_sides():
                 assert np.array_equal(a.target_unmatched_death[d], b.pred_unmatched_death[d])
 
 
-def test_the_barcodes_inside_equal_barcode():
+@pytest.mark.parametrize("connectivity", [6, 26])
+def test_the_barcodes_inside_equal_barcode(connectivity):
     rng = np.random.default_rng(13)
     for kind in ("ties", "mask", "float"):
         f, g = random_volume(rng, (7, 6, 8), kind), random_volume(rng, (7, 6, 8), "float")
-        m, bc = bm.betti_matching(f, g), bm.barcode(f)
+        m, bc = bm.betti_matching(f, g, connectivity=connectivity), bm.barcode(f, connectivity=connectivity)
         for d in range(3):
             births = np.concatenate([m.pred_matched_birth[d], m.pred_unmatched_birth[d]])
             deaths = np.concatenate([m.pred_matched_death[d], m.pred_unmatched_death[d]])
             assert sorted(map(tuple, np.concatenate([births, deaths], 1))) == sorted(map(tuple, np.concatenate([bc.birth[d], bc.death[d]], 1)))
 
 
-def test_batch_equals_singles_and_threads_do_not_matter():
+@pytest.mark.parametrize("connectivity", [6, 26])
+def test_batch_equals_singles_and_threads_do_not_matter(connectivity):
     rng = np.random.default_rng(14)
     preds = [random_volume(rng, (9, 10, 11), k) for k in ("float", "ties", "mask", "float")]
     targets = [random_volume(rng, (9, 10, 11), k) for k in ("mask", "float", "ties", "float")]
-    singles = [bm.betti_matching(p, t) for p, t in zip(preds, targets)]
+    singles = [bm.betti_matching(p, t, connectivity=connectivity) for p, t in zip(preds, targets)]
     for threads in (1, 2, 3, 8):
-        for a, b in zip(bm.betti_matching_batch(preds, targets, num_threads=threads), singles):
+        for a, b in zip(bm.betti_matching_batch(preds, targets, num_threads=threads, connectivity=connectivity), singles):
             assert_same_matching(a, b)
-    for a, b in zip(bm.betti_matching_batch(np.stack(preds), np.stack(targets)), singles):
+    for a, b in zip(bm.betti_matching_batch(np.stack(preds), np.stack(targets), connectivity=connectivity), singles):
         assert_same_matching(a, b)
 
 
+@pytest.mark.parametrize("connectivity", [(4, 6), (8, 26)])
 @pytest.mark.parametrize("axis", [0, 1, 2])
-def test_a_one_voxel_thick_volume_gives_its_slice(axis):
+def test_a_one_voxel_thick_volume_gives_its_slice(axis, connectivity):
     rng = np.random.default_rng([15, axis])
+    c2, c3 = connectivity
     for kind in ("ties", "mask", "float"):
         f2, g2 = random_volume(rng, (7, 9), kind), random_volume(rng, (7, 9), "float")
-        flat, thick = bm.betti_matching(f2, g2), bm.betti_matching(np.expand_dims(f2, axis), np.expand_dims(g2, axis))
+        flat = bm.betti_matching(f2, g2, connectivity=c2)
+        thick = bm.betti_matching(np.expand_dims(f2, axis), np.expand_dims(g2, axis), connectivity=c3)
         for d in range(2):
             # Same rows; in 2D dimension 1 is the top one, listed by the dual sweep's order, in 3D
             # it is the middle one, listed by death (the reference's rules): compare as sets.
@@ -194,10 +217,12 @@ def test_a_one_voxel_thick_volume_gives_its_slice(axis):
         assert all(len(getattr(thick, name)[2]) == 0 for name in thick.__dataclass_fields__)
 
 
-def test_superlevel_is_the_sublevel_of_the_negation():
+@pytest.mark.parametrize("connectivity", [6, 26])
+def test_superlevel_is_the_sublevel_of_the_negation(connectivity):
     rng = np.random.default_rng(16)
     f, g = rng.random((6, 7, 8)), (rng.random((6, 7, 8)) < 0.5).astype(np.float64)
-    assert_same_matching(bm.betti_matching(f, g), bm.betti_matching(-f, -g, filtration="sublevel"))
+    sub = bm.betti_matching(-f, -g, filtration="sublevel", connectivity=connectivity)
+    assert_same_matching(bm.betti_matching(f, g, connectivity=connectivity), sub)
 
 
 def test_the_loss_pairs_of_volumes_follow_the_matching():
@@ -218,8 +243,9 @@ def test_bad_volume_pairs_are_refused_clearly():
     v = np.zeros((3, 4, 5))
     with pytest.raises(ValueError, match=r"pred.*\(3, 4, 5\).*target.*\(3, 5, 4\)"):
         bm.betti_matching(v, np.zeros((3, 5, 4)))
-    with pytest.raises(ValueError, match="connectivity"):
-        bm.betti_matching(v, v, connectivity=4)
+    for bad in (4, 8, 18):
+        with pytest.raises(ValueError, match="connectivity"):
+            bm.betti_matching(v, v, connectivity=bad)
     with pytest.raises(ValueError, match="empty"):
         bm.betti_matching(np.zeros((0, 3, 3)), np.zeros((0, 3, 3)))
     with pytest.raises(ValueError, match="finite|NaN"):

@@ -70,17 +70,17 @@ def check_filtration(filtration: str) -> str:
     return filtration
 
 
-_CONNECTIVITIES = {2: (4, 8), 3: (6,)}
+_CONNECTIVITIES = {2: (4, 8), 3: (6, 26)}
 
 
 def check_connectivity(connectivity: Optional[int], ndim: int = 2) -> int:
-    """The connectivity for images of `ndim` axes: 4 or 8 in 2D, 6 in 3D; None picks 4 or 6."""
+    """The connectivity for images of `ndim` axes: 4 or 8 in 2D, 6 or 26 in 3D; None picks 4 or 6."""
     allowed = _CONNECTIVITIES[ndim]
     if connectivity is None:
         return allowed[0]
     if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in allowed:
         raise ValueError(
-            f"connectivity must be 4 or 8 for 2D images or 6 for 3D volumes (None: 4 or 6), "
+            f"connectivity must be 4 or 8 for 2D images or 6 or 26 for 3D volumes (None: 4 or 6), "
             f"got {connectivity!r} for a {ndim}D input"
         )
     return int(connectivity)

@@ -47,9 +47,20 @@ class Barcode:
 class BettiMatching:
     """The Betti matching of a prediction and a target.
 
-    All coordinate fields are lists indexed by dimension d of (n, 2) int64 pixel coordinates of
-    finite bars; ``pred_matched_*[d]`` and ``target_matched_*[d]`` are row-aligned (row i of each
-    is one matched pair). ``*_essential[d]`` are the birth coordinates of bars that never die.
+    All coordinate fields are lists indexed by homology dimension ``d`` (0 and 1 for 2D images; 0,
+    1 and 2 for 3D volumes) of ``(n, ndim)`` int64 pixel (voxel) coordinates of finite bars, in
+    the array's axis order:
+
+    - ``pred_matched_birth[d]``, ``pred_matched_death[d]``, ``target_matched_birth[d]``,
+      ``target_matched_death[d]``: the matched bars, row-aligned (row ``i`` of the ``pred_`` fields
+      is matched to row ``i`` of the ``target_`` fields);
+    - ``pred_unmatched_birth[d]``, ``pred_unmatched_death[d]`` (and ``target_unmatched_*``): the
+      bars of each side without a partner;
+    - ``pred_essential[d]``, ``target_essential[d]``: birth coordinates of the bars that never die
+      (dimension 0: one each, the first pixel to enter; none above).
+
+    ``num_matched``, ``num_unmatched_pred``, ``num_unmatched_target``: int64 arrays of counts per
+    dimension.
     """
 
     pred_matched_birth: List[np.ndarray]
@@ -112,10 +123,31 @@ def barcode(image: Any, filtration: str = "superlevel", connectivity: Optional[i
     """Persistence barcode of a 2D image or a 3D volume, with the pixel (voxel) where each bar is
     born and where it dies.
 
+    Parameters
+    ----------
+    image : array-like, shape (H, W) or (D, H, W)
+        A numpy array of any real or boolean dtype, byte order and memory layout, or a torch
+        tensor (any device; copied to the CPU). NaN, infinite values and empty arrays are refused
+        with a ValueError.
+    filtration : {"superlevel", "sublevel"}
+    connectivity : {None, 4, 8, 6, 26}
+        See below; ``None`` is 4 for images and 6 for volumes.
+
+    Returns
+    -------
+    Barcode
+        Per homology dimension ``d``: ``birth[d]``, ``death[d]`` (n, ndim) int64 coordinates,
+        ``birth_value[d]``, ``death_value[d]`` (n,) float64 values of ``image`` there, and
+        ``essential[d]``. Zero-length bars are dropped.
+
+    Filtration and connectivity
+    ---------------------------
     ``filtration="superlevel"`` (default) lets high values enter first (probabilities, masks);
-    ``"sublevel"`` low values. ``connectivity`` is the foreground's: in 2D 4 (default,
-    V-construction) or 8 (T-construction), the background getting the other; in 3D 6 (default and
-    only, V-construction: voxels are vertices, Betti-Matching-3D's convention). The result has one
+    ``"sublevel"`` low values. ``connectivity`` is the foreground's, the background getting the
+    complementary one: in 2D 4 (default, V-construction: pixels are vertices) or 8
+    (T-construction: pixels are closed squares, GUDHI's ``top_dimensional_cells``); in 3D 6
+    (default, V-construction: voxels are vertices, Betti-Matching-3D's convention) or 26
+    (T-construction: voxels are closed cubes; the background is 6-connected). The result has one
     entry per homology dimension: 0 components, 1 holes (loops, tunnels), 2 cavities (3D only).
     """
     img = check_image(as_array(image, "image"), "image", volumes=True)
@@ -128,7 +160,12 @@ def barcode_batch(
     images: Any, filtration: str = "superlevel", connectivity: Optional[int] = None, num_threads: Optional[int] = None
 ) -> List[Barcode]:
     """Barcodes of a sequence of 2D images or 3D volumes (or an (N, H, W) / (N, D, H, W) array),
-    computed in parallel; see :func:`barcode`."""
+    computed in parallel; see :func:`barcode`.
+
+    The items may differ in shape but must all be images or all volumes. ``num_threads``: the
+    number of worker threads (``None``: all cores); the GIL is released while they run, and the
+    result does not depend on it. Returns a list of :class:`Barcode`, one per item, in order.
+    """
     imgs = as_image_list(images, "images", volumes=True)
     ndims = {img.ndim for img in imgs}
     if len(ndims) > 1:
@@ -144,13 +181,29 @@ def betti_matching(
     """Betti matching (induced matching of persistence barcodes) of a prediction and a target:
     two 2D images or two 3D volumes of the same shape.
 
+    Parameters
+    ----------
+    pred, target : array-like, shape (H, W) or (D, H, W), the same for both
+        As for :func:`barcode` (likelihoods, masks, any dtype; torch tensors accepted).
+    filtration : {"superlevel", "sublevel"}
+        ``"superlevel"`` (default): high values (foreground probabilities, masks) enter first.
+    connectivity : {None, 4, 8, 6, 26}
+        As in :func:`barcode`.
+
+    Returns
+    -------
+    BettiMatching
+        Matched bars side by side, the unmatched bars of each side and the essential ones, per
+        homology dimension, as ``(n, ndim)`` int64 coordinates (see :class:`BettiMatching`).
+
     Each bar of the prediction is matched to the bar of the target that reaches the same bar of
     the comparison image ``min`` (sublevel; ``max`` for superlevel), or left unmatched. The result
     holds one entry per homology dimension (0 components, 1 holes/tunnels, 2 cavities in 3D):
     matched bars side by side (row ``i`` of ``pred_matched_*`` is matched to row ``i`` of
     ``target_matched_*``), the unmatched ones of each side, and the essential component. Pixel
     (voxel) coordinates are ``(n, ndim)`` int64 arrays in the array's axis order. ``filtration``
-    and ``connectivity`` as in :func:`barcode` (3D: 6, the V-construction, Betti-Matching-3D's).
+    and ``connectivity`` as in :func:`barcode` (3D: 6, the V-construction, Betti-Matching-3D's,
+    or 26, the T-construction, which the reference does not have).
     """
     p = check_image(as_array(pred, "pred"), "pred", volumes=True)
     t = check_image(as_array(target, "target"), "target", volumes=True)
@@ -169,7 +222,12 @@ def betti_matching_batch(
     num_threads: Optional[int] = None,
 ) -> List[BettiMatching]:
     """Betti matchings of two sequences of 2D images or 3D volumes (or (N, H, W) / (N, D, H, W)
-    arrays), in one parallel call over the pairs; see :func:`betti_matching`."""
+    arrays), in one parallel call over the pairs; see :func:`betti_matching`.
+
+    Pair ``i`` is ``(preds[i], targets[i])``; pairs may differ in shape but must all be images or
+    all volumes. ``num_threads``: worker threads (``None``: all cores; the result does not depend
+    on it), the GIL released while they run. Returns a list of :class:`BettiMatching` in order.
+    """
     ps = as_image_list(preds, "preds", volumes=True)
     ts = as_image_list(targets, "targets", volumes=True)
     if len(ps) != len(ts):

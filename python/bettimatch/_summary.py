@@ -11,26 +11,32 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-METRICS = (
-    "dice",
-    "cldice",
-    "betti_matching_error",
-    "betti_matching_error_0",
-    "betti_matching_error_1",
-    "betti_number_error_0",
-    "betti_number_error_1",
-    "score",
-)
-COLUMNS = ("case", "class") + METRICS
-_INTEGER = {"betti_matching_error", "betti_matching_error_0", "betti_matching_error_1", "betti_number_error_0", "betti_number_error_1"}
+def metric_names(spatial_dims: int = 2) -> Tuple[str, ...]:
+    """The metric columns for 2D images (dimensions 0 and 1) or 3D volumes (0, 1 and 2)."""
+    dims = range(spatial_dims)
+    return (
+        ("dice", "cldice", "betti_matching_error")
+        + tuple(f"betti_matching_error_{d}" for d in dims)
+        + tuple(f"betti_number_error_{d}" for d in dims)
+        + ("score",)
+    )
+
+
+def columns(spatial_dims: int = 2) -> Tuple[str, ...]:
+    return ("case", "class") + metric_names(spatial_dims)
+
+
+METRICS = metric_names(2)
+COLUMNS = columns(2)
+_INTEGER = {"betti_matching_error"} | {f"betti_{kind}_error_{d}" for kind in ("matching", "number") for d in range(3)}
 
 
 def balanced_score(dice: np.ndarray, bm_error: np.ndarray, target_betti_sum: np.ndarray) -> np.ndarray:
-    """S = Dice + (1 - min(1, BM / (beta0 + beta1 of the target))), in [0, 2].
+    """S = Dice + (1 - min(1, BM / (beta0 + beta1 (+ beta2 in 3D) of the target))), in [0, 2].
 
     A target without features (empty) gives ratio 0 when BM is 0 and 1 otherwise; S is NaN where
     Dice is (both masks empty).
@@ -44,26 +50,27 @@ def balanced_score(dice: np.ndarray, bm_error: np.ndarray, target_betti_sum: np.
 
 def rows_for_case(case: str, classes: Sequence[int], metrics: Dict[str, np.ndarray], start: int) -> List[dict]:
     """CSV rows of one case from `metrics` (as returned by bettimatch.metrics.mask_metrics), whose
-    rows start..start+len(classes) belong to this case."""
+    rows start..start+len(classes) belong to this case. The per-dimension columns follow the
+    metrics' dimensions: 0 and 1 for images, 0, 1 and 2 for volumes."""
     out = []
     for k, cls in enumerate(classes):
         i = start + k
         bm = metrics["betti_matching_error"][i]
         bne = metrics["betti_number_error"][i]
         dice = float(metrics["dice"][i])
+        # Every dimension of the target counts: beta0 + beta1 for images, + beta2 for volumes.
         score = float(balanced_score(dice, bm.sum(), metrics["betti_target"][i].sum()))
-        out.append({
+        row = {
             "case": case,
             "class": int(cls),
             "dice": dice,
             "cldice": float(metrics["cldice"][i]),
             "betti_matching_error": int(bm.sum()),
-            "betti_matching_error_0": int(bm[0]),
-            "betti_matching_error_1": int(bm[1]),
-            "betti_number_error_0": int(bne[0]),
-            "betti_number_error_1": int(bne[1]),
-            "score": score,
-        })
+        }
+        row.update({f"betti_matching_error_{d}": int(v) for d, v in enumerate(bm)})
+        row.update({f"betti_number_error_{d}": int(v) for d, v in enumerate(bne)})
+        row["score"] = score
+        out.append(row)
     return out
 
 
@@ -75,15 +82,16 @@ def _stats(values: Iterable[float]) -> dict:
     return {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)}
 
 
-def summarize(rows: List[dict], classes: Sequence[int]) -> dict:
+def summarize(rows: List[dict], classes: Sequence[int], spatial_dims: int = 2) -> dict:
     """Mean, (population) standard deviation and count of each metric per class and over all rows
     of foreground classes (class >= 1), NaNs left out."""
+    names = metric_names(spatial_dims)
     by_class: Dict[int, List[dict]] = {cls: [] for cls in classes}
     for r in rows:
         by_class[r["class"]].append(r)
-    per_class = {str(cls): {m: _stats(r[m] for r in sel) for m in METRICS} for cls, sel in by_class.items()}
+    per_class = {str(cls): {m: _stats(r[m] for r in sel) for m in names} for cls, sel in by_class.items()}
     fg = [r for r in rows if r["class"] >= 1]
-    return {"per_class": per_class, "foreground": {m: _stats(r[m] for r in fg) for m in METRICS}}
+    return {"per_class": per_class, "foreground": {m: _stats(r[m] for r in fg) for m in names}}
 
 
 def _fmt(x) -> str:
@@ -92,13 +100,15 @@ def _fmt(x) -> str:
     return str(x)
 
 
-def csv_text(rows: List[dict]) -> str:
-    """The CSV file of `rows`: a header line and one line per row."""
+def csv_text(rows: List[dict], spatial_dims: int = 2) -> str:
+    """The CSV file of `rows`: a header line and one line per row (the columns of
+    :func:`columns`)."""
+    names = columns(spatial_dims)
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(names)
     for r in rows:
-        writer.writerow([_fmt(r[c]) for c in COLUMNS])
+        writer.writerow([_fmt(r[c]) for c in names])
     return stream.getvalue()
 
 
@@ -115,6 +125,8 @@ _SHORT = {
     "betti_matching_error_1": "BM1",
     "betti_number_error_0": "BNE0",
     "betti_number_error_1": "BNE1",
+    "betti_matching_error_2": "BM2",
+    "betti_number_error_2": "BNE2",
     "score": "score",
 }
 
@@ -130,9 +142,10 @@ def format_table(summary: dict) -> str:
 
     lines = []
     names = list(summary["per_class"].items()) + [("foreground", summary["foreground"])]
-    table = [["class", "n"] + [_SHORT[m] for m in METRICS]]
+    metrics = list(summary["foreground"])  # the metrics summarized, in column order
+    table = [["class", "n"] + [_SHORT[m] for m in metrics]]
     for name, stats in names:
-        table.append([name, str(stats["betti_matching_error"]["n"])] + [cell(stats[m], m) for m in METRICS])
+        table.append([name, str(stats["betti_matching_error"]["n"])] + [cell(stats[m], m) for m in metrics])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for j, row in enumerate(table):
         lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))

@@ -1,10 +1,10 @@
 """The `bettimatch` command line: `bettimatch evaluate PRED_DIR GT_DIR --num-classes N`.
 
 Predictions and ground truths are paired by case name (the file name without its extension);
-every metric is computed per case and class with two native calls per chunk of cases. Exit status:
-0 on success, 1 when an input is bad (the message says which file and why), 2 for a bad command
-line (including outputs that cannot be written or would overwrite an input; checked before any
-case is read).
+every metric is computed per case and class with two native calls per chunk of cases. Cases are 2D
+images or 3D volumes (one kind per run). Exit status: 0 on success, 1 when an input is bad (the
+message says which file and why), 2 for a bad command line (including outputs that cannot be
+written or would overwrite an input; checked before any case is read).
 
 With --out FILE the rows are streamed to FILE.partial as cases finish and FILE is written sorted
 at the end (--resume continues an interrupted run); --scheduler runs one Dask task per case
@@ -22,26 +22,30 @@ import contextlib
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from . import __version__
-from ._io import DEFAULT_MAX_VOXELS, InputFileError, Listing, printable
-from ._summary import csv_text, format_table, json_text, summarize, write_file_atomically
 from ._dask import SchedulerError, connect, local_workers, require_distributed
+from ._io import DEFAULT_MAX_VOXELS, Header, InputFileError, Listing, printable
 from ._nnunet import OTHER_ENDING
+from ._summary import csv_text, format_table, json_text, summarize, write_file_atomically
 from .evaluation import (
+    Loaded,
     Options,
     Pair,
     PlotHook,
     ResultsFile,
     ResumeError,
+    case_kinds,
+    channel_note,
     evaluate_cases,
     find_cases,
     partial_path,
+    read_headers,
 )
 
 EXIT_BAD_INPUT = 1
@@ -100,13 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Compare predictions with ground truths paired by file name (without extension). Files: "
             "PNG/TIFF label maps (pillow/tifffile), .npy/.npz arrays, NIfTI .nii/.nii.gz (nibabel); 2D "
-            "images. An (H, W) array is a label map of class indices (size-1 axes before or after "
-            "the image axes are dropped: (1, H, W), (H, W, 1)); with --num-classes 2 a float image with "
-            "non-integer values is a foreground likelihood map; a .npy/.npz array of shape "
-            "(num_classes, H, W) holds one channel per class, one-hot (0/1 integers) or likelihoods "
-            "(floats, foreground = value > --threshold). Other shapes are refused. Hidden files, "
-            "folders and other file types are ignored with a warning. Writes one CSV row per case and "
-            "class and prints mean ± std per class (on stderr when stdout carries --out - or --json -)."
+            "images or 3D volumes. An (H, W) array is a label map of class indices and a (D, H, W) "
+            "array a label volume (a NIfTI image, a multi-page TIFF stack, an array); size-1 axes "
+            "before or after the image axes are dropped: (1, H, W), (H, W, 1), (D, H, W, 1). With "
+            "--num-classes 2 a float image with non-integer values is a foreground likelihood map. A "
+            ".npy/.npz array whose first axis equals --num-classes holds one channel per class, one-hot "
+            "(0/1 integers) or likelihoods (floats, foreground = value > --threshold): (num_classes, H, W) "
+            "for a 2D image, (num_classes, D, H, W) for a volume; a label volume whose depth equals "
+            "--num-classes therefore needs --spatial-dims 3. A size-1 axis between the image axes, "
+            "(24, 1, 32), is ambiguous and refused unless --spatial-dims 3; other shapes are refused. "
+            "A run evaluates 2D images or 3D volumes, not both: a folder mixing them is refused up "
+            "front. Volumes are 6-connected; voxel spacing (NIfTI pixdim) is read but ignored, since "
+            "topology, Dice and clDice count voxels. Hidden files, folders and other file types are "
+            "ignored with a warning. Writes one CSV row per case and class (volumes add the columns "
+            "betti_matching_error_2 and betti_number_error_2) and prints mean ± std per class (on "
+            "stderr when stdout carries --out - or --json -)."
         ),
     )
     ev.add_argument("pred_dir", type=Path, metavar="PRED_DIR", help="folder of predictions")
@@ -117,7 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--include-background", action="store_true", help="also evaluate class 0")
     ev.add_argument("--threshold", type=_finite_float, default=0.5, help="likelihoods above this are foreground (default 0.5)")
-    ev.add_argument("--connectivity", type=int, choices=(4, 8), default=4, help="foreground connectivity (default 4)")
+    ev.add_argument(
+        "--connectivity", type=int, choices=(4, 8, 6, 26), default=None,
+        help="foreground connectivity: 4 or 8 for 2D images (default 4), 6 or 26 for volumes (default 6)",
+    )
+    ev.add_argument(
+        "--spatial-dims", type=int, choices=(2, 3), default=None,
+        help=(
+            "read every file as a 2D image (2) or as a 3D volume (3: a 2D image becomes a volume of one "
+            "slice); default: 2D or 3D by the rules above"
+        ),
+    )
     ev.add_argument("--thinning", choices=("guo-hall", "zhang-suen"), default="guo-hall", help="skeletonization for clDice (default guo-hall)")
     ev.add_argument(
         "--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None,
@@ -127,14 +149,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-voxels", type=_positive_int, default=DEFAULT_MAX_VOXELS, metavar="N",
         help=(
             "refuse (as a bad case) a file that stores more than N values or whose image needs more "
-            f"than N mask values (height x width x num-classes), checked before decoding; cases are also "
+            f"than N mask values (voxels x num-classes), checked before decoding; cases are also "
             f"computed in chunks of at most about N mask values (default {DEFAULT_MAX_VOXELS} = 2**28: "
-            "peak memory about 2.5 GiB)"
+            "peak memory about 2.5 GiB for 2D images; the matching of a volume needs about 200 more bytes "
+            "per voxel for each class computed at once, one per thread: lower N or --jobs for large volumes)"
         ),
     )
     ev.add_argument("--out", type=Path, default=None, help="CSV file with one row per case and class ('-' for stdout)")
     ev.add_argument("--json", type=Path, default=None, dest="json_path", metavar="JSON", help="JSON file with the summary ('-' for stdout)")
-    ev.add_argument("--plots", type=Path, default=None, metavar="DIR", help="save one PNG of the matching per case here")
+    ev.add_argument(
+        "--plots", type=Path, default=None, metavar="DIR",
+        help=(
+            "save one PNG of the matching per case here (volumes: a maximum projection with every "
+            "feature marked, and the slice through each unmatched feature)"
+        ),
+    )
     ev.add_argument("--skip-errors", action="store_true", help="report bad cases and go on with the others")
     ev.add_argument(
         "--resume", action="store_true",
@@ -425,6 +454,16 @@ def _progress(total: int, quiet: bool) -> Iterator:
             bar.close()
 
 
+@dataclass(frozen=True)
+class _Space:
+    """What a run evaluates: 2D images or 3D volumes, with which connectivity, and whether clDice
+    can be computed (volumes need a 3D skeleton)."""
+
+    spatial_dims: int
+    connectivity: int
+    cldice: bool = True
+
+
 class _Run:
     """The cases of one `evaluate` run: gathers the rows (streaming them to the results file),
     shows progress, and records bad cases (or stops at the first one without --skip-errors)."""
@@ -469,6 +508,61 @@ class _Run:
 
     def rows(self, order: List[str]) -> List[dict]:
         return [row for case in order if case in self.rows_of for row in self.rows_of[case]]
+
+
+# ----------------------------------------------------------------------------- images or volumes
+
+
+def _spatial_dims_of_run(pairs: List[Tuple[str, Path, Path]], headers: Dict[Path, Optional[Header]], args) -> int:
+    """2 or 3: --spatial-dims, else what the readable cases are. A mix of 2D and 3D cases is refused
+    here, before any case is loaded (even with --skip-errors: which kind to drop is the user's
+    choice, not ours)."""
+    if args.spatial_dims is not None:
+        return args.spatial_dims
+    kinds = case_kinds(pairs, headers)
+    notes = [n for _, pred, gt in pairs for n in (channel_note(pred, headers.get(pred)), channel_note(gt, headers.get(gt))) if n]
+    if kinds[2] and kinds[3]:
+        _say(
+            f"error: the cases mix 2D images ({len(kinds[2])}: {_case_names(kinds[2])}) and 3D volumes "
+            f"({len(kinds[3])}: {_case_names(kinds[3])}); evaluate them in separate runs, or pass "
+            "--spatial-dims 3 to read every file as a volume (a 2D image as a volume of one slice)"
+        )
+        for note in notes[:5]:
+            _say(f"note: {note}")
+        raise _Stop(EXIT_BAD_INPUT)
+    return 3 if kinds[3] else 2
+
+
+def _case_names(cases: List[str], limit: int = 5) -> str:
+    shown = ", ".join(printable(c) for c in cases[:limit])
+    return shown + (", ..." if len(cases) > limit else "")
+
+
+def _space_of_run(args, spatial_dims: int) -> _Space:
+    if spatial_dims == 2:
+        if args.connectivity in (6, 26):
+            raise UsageError(f"--connectivity {args.connectivity} is for volumes; 2D images take 4 or 8")
+        return _Space(2, args.connectivity or 4)
+    if args.connectivity in (4, 8):
+        raise UsageError(f"--connectivity {args.connectivity} is for 2D images; volumes take 6 or 26")
+    from ._volume_metrics import volume_skeletons_available
+
+    cldice = volume_skeletons_available(args.thinning)
+    if not cldice:
+        _say("warning: clDice of volumes is not available yet (no 3D skeletonization): the cldice column is nan")
+    return _Space(3, args.connectivity or 6, cldice)
+
+
+def _warn_spacing(case: str, hp: Optional[Header], hg: Optional[Header]) -> None:
+    """Spacing never enters a metric, but two different spacings usually mean misaligned files."""
+    if hp is None or hg is None or hp.spacing is None or hg.spacing is None:
+        return
+    n = min(len(hp.spacing), len(hg.spacing), 3)
+    if not np.allclose(hp.spacing[:n], hg.spacing[:n], rtol=1e-4, atol=0.0):
+        _say(
+            f"warning: case {printable(case)}: the prediction's voxel spacing {hp.spacing[:n]} differs from the "
+            f"ground truth's {hg.spacing[:n]}; spacing is ignored (voxels are compared one to one)"
+        )
 
 
 def _check_outputs(
@@ -533,7 +627,7 @@ def _check_cluster_options(args) -> None:
             raise UsageError(f"--scheduler: {exc}") from None
 
 
-def _results_file(args, csv_target: Optional[_Target], classes: List[int]) -> Optional[ResultsFile]:
+def _results_file(args, csv_target: Optional[_Target], classes: List[int], spatial_dims: int) -> Optional[ResultsFile]:
     """The streamed CSV of a run with --out FILE (a regular file); None for stdout or a device."""
     streamed = csv_target is not None and csv_target.path is not None and csv_target.replace
     if args.resume and not streamed:
@@ -543,7 +637,7 @@ def _results_file(args, csv_target: Optional[_Target], classes: List[int]) -> Op
     if not args.resume and partial_path(csv_target.path).exists():
         _say(f"note: {partial_path(csv_target.path)} of an earlier run is replaced (--resume would continue it)")
     try:
-        return ResultsFile(csv_target.path, classes, resume=args.resume)
+        return ResultsFile(csv_target.path, classes, resume=args.resume, spatial_dims=spatial_dims)
     except ResumeError as exc:
         raise UsageError(f"--resume: {exc}") from None
     except OSError as exc:
@@ -599,21 +693,26 @@ def _evaluate(args) -> int:
         return EXIT_BAD_INPUT
     if plan.dataset is not None:
         _say_nnunet(args, plan)
+    reading = Options(
+        num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold, thinning=args.thinning,
+        max_voxels=args.max_voxels, num_threads=args.jobs, read_dims=args.spatial_dims,
+    )
+    headers = read_headers(pairs, reading)
+    space = _space_of_run(args, _spatial_dims_of_run(pairs, headers, args))
+    for case, pred, gt in pairs:  # here, before the run, since workers elsewhere could not say it
+        _warn_spacing(case, headers.get(pred), headers.get(gt))
     if plots is not None:
         try:
             plots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--plots {args.plots}: cannot create the folder ({exc.strerror})") from None
 
-    options = Options(
-        num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold,
-        connectivity=args.connectivity, thinning=args.thinning, max_voxels=args.max_voxels, num_threads=args.jobs,
-    )
+    options = replace(reading, spatial_dims=space.spatial_dims, connectivity=space.connectivity, cldice=space.cldice)
     plot: Optional[PlotHook] = None
     if plt is not None:
-        plot = lambda case, p, g: _plot_case(plt, case, p, g, classes, args, plots)  # noqa: E731
+        plot = lambda x: _plot_case(plt, x, classes, space, args.jobs, plots)  # noqa: E731
     order = [case for case, _, _ in pairs]
-    results = _results_file(args, csv_target, classes)
+    results = _results_file(args, csv_target, classes, space.spatial_dims)
     run = _Run(args, options, plot, results)
     run.skipped.extend({"case": printable(case), "error": printable(message)} for case, message in problems)
     try:
@@ -637,11 +736,11 @@ def _evaluate(args) -> int:
         _say("error: every case was skipped")
         return EXIT_BAD_INPUT
 
-    summary = summarize(rows, classes)
+    summary = summarize(rows, classes, space.spatial_dims)
     ignored = [
         {"path": printable(str(path)), "reason": reason} for listing in (preds, gts) for path, reason in listing.ignored
     ]
-    outputs = [(csv_target, csv_text(rows))] if csv_target is not None and results is None else []
+    outputs = [(csv_target, csv_text(rows, space.spatial_dims))] if csv_target is not None and results is None else []
     if json_target is not None:
         report = {
             "num_cases": len({r["case"] for r in rows}),
@@ -651,7 +750,8 @@ def _evaluate(args) -> int:
             "ignored": ignored,
             "num_classes": args.num_classes,
             "classes": classes,
-            "connectivity": args.connectivity,
+            "spatial_dims": space.spatial_dims,
+            "connectivity": space.connectivity,
             "threshold": args.threshold,
             "thinning": args.thinning,
             **summary,
@@ -672,7 +772,8 @@ def _evaluate(args) -> int:
     if not args.quiet:
         stream = sys.stderr if stdout_carries_data else sys.stdout
         n_cases = len({r["case"] for r in rows})
-        _show(f"{n_cases} case(s), classes {', '.join(map(str, classes))}, connectivity {args.connectivity}", stream)
+        kind = "" if space.spatial_dims == 2 else " (3D volumes)"
+        _show(f"{n_cases} case(s){kind}, classes {', '.join(map(str, classes))}, connectivity {space.connectivity}", stream)
         _show(format_table(_named(summary, plan.dataset)), stream)
     if run.skipped:
         _say(f"skipped {len(run.skipped)} case(s): {', '.join(s['case'] for s in run.skipped)}")
@@ -709,16 +810,29 @@ def _named(summary: dict, dataset) -> dict:
     return {**summary, "per_class": per_class}
 
 
-def _plot_case(plt, case: str, p: np.ndarray, g: np.ndarray, classes: List[int], args, folder: Path) -> None:
+def _plot_case(plt, x: Loaded, classes: List[int], space: _Space, jobs: Optional[int], folder: Path) -> None:
     import io
 
     from ._persistence import betti_matching_batch
-    from .plot import plot_matching
 
     matchings = betti_matching_batch(
-        [p[c] for c in classes], [g[c] for c in classes], connectivity=args.connectivity, num_threads=args.jobs
+        [x.p[c] for c in classes], [x.g[c] for c in classes], connectivity=space.connectivity, num_threads=jobs
     )
-    h, w = p.shape[1:]
+    draw = _draw_images if space.spatial_dims == 2 else _draw_volumes
+    fig = draw(plt, x, classes, matchings, space)
+    try:
+        fig.suptitle(x.case)
+        image = io.BytesIO()
+        fig.savefig(image, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    write_file_atomically(folder / f"{x.case}.png", image.getvalue())
+
+
+def _draw_images(plt, x: Loaded, classes: List[int], matchings, space: _Space):
+    from .plot import plot_matching
+
+    h, w = x.p.shape[1:]
     side = 5.0 / max(h, w)  # inches per pixel: the longer side of a panel is 5 inches
     fig, axes = plt.subplots(
         len(classes), 2, figsize=(2 * w * side + 3.5, len(classes) * h * side + 0.8), squeeze=False,
@@ -726,11 +840,28 @@ def _plot_case(plt, case: str, p: np.ndarray, g: np.ndarray, classes: List[int],
     )
     try:
         for row, (c, m) in enumerate(zip(classes, matchings)):
-            plot_matching(p[c], g[c], m, ax=axes[row], connectivity=args.connectivity,
+            plot_matching(x.p[c], x.g[c], m, ax=axes[row], connectivity=space.connectivity,
                           titles=(f"class {c}: prediction", f"class {c}: ground truth"))
-        fig.suptitle(case)
-        image = io.BytesIO()
-        fig.savefig(image, format="png", dpi=100)
-    finally:
+    except BaseException:
         plt.close(fig)
-    write_file_atomically(folder / f"{case}.png", image.getvalue())
+        raise
+    return fig
+
+
+def _draw_volumes(plt, x: Loaded, classes: List[int], matchings, space: _Space):
+    from .plot import plot_matching_volume, volume_figure_size
+
+    # NIfTI arrays are (x, y, z): slice along z, the axial plane in the usual orientation. Other
+    # arrays are (D, H, W): slice along D.
+    axis = 2 if str(x.gt.name).lower().endswith((".nii", ".nii.gz")) else 0
+    sizes = [volume_figure_size(x.p[c], x.g[c], m, axis=axis) for c, m in zip(classes, matchings)]
+    fig = plt.figure(figsize=(max(w for w, _ in sizes), sum(h for _, h in sizes) + 0.5), constrained_layout=True)
+    try:
+        blocks = fig.subfigures(len(classes), 1, height_ratios=[h for _, h in sizes], squeeze=False)[:, 0]
+        for block, c, m in zip(blocks, classes, matchings):
+            plot_matching_volume(x.p[c], x.g[c], m, fig=block, axis=axis, connectivity=space.connectivity,
+                                 titles=(f"class {c}: prediction", f"class {c}: ground truth"))
+    except BaseException:
+        plt.close(fig)
+        raise
+    return fig

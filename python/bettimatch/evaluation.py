@@ -3,7 +3,7 @@
 A *case* is one prediction file and one ground-truth file of the same name. Evaluating it loads
 both files, turns them into one boolean mask per class and computes every metric of all its
 classes in one native call, giving one row per class (the CSV's columns, see
-``bettimatch._summary.COLUMNS``). A case that cannot be evaluated gives a :class:`CaseResult`
+``bettimatch._summary.columns``). A case that cannot be evaluated gives a :class:`CaseResult`
 with its error instead of rows, never an exception, so that callers decide whether to stop or go
 on.
 
@@ -23,22 +23,26 @@ import math
 import os
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._io import DEFAULT_MAX_VOXELS, InputFileError, Listing, list_cases, load_masks
-from ._summary import _INTEGER, COLUMNS, csv_text, rows_for_case, write_file_atomically
+from ._io import DEFAULT_MAX_VOXELS, Header, InputFileError, Listing, list_cases, load_masks, read_header
+from ._summary import _INTEGER, columns, csv_text, rows_for_case, write_file_atomically
 
 Pair = Tuple[str, Path, Path]  # (case, prediction file, ground-truth file)
-PlotHook = Callable[[str, np.ndarray, np.ndarray], None]
+CONNECTIVITIES = {2: (4, 8), 3: (6, 26)}
 
 
 @dataclass(frozen=True)
 class Options:
-    """How every case of a run is read and measured (small and picklable: it travels to workers)."""
+    """How every case of a run is read and measured (small and picklable: it travels to workers).
+
+    ``spatial_dims``: what the run's cases are, 2D images or 3D volumes; ``read_dims``: how files
+    are read (``--spatial-dims``; None decides from each file's shape, see bettimatch._io);
+    ``cldice=False`` leaves clDice NaN (volumes without a 3D skeletonization)."""
 
     num_classes: int
     classes: Tuple[int, ...]
@@ -47,6 +51,9 @@ class Options:
     thinning: str = "guo-hall"
     max_voxels: int = DEFAULT_MAX_VOXELS
     num_threads: Optional[int] = None
+    spatial_dims: int = 2
+    read_dims: Optional[int] = None
+    cldice: bool = True
 
     def __post_init__(self) -> None:
         _check_int("num_classes", self.num_classes, 1)
@@ -54,8 +61,12 @@ class Options:
             raise ValueError(f"classes must be class indices below num_classes ({self.num_classes}), got {self.classes!r}")
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
-        if self.connectivity not in (4, 8):
-            raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity!r}")
+        if self.spatial_dims not in CONNECTIVITIES or self.read_dims not in (None, 2, 3):
+            raise ValueError(f"spatial_dims must be 2 or 3, got {self.spatial_dims!r} (read as {self.read_dims!r})")
+        allowed = CONNECTIVITIES[self.spatial_dims]
+        if self.connectivity not in allowed:
+            kind = "2D images" if self.spatial_dims == 2 else "volumes"
+            raise ValueError(f"connectivity must be {' or '.join(map(str, allowed))} for {kind}, got {self.connectivity!r}")
         if self.thinning not in ("guo-hall", "zhang-suen"):
             raise ValueError(f"thinning must be 'guo-hall' or 'zhang-suen', got {self.thinning!r}")
         _check_int("max_voxels", self.max_voxels, 1)
@@ -151,43 +162,104 @@ def find_cases(pred_dir: Path, gt_dir: Path, *, nnunet: bool = False, dataset_js
 
 
 @dataclass
-class _Loaded:
+class Loaded:
+    """One case in memory: its files and their (C, H, W) or (C, D, H, W) boolean class masks."""
+
     case: str
     pred: Path
     gt: Path
-    p: np.ndarray  # (C, H, W) boolean masks
+    p: np.ndarray
     g: np.ndarray
 
 
-def _load(case: str, pred: Path, gt: Path, options: Options) -> Union[_Loaded, CaseResult]:
+PlotHook = Callable[[Loaded], None]
+
+
+def read_headers(pairs: Sequence[Pair], options: Options) -> Dict[Path, Optional[Header]]:
+    """Each input's header (shape, reading, spacing), or None where it cannot be read: that file
+    is reported as a bad case when it is loaded."""
+    headers: Dict[Path, Optional[Header]] = {}
+    for _, pred, gt in pairs:
+        for path in (pred, gt):
+            headers[path] = _header(path, options)
+    return headers
+
+
+def _header(path: Path, options: Options) -> Optional[Header]:
     try:
-        p = load_masks(pred, options.num_classes, options.threshold, options.max_voxels)
-        g = load_masks(gt, options.num_classes, options.threshold, options.max_voxels)
-        if p.shape != g.shape:
-            raise InputFileError(
-                f"shape mismatch: prediction {pred} is {p.shape[1:]} but ground truth {gt} is {g.shape[1:]}"
-            )
-    except Exception as exc:  # every failure of one case is that case's error, never a traceback
-        return CaseResult(case, error=describe(exc))
-    return _Loaded(case, pred, gt, p, g)
+        return read_header(path, options.num_classes, options.max_voxels, options.read_dims)
+    except Exception:  # noqa: BLE001 - the load reports it, naming the file
+        return None
 
 
-def _metrics(chunk: List[_Loaded], options: Options) -> dict:
-    from .metrics import mask_metrics
+def case_kinds(pairs: Sequence[Pair], headers: Dict[Path, Optional[Header]]) -> Dict[int, List[str]]:
+    """The cases whose two headers say 2D images, and those that say 3D volumes."""
+    kinds: Dict[int, List[str]] = {2: [], 3: []}
+    for case, pred, gt in pairs:
+        hp, hg = headers.get(pred), headers.get(gt)
+        if hp is not None and hg is not None and hp.layout.spatial_dims == hg.layout.spatial_dims:
+            kinds[hp.layout.spatial_dims].append(case)
+    return kinds
 
-    classes = options.classes
-    return mask_metrics(
-        [x.p[c] for x in chunk for c in classes],
-        [x.g[c] for x in chunk for c in classes],
-        connectivity=options.connectivity, num_threads=options.num_threads, thinning=options.thinning,
+
+def channel_note(path: Path, header: Optional[Header]) -> str:
+    """Why a 3-axis array of `path` was read as a 2D image, when it was (else '')."""
+    if header is None or header.layout.kind != "channels" or header.layout.spatial_dims != 2:
+        return ""
+    return (
+        f"{path} of shape {header.shape} is read as the per-class channels of a 2D image because its first axis "
+        "equals --num-classes; pass --spatial-dims 3 to read it as a (D, H, W) label volume"
     )
 
 
-def _compute_failed(x: _Loaded, exc: BaseException) -> str:
+def _check_partners(pred: Path, gt: Path, p: np.ndarray, g: np.ndarray, options: Options) -> None:
+    """A prediction and its ground truth must be of one kind (image or volume, that of the run)
+    and one shape."""
+    if p.ndim != g.ndim:
+        kind = {3: "a 2D image", 4: "a 3D volume"}
+        notes = [n for n in (channel_note(pred, _header(pred, options)), channel_note(gt, _header(gt, options))) if n]
+        raise InputFileError(
+            f"shape mismatch: prediction {pred} is {kind[p.ndim]} {p.shape[1:]} but ground truth {gt} is "
+            f"{kind[g.ndim]} {g.shape[1:]}" + "".join(f" ({n})" for n in notes)
+        )
+    if p.shape != g.shape:
+        raise InputFileError(
+            f"shape mismatch: prediction {pred} is {p.shape[1:]} but ground truth {gt} is {g.shape[1:]}"
+        )
+    if p.ndim - 1 != options.spatial_dims:  # the files changed since their headers were read
+        run_kind = "2D images" if options.spatial_dims == 2 else "3D volumes"
+        raise InputFileError(f"{pred} and {gt} hold {p.ndim - 1}D data, but the cases of this run are {run_kind}")
+
+
+def _load(case: str, pred: Path, gt: Path, options: Options) -> Union[Loaded, CaseResult]:
+    try:
+        p = load_masks(pred, options.num_classes, options.threshold, options.max_voxels, spatial_dims=options.read_dims)
+        g = load_masks(gt, options.num_classes, options.threshold, options.max_voxels, spatial_dims=options.read_dims)
+        _check_partners(pred, gt, p, g, options)
+    except Exception as exc:  # every failure of one case is that case's error, never a traceback
+        return CaseResult(case, error=describe(exc))
+    return Loaded(case, pred, gt, p, g)
+
+
+def _metrics(chunk: List[Loaded], options: Options) -> dict:
+    from . import metrics
+    from ._volume_metrics import volume_mask_metrics
+
+    classes = options.classes
+    preds = [x.p[c] for x in chunk for c in classes]
+    targets = [x.g[c] for x in chunk for c in classes]
+    if options.spatial_dims == 3:
+        return volume_mask_metrics(preds, targets, connectivity=options.connectivity, num_threads=options.num_threads,
+                                   thinning=options.thinning, cldice=options.cldice)
+    return metrics.mask_metrics(preds, targets, connectivity=options.connectivity, num_threads=options.num_threads,
+                                thinning=options.thinning)
+
+
+def _compute_failed(x: Loaded, exc: BaseException) -> str:
     return f"computing the metrics of {x.pred} and {x.gt} failed ({describe(exc)})"
 
 
-def _compute(chunk: List[_Loaded], options: Options, plot: Optional[PlotHook]) -> Iterator[CaseResult]:
+def _compute(chunk: List[Loaded], options: Options, plot: Optional[PlotHook]) -> Iterator[CaseResult]:
     try:
         metrics = _metrics(chunk, options)
     except Exception as exc:
@@ -201,11 +273,11 @@ def _compute(chunk: List[_Loaded], options: Options, plot: Optional[PlotHook]) -
         rows = rows_for_case(x.case, options.classes, metrics, k * len(options.classes))
         if plot is not None:
             try:
-                plot(x.case, x.p, x.g)
+                plot(x)
             except Exception as exc:
                 yield CaseResult(x.case, error=f"drawing the plot failed ({describe(exc)})")
                 continue
-        yield CaseResult(x.case, rows_as_written(rows))
+        yield CaseResult(x.case, rows_as_written(rows, options.spatial_dims))
 
 
 def evaluate_in_process(pairs: Iterable[Pair], options: Options, plot: Optional[PlotHook] = None) -> Iterator[CaseResult]:
@@ -214,7 +286,7 @@ def evaluate_in_process(pairs: Iterable[Pair], options: Options, plot: Optional[
     except that a case that cannot be loaded is reported as soon as it is read."""
     threads = options.num_threads or os.cpu_count() or 1
     chunk_cases = max(8, 4 * threads)
-    chunk: List[_Loaded] = []
+    chunk: List[Loaded] = []
     voxels = 0
     for case, pred, gt in pairs:
         loaded = _load(case, pred, gt, options)
@@ -252,7 +324,7 @@ def run_case(case: str, pred: str, gt: str, options: Options) -> CaseResult:
         metrics = _metrics([loaded], options)
     except Exception as exc:
         raise CaseFailed(_compute_failed(loaded, exc)) from None
-    return CaseResult(case, rows_as_written(rows_for_case(case, options.classes, metrics, 0)))
+    return CaseResult(case, rows_as_written(rows_for_case(case, options.classes, metrics, 0), options.spatial_dims))
 
 
 def evaluate_cases(
@@ -282,24 +354,25 @@ class ResumeError(ValueError):
     """The CSV to resume from is not an earlier run of this evaluation."""
 
 
-def _parse_row(record: List[str]) -> dict:
-    if len(record) != len(COLUMNS):
-        raise ValueError(f"{len(record)} fields, expected {len(COLUMNS)}")
+def _parse_row(record: List[str], names: Sequence[str]) -> dict:
+    if len(record) != len(names):
+        raise ValueError(f"{len(record)} fields, expected {len(names)}")
     row: Dict[str, Any] = {"case": record[0], "class": int(record[1])}
-    for name, text in zip(COLUMNS[2:], record[2:]):
+    for name, text in zip(names[2:], record[2:]):
         row[name] = int(text) if name in _INTEGER else float(text)
     return row
 
 
-def _csv_lines(rows: List[dict]) -> str:
-    return csv_text(rows)[len(csv_text([])):]
+def _csv_lines(rows: List[dict], spatial_dims: int) -> str:
+    return csv_text(rows, spatial_dims)[len(csv_text([], spatial_dims)):]
 
 
-def rows_as_written(rows: List[dict]) -> List[dict]:
+def rows_as_written(rows: List[dict], spatial_dims: int = 2) -> List[dict]:
     """`rows` with their values as the CSV keeps them (8 significant digits), so that summaries of
     a resumed run and of one run without a break are equal to the last digit."""
-    text = _csv_lines(rows)
-    return [_parse_row(record) for record in csv.reader(io.StringIO(text))]
+    text = _csv_lines(rows, spatial_dims)
+    names = columns(spatial_dims)
+    return [_parse_row(record, names) for record in csv.reader(io.StringIO(text))]
 
 
 def partial_path(out: Path) -> Path:
@@ -307,7 +380,7 @@ def partial_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def read_results(path: Path, classes: Sequence[int]) -> Tuple[Dict[str, List[dict]], List[str]]:
+def read_results(path: Path, classes: Sequence[int], spatial_dims: int = 2) -> Tuple[Dict[str, List[dict]], List[str]]:
     """The cases of a results CSV whose every class has its row (in the file's order), and the
     cases found with some of their rows only (cut off by an interrupted run). A last line without
     its newline is such a cut-off. Raises ResumeError when the file is not a results CSV of
@@ -317,8 +390,12 @@ def read_results(path: Path, classes: Sequence[int]) -> Tuple[Dict[str, List[dic
     except (OSError, UnicodeDecodeError) as exc:
         raise ResumeError(f"cannot read {path} ({exc})") from None
     records = list(csv.reader(io.StringIO(text)))
-    if not records or tuple(records[0]) != COLUMNS:
-        raise ResumeError(f"{path} is not a results CSV of bettimatch evaluate (its first line is not the header {','.join(COLUMNS)})")
+    names = columns(spatial_dims)
+    if not records or tuple(records[0]) != names:
+        kind = "2D images" if spatial_dims == 2 else "3D volumes"
+        raise ResumeError(
+            f"{path} is not a results CSV of bettimatch evaluate on {kind} (its first line is not the header {','.join(names)})"
+        )
     body = records[1:]
     if body and not text.endswith("\n"):
         body.pop()
@@ -327,7 +404,7 @@ def read_results(path: Path, classes: Sequence[int]) -> Tuple[Dict[str, List[dic
     wanted = set(classes)
     for number, record in enumerate(body, start=2):
         try:
-            row = _parse_row(record)
+            row = _parse_row(record, names)
         except ValueError as exc:
             raise ResumeError(f"{path}, row {number}: not a row of bettimatch evaluate ({exc})") from None
         if row["class"] not in wanted:
@@ -336,7 +413,7 @@ def read_results(path: Path, classes: Sequence[int]) -> Tuple[Dict[str, List[dic
                 f"{', '.join(map(str, classes))}): was it written with other --num-classes or --include-background?"
             )
         seen = by_case.setdefault(row["case"], {})
-        if row["class"] in seen and not _same_row(seen[row["class"]], row):
+        if row["class"] in seen and not _same_row(seen[row["class"]], row, names):
             raise ResumeError(f"{path} has two different rows of case {row['case']}, class {row['class']}")
         seen[row["class"]] = row
     complete: Dict[str, List[dict]] = {}
@@ -348,8 +425,8 @@ def read_results(path: Path, classes: Sequence[int]) -> Tuple[Dict[str, List[dic
     return complete, torn
 
 
-def _same_row(a: dict, b: dict) -> bool:
-    return all(a[k] == b[k] or (isinstance(a[k], float) and math.isnan(a[k]) and math.isnan(b[k])) for k in COLUMNS)
+def _same_row(a: dict, b: dict, names: Sequence[str]) -> bool:
+    return all(a[k] == b[k] or (isinstance(a[k], float) and math.isnan(a[k]) and math.isnan(b[k])) for k in names)
 
 
 @contextlib.contextmanager
@@ -384,22 +461,23 @@ class ResultsFile:
     taken as done; rows of cases cut off half way are dropped and those cases run again.
     """
 
-    def __init__(self, out: Path, classes: Sequence[int], resume: bool = False):
+    def __init__(self, out: Path, classes: Sequence[int], resume: bool = False, spatial_dims: int = 2):
         self.out = Path(out)
         self.partial = partial_path(self.out)
         self.classes = tuple(classes)
+        self.spatial_dims = spatial_dims
         self.done: Dict[str, List[dict]] = {}
         self.resumed_from: Optional[Path] = None
         self.cut_off: List[str] = []
         if resume:
             for source in (self.partial, self.out):
                 if source.is_file():
-                    self.done, self.cut_off = read_results(source, self.classes)
+                    self.done, self.cut_off = read_results(source, self.classes, spatial_dims)
                     self.resumed_from = source
                     break
         rows = [row for case_rows in self.done.values() for row in case_rows]
         # The partial file starts as the header and the rows kept, whole lines only.
-        write_file_atomically(self.partial, csv_text(rows).encode("utf-8"))
+        write_file_atomically(self.partial, csv_text(rows, spatial_dims).encode("utf-8"))
         self._file: Optional[io.TextIOWrapper] = open(self.partial, "a", encoding="utf-8", newline="")
 
     def add(self, case: str, rows: List[dict]) -> List[dict]:
@@ -407,9 +485,9 @@ class ResultsFile:
         if case in self.done:
             raise ValueError(f"case {case!r} is in {self.partial} already")
         assert self._file is not None, "the results file is closed"
-        kept = rows_as_written(rows)
+        kept = rows_as_written(rows, self.spatial_dims)
         with _interrupts_held():
-            self._file.write(_csv_lines(kept))
+            self._file.write(_csv_lines(kept, self.spatial_dims))
             self._file.flush()
             self.done[case] = kept
         return kept
@@ -418,7 +496,7 @@ class ResultsFile:
         """Write OUT: the rows of the cases in `order` that are done; returns those rows."""
         self.close()
         rows = [row for case in order if case in self.done for row in self.done[case]]
-        write_file_atomically(self.out, csv_text(rows).encode("utf-8"))
+        write_file_atomically(self.out, csv_text(rows, self.spatial_dims).encode("utf-8"))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.partial)
         return rows
@@ -455,7 +533,8 @@ def evaluate_folders(
     *,
     include_background: bool = False,
     threshold: float = 0.5,
-    connectivity: int = 4,
+    connectivity: Optional[int] = None,
+    spatial_dims: Optional[int] = None,
     thinning: str = "guo-hall",
     max_voxels: int = DEFAULT_MAX_VOXELS,
     num_threads: Optional[int] = None,
@@ -472,8 +551,10 @@ def evaluate_folders(
     """Evaluate every case of two folders: the rows of ``bettimatch evaluate``, one per case and
     class, sorted by case and class, with the CSV's columns and values (8 significant digits).
 
-    Files are read as the command line reads them (PNG/TIFF, .npy/.npz, NIfTI); ``nnunet=True``
-    reads nnU-Net layouts (``num_classes`` then comes from ``dataset.json``). With ``client`` (a
+    Files are read as the command line reads them (PNG/TIFF, .npy/.npz, NIfTI): 2D images or 3D
+    volumes by their shapes (``spatial_dims`` 2 or 3 reads every file as one kind), never a mix;
+    ``connectivity`` defaults to 4 for images and 6 for volumes. ``nnunet=True`` reads nnU-Net
+    layouts (``num_classes`` then comes from ``dataset.json``). With ``client`` (a
     ``distributed.Client``) each case is one Dask task on that cluster, reading its files there,
     tried up to ``1 + retries`` times; otherwise the cases are computed here with ``num_threads``
     native threads. ``out``: a CSV path, streamed to ``OUT.partial`` while the run goes and written
@@ -497,13 +578,14 @@ def evaluate_folders(
     if not classes:
         raise ValueError(f"num_classes={num_classes} leaves no foreground class to evaluate (pass include_background=True)")
     options = Options(
-        num_classes=num_classes, classes=classes, threshold=threshold,
-        connectivity=connectivity, thinning=thinning, max_voxels=max_voxels, num_threads=num_threads,
+        num_classes=num_classes, classes=classes, threshold=threshold, thinning=thinning, max_voxels=max_voxels,
+        num_threads=num_threads, read_dims=spatial_dims,
     )
+    options = _space_of_run(options, case_kinds(plan.pairs, read_headers(plan.pairs, options)), connectivity)
     skipped = [{"case": case, "error": message} for case, message in plan.problems]
     if skipped and not skip_errors:
         raise EvaluationError(skipped[0]["case"], skipped[0]["error"])
-    results = ResultsFile(Path(out), options.classes, resume) if out is not None else None
+    results = ResultsFile(Path(out), options.classes, resume, options.spatial_dims) if out is not None else None
     done: Dict[str, List[dict]] = dict(results.done) if results is not None else {}
     todo = [pair for pair in plan.pairs if pair[0] not in done]
     bar = _progress_bar(len(todo)) if progress else None
@@ -525,7 +607,27 @@ def evaluate_folders(
             results.close()  # keeps OUT.partial when the run stops early
     order = [case for case, _, _ in plan.pairs]
     rows = results.finish(order) if results is not None else [r for case in order if case in done for r in done[case]]
-    return _table(rows, sorted(skipped, key=lambda s: s["case"]), as_frame)
+    return _table(rows, sorted(skipped, key=lambda s: s["case"]), as_frame, options.spatial_dims)
+
+
+def _space_of_run(options: Options, kinds: Dict[int, List[str]], connectivity: Optional[int]) -> Options:
+    """`options` for the kind of the run's cases (2D images or 3D volumes; a mix is refused)."""
+    if options.read_dims is not None:
+        dims = options.read_dims
+    elif kinds[2] and kinds[3]:
+        raise ValueError(
+            f"the cases mix 2D images ({len(kinds[2])}: {', '.join(kinds[2][:5])}) and 3D volumes "
+            f"({len(kinds[3])}: {', '.join(kinds[3][:5])}); evaluate them in separate runs, or pass "
+            "spatial_dims=3 to read every file as a volume"
+        )
+    else:
+        dims = 3 if kinds[3] else 2
+    cldice = True
+    if dims == 3:
+        from ._volume_metrics import volume_skeletons_available
+
+        cldice = volume_skeletons_available(options.thinning)
+    return replace(options, spatial_dims=dims, connectivity=connectivity or CONNECTIVITIES[dims][0], cldice=cldice)
 
 
 def _progress_bar(total: int):
@@ -544,7 +646,7 @@ class Rows(list):
         self.attrs = attrs
 
 
-def _table(rows: List[dict], skipped: List[dict], as_frame: Optional[bool]):
+def _table(rows: List[dict], skipped: List[dict], as_frame: Optional[bool], spatial_dims: int):
     if as_frame is not False:
         try:
             import pandas as pd
@@ -552,7 +654,7 @@ def _table(rows: List[dict], skipped: List[dict], as_frame: Optional[bool]):
             if as_frame:
                 raise ImportError("as_frame=True needs pandas: pip install pandas") from None
         else:
-            frame = pd.DataFrame(rows, columns=list(COLUMNS))
+            frame = pd.DataFrame(rows, columns=list(columns(spatial_dims)))
             frame.attrs["skipped"] = skipped
             return frame
     return Rows(rows, {"skipped": skipped})

@@ -277,13 +277,13 @@ def _per_channel_sum(terms: torch.Tensor, item: torch.Tensor, probs: torch.Tenso
 
 
 def _check_any_connectivity(connectivity: Any) -> Optional[int]:
-    """A connectivity valid for 2D (4, 8) or 3D (6) inputs, or None (picked by the input's
+    """A connectivity valid for 2D (4, 8) or 3D (6, 26) inputs, or None (picked by the input's
     dimensions at each call); the value is checked against the input's dimensions there."""
     if connectivity is None:
         return None
-    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in (4, 6, 8):
+    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)) or connectivity not in (4, 6, 8, 26):
         raise ValueError(
-            f"connectivity must be 4 or 8 for 2D images or 6 for 3D volumes (None: 4 or 6 by the input), got {connectivity!r}"
+            f"connectivity must be 4 or 8 for 2D images or 6 or 26 for 3D volumes (None: 4 or 6 by the input), got {connectivity!r}"
         )
     return int(connectivity)
 

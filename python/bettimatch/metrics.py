@@ -108,7 +108,7 @@ def _check_num_classes(num_classes: Any) -> Optional[int]:
 def _check_options(num_classes: Any, connectivity: Any, num_threads: Any, threshold: Any) -> None:
     """The options the metric adapters store, checked when they are constructed."""
     _check_num_classes(num_classes)
-    check_connectivity(connectivity, 3 if connectivity == 6 else 2)  # checked against the ndim per call
+    check_connectivity(connectivity, 3 if connectivity in (6, 26) else 2)  # checked against the ndim per call
     check_num_threads(num_threads)
     _check_threshold(threshold)
 

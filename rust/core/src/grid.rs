@@ -28,6 +28,9 @@ pub enum Connectivity {
     Eight,
     /// 3D, 6-connected foreground: voxels are vertices (V-construction, Betti-Matching-3D's).
     Six,
+    /// 3D, 26-connected foreground: voxels are top cells (T-construction, GUDHI's
+    /// `top_dimensional_cells`).
+    TwentySix,
 }
 
 impl Connectivity {
@@ -37,6 +40,7 @@ impl Connectivity {
             Connectivity::Four => 4,
             Connectivity::Eight => 8,
             Connectivity::Six => 6,
+            Connectivity::TwentySix => 26,
         }
     }
 
@@ -44,7 +48,18 @@ impl Connectivity {
     pub fn dims(self) -> usize {
         match self {
             Connectivity::Four | Connectivity::Eight => 2,
+            Connectivity::Six | Connectivity::TwentySix => 3,
+        }
+    }
+
+    /// How many edge keys one padded pixel anchors (the keys reach this many times the padded
+    /// pixel count).
+    pub fn edge_kinds(self) -> usize {
+        match self {
+            Connectivity::Four => 2,
+            Connectivity::Eight => 4,
             Connectivity::Six => 3,
+            Connectivity::TwentySix => 13,
         }
     }
 }
@@ -149,12 +164,19 @@ impl Shape {
     }
 
     /// Checks that `connectivity` applies to images of this many axes.
+    /// Also refuses a shape whose edge keys under `connectivity` would not fit in `u32` (the 26
+    /// neighbours of the T-construction need 13 keys per padded voxel): overflow-safe, before
+    /// anything of that size is allocated.
     pub fn check_connectivity(&self, connectivity: Connectivity) -> Result<(), InputError> {
-        if connectivity.dims() == self.dims() {
-            Ok(())
-        } else {
-            Err(InputError::Connectivity { connectivity, dims: self.dims() })
+        if connectivity.dims() != self.dims() {
+            return Err(InputError::Connectivity { connectivity, dims: self.dims() });
         }
+        self.check_size()?;
+        let padded = (self.rows + 2) * (self.cols + 2) * if self.volume { self.depth + 2 } else { 1 };
+        if padded > u32::MAX as usize / connectivity.edge_kinds() {
+            return Err(InputError::TooLarge { pixels: self.pixels() });
+        }
+        Ok(())
     }
 
     /// Checks that a prediction of this shape and a target of shape `target` form a pair.

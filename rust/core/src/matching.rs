@@ -23,7 +23,7 @@ use crate::filtration::{edge_key, edge_rank, Cells, Edge, STOP_CHECK_CELLS};
 use crate::two_level::{self, TwoLevelWorkspace};
 use crate::key_set::EdgeSink;
 use crate::union_find::{Image, UnionFind};
-use crate::volume_matching::{volume_matching, VolumeMatchWorkspace};
+use crate::volume_matching::{two_level_volume_counts, volume_matching, VolumeCounts, VolumeMatchWorkspace};
 
 const NONE: u32 = u32::MAX;
 
@@ -157,6 +157,19 @@ pub fn betti_matching_with(
     Ok(m)
 }
 
+/// The bar counts of the matching of two volumes with two levels each (masks as values): see
+/// [`crate::volume_matching::two_level_volume_counts`]. `None` if a stop flag cut it short.
+pub(crate) fn two_level_volume_counts_with(
+    ws: &mut MatchWorkspace,
+    pred: &[f64],
+    target: &[f64],
+    shape: Shape,
+    connectivity: Connectivity,
+) -> Result<Option<VolumeCounts>, InputError> {
+    ws.build(pred, target, shape, connectivity)?;
+    Ok(two_level_volume_counts(&mut ws.volume, &ws.pred, &ws.target, &ws.comparison))
+}
+
 impl MatchWorkspace {
     /// Lets `stop` cut the sweeps of the next matchings short (their results are then unusable).
     pub fn watch(&mut self, stop: &Stop) {
@@ -176,7 +189,7 @@ impl MatchWorkspace {
         shape.check_connectivity(connectivity)?;
         let MatchWorkspace { pred: fp, target: ft, comparison: fc, .. } = self;
         if shape.dims() == 3 {
-            self.build_volume_ranks(pred, target, shape);
+            self.build_volume_ranks(pred, target, shape, connectivity);
             return Ok(());
         }
         match (two_levels(pred), two_levels(target)) {
@@ -201,13 +214,18 @@ impl MatchWorkspace {
 
     /// The ranks of the three volumes, the comparison's by its own sort; the cell lists are
     /// built by the sweeps (see `volume_matching`).
-    fn build_volume_ranks(&mut self, pred: &[f64], target: &[f64], shape: Shape) {
+    fn build_volume_ranks(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) {
         let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, .. } = self;
         comparison_values.clear();
         comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
         rayon::join(
-            || fp.build_volume_ranks(pred, shape),
-            || rayon::join(|| ft.build_volume_ranks(target, shape), || fc.build_volume_ranks(comparison_values, shape)),
+            || fp.build_volume_ranks(pred, shape, connectivity),
+            || {
+                rayon::join(
+                    || ft.build_volume_ranks(target, shape, connectivity),
+                    || fc.build_volume_ranks(comparison_values, shape, connectivity),
+                )
+            },
         );
         *comparison_values = Vec::new();
     }
@@ -352,7 +370,7 @@ pub(crate) fn comparison_components<C: Cells, S: EdgeSink>(
         for &edge in chunk {
             let (x, y) = c.edge_pixels_in::<C>(edge_key(edge));
             let Some((younger, elder)) = uf.link_ascending(x, y) else {
-                if C::DUAL_EDGES_ARE_PRIMAL || C::HAS_MIDDLE {
+                if C::DUAL_EDGES_ARE_PRIMAL || C::MIDDLE_ROWS_ARE_EDGES {
                     cycle_edges.put(edge);
                 }
                 continue;

@@ -1,5 +1,6 @@
-//! The *middle* sweep: dimension 1 of a 3D volume (V-construction), by reduction of the boundary
-//! matrix of the squares against the edges (see [`crate::reduction`]).
+//! The *middle* sweep: dimension 1 of a 3D volume, by reduction of the boundary matrix of the
+//! squares against the edges (see [`crate::reduction`]), for either construction (the cells are
+//! [`VolumeGeometry`]'s).
 //!
 //! One matrix type serves every reduction of a matching: the columns are the squares of one
 //! filtration (in its order), the rows the edges ranked by another or the same one (a
@@ -7,7 +8,11 @@
 //! input). The union-find sweeps run first and shrink the problem. *Clearing*: a square that
 //! the column filtration's top sweep pairs with a cube creates a cavity, so its column would
 //! reduce to zero; it is not a column. *Compression*: an edge that the row filtration's bottom
-//! sweep pairs with a vertex (it merges two components) is never a pivot; it is not a row.
+//! sweep pairs with a vertex (it merges two components) is never a pivot; it is not a row (in
+//! the V-construction the rows are the primal edges of the bottom sweep; the T-construction's
+//! rows are the T-complex's edges, which its bottom sweep over the neighbour graph does not name,
+//! so a union-find sweep of the T-vertices and T-edges finds them:
+//! [`VolumeGeometry::sweep_cycle_rows`]).
 //!
 //! *Apparent pairs* (a square whose pivot edge has it as its oldest coface is reduced as it is,
 //! and owns that pivot) are settled by a pass over the squares in memory order, where every
@@ -19,22 +24,32 @@
 
 use rayon::prelude::*;
 
-use crate::filtration::{edge_key, edge_rank, Edge, Filtration, PADDING, V3};
+use std::marker::PhantomData;
+
+use crate::filtration::{edge_key, edge_rank, Edge, Filtration, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
 use crate::persistence::PersistencePair;
 use crate::reduction::{reduce, BoundaryMatrix, Pivots, ReductionWorkspace};
 
 /// A middle boundary matrix. Columns and rows are named by their values in their own
 /// filtrations, `rank << 32 | key`, so comparing two of them compares their order.
-#[derive(Clone, Copy)]
-pub(crate) struct Middle<'a> {
+pub(crate) struct Middle<'a, C> {
     /// The filtration whose squares are the columns (it gives the grid and the stop flag).
     pub geometry: &'a Filtration,
     /// Per square key: its rank as a column ([`column_ranks`]), `PADDING` where it is none.
     pub column_ranks: &'a [u32],
     /// Per edge key: its rank as a row ([`row_ranks`]), `PADDING` where it is none.
     pub row_ranks: &'a [u32],
+    cells: PhantomData<C>,
 }
+
+impl<C> Clone for Middle<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Middle<'_, C> {}
 
 /// The rank maps of one filtration's middle matrix: its squares as columns, its edges as rows.
 #[derive(Default)]
@@ -59,78 +74,66 @@ type ChunkSplit = (Vec<(Edge, Edge)>, Vec<Edge>);
 const CHUNK_ANCHORS: usize = 1 << 14;
 
 /// Per square key of `f`: its rank if it is a column (four real corners, not paired by the top
-/// sweep: not in `cleared`), `PADDING` otherwise. One pass in memory order, in parallel chunks.
-pub(crate) fn column_ranks(f: &Filtration, cleared: &KeySet, out: &mut Vec<u32>) {
+/// sweep: not in `cleared`, rank below `rank_limit`), `PADDING` otherwise. One pass in memory
+/// order, in parallel chunks.
+pub(crate) fn column_ranks<C: VolumeGeometry>(f: &Filtration, cleared: &KeySet, rank_limit: u32, out: &mut Vec<u32>) {
     let ranks = &f.ranks;
     let (stride, plane) = (f.stride(), f.plane());
+    let anchors = cell_anchors(f);
     out.clear();
     out.resize(3 * ranks.len(), PADDING);
     out.par_chunks_mut(3 * CHUNK_ANCHORS).enumerate().for_each(|(chunk, slots)| {
-        let first = chunk * CHUNK_ANCHORS;
+        let first = 3 * chunk * CHUNK_ANCHORS;
         for (i, slot) in slots.iter_mut().enumerate() {
-            let square = (3 * first + i) as u32;
-            let p = square / 3;
-            if ranks[p as usize] == PADDING || cleared.contains(square) {
+            let square = (first + i) as u32;
+            if square / 3 >= anchors || cleared.contains(square) {
                 continue;
             }
-            let (oa, ob) = [(stride, 1), (plane, 1), (plane, stride)][(square % 3) as usize];
-            let (p, oa, ob) = (p as usize, oa as usize, ob as usize);
-            *slot = ranks[p].max(ranks[p + oa]).max(ranks[p + ob]).max(ranks[p + oa + ob]);
+            let rank = C::square_rank(ranks, square, stride, plane);
+            if rank < rank_limit {
+                *slot = rank;
+            }
         }
     });
 }
 
-/// Per edge key of `f`: its rank if it is a row (in `rows`: it closes a cycle), `PADDING`
-/// otherwise.
-pub(crate) fn row_ranks(f: &Filtration, rows: &KeySet, out: &mut Vec<u32>) {
+/// The padded voxels below this one anchor every middle cell: past it, a cell's voxels would
+/// leave the padded grid (every cell has a real voxel, and every real voxel has the padding
+/// beyond it).
+fn cell_anchors(f: &Filtration) -> u32 {
+    (f.ranks.len() as u32).saturating_sub(f.plane() + f.stride() + 1)
+}
+
+/// Per edge key of `f`: its rank if it is a row (a cell, and in `rows` where given: it closes a
+/// cycle), `PADDING` otherwise.
+pub(crate) fn row_ranks<C: VolumeGeometry>(f: &Filtration, rows: Option<&KeySet>, out: &mut Vec<u32>) {
     let ranks = &f.ranks;
+    let (stride, plane) = (f.stride(), f.plane());
+    let anchors = cell_anchors(f);
     out.clear();
     out.resize(3 * ranks.len(), PADDING);
     out.par_chunks_mut(3 * CHUNK_ANCHORS).enumerate().for_each(|(chunk, slots)| {
         let first = 3 * chunk * CHUNK_ANCHORS;
         for (i, slot) in slots.iter_mut().enumerate() {
             let edge = (first + i) as u32;
-            if rows.contains(edge) {
-                let (a, b) = f.edge_pixels_in::<V3>(edge);
-                *slot = ranks[a as usize].max(ranks[b as usize]);
+            if edge / 3 < anchors && rows.is_none_or(|rows| rows.contains(edge)) {
+                *slot = C::row_rank(ranks, edge, stride, plane);
             }
         }
     });
 }
 
-impl<'a> Middle<'a> {
-    fn offsets(&self) -> [u32; 3] {
-        [self.geometry.plane(), self.geometry.stride(), 1]
-    }
-
-    /// The four edges of a square `3p + normal`, as edge keys `3q + axis`.
+impl<'a, C: VolumeGeometry> Middle<'a, C> {
+    /// The four rows of a square.
     #[inline]
     fn edges_of(&self, square: u32) -> [u32; 4] {
-        let (p, normal) = (square / 3, square % 3);
-        let [z, s, _] = self.offsets();
-        // The square spans axes a < b, with offsets oa > ob.
-        let ((a, oa), (b, ob)) = match normal {
-            0 => ((1, s), (2, 1)),
-            1 => ((0, z), (2, 1)),
-            _ => ((0, z), (1, s)),
-        };
-        [3 * p + a, 3 * (p + ob) + a, 3 * p + b, 3 * (p + oa) + b]
+        C::square_rows(square, self.geometry.stride(), self.geometry.plane())
     }
 
-    /// The four squares that hold an edge `3q + axis`, as square keys `3p + normal` (some may
-    /// touch the padding).
+    /// The four squares that hold a row (some may be none).
     #[inline]
     fn cofaces_of(&self, edge: u32) -> [u32; 4] {
-        let (q, axis) = (edge / 3, edge % 3);
-        let offsets = self.offsets();
-        // The other two axes, each spanning a square with the edge's axis; normal = the third.
-        let (b, c) = match axis {
-            0 => (1, 2),
-            1 => (0, 2),
-            _ => (0, 1),
-        };
-        let (nb, nc) = (3 - axis - b, 3 - axis - c);
-        [3 * q + nb, 3 * (q - offsets[b as usize]) + nb, 3 * q + nc, 3 * (q - offsets[c as usize]) + nc]
+        C::row_squares(edge, self.geometry.stride(), self.geometry.plane())
     }
 
     /// A square's value as a column, `None` where it is none.
@@ -214,7 +217,7 @@ impl<'a> Middle<'a> {
     }
 }
 
-impl BoundaryMatrix for Middle<'_> {
+impl<C: VolumeGeometry> BoundaryMatrix for Middle<'_, C> {
     fn boundary(&self, column: u64, out: &mut Vec<u64>) {
         out.clear();
         out.extend(self.edges_of(edge_key(column)).into_iter().filter_map(|e| self.row(e)));
@@ -251,7 +254,7 @@ fn prefetch_read<T>(x: &T) {
 
 /// The pairs `(column, pivot)` of a filtration's own middle reduction that are bars of positive
 /// length, in column order (ascending death square).
-pub(crate) fn own_pairs(m: Middle<'_>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
+pub(crate) fn own_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
     let positive = |column: Edge, row: Edge| edge_rank(column) != edge_rank(row);
     let mut pairs = Vec::new();
     m.split(positive, &mut pairs, others);
@@ -263,7 +266,7 @@ pub(crate) fn own_pairs(m: Middle<'_>, others: &mut Vec<Edge>, reduction: &mut R
 
 /// The pivots of an image reduction's columns that are not apparent pairs, in column order
 /// (the apparent ones are recomputed where needed, with [`Middle::apparent_pivot`]).
-pub(crate) fn image_pairs(m: Middle<'_>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
+pub(crate) fn image_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
     let mut none = Vec::new();
     m.split(|_, _| false, &mut none, others);
     m.reduce(others, reduction).pairs
@@ -271,37 +274,64 @@ pub(crate) fn image_pairs(m: Middle<'_>, others: &mut Vec<Edge>, reduction: &mut
 
 impl RankMaps {
     /// Fills the maps of `f` (see [`column_ranks`], [`row_ranks`]).
-    pub(crate) fn index(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: &KeySet) {
-        column_ranks(f, cleared, &mut self.column_ranks);
-        row_ranks(f, positive_edges, &mut self.row_ranks);
+    pub(crate) fn index<C: VolumeGeometry>(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: Option<&KeySet>) {
+        self.index_below::<C>(f, cleared, positive_edges, PADDING);
+    }
+
+    /// [`RankMaps::index`] keeping only the columns of rank below `rank_limit` (a prefix of the
+    /// column order: its pivots are those of the whole matrix's first columns).
+    pub(crate) fn index_below<C: VolumeGeometry>(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: Option<&KeySet>, rank_limit: u32) {
+        column_ranks::<C>(f, cleared, rank_limit, &mut self.column_ranks);
+        row_ranks::<C>(f, positive_edges, &mut self.row_ranks);
+    }
+
+    /// The rows of rank 0 that no column pairs (the maps built with [`RankMaps::index_below`]
+    /// `(.., 1)`), ascending. In a two-level filtration these are the births of the bars of
+    /// dimension 1 of positive length: such a row is a cycle that no square of its own level
+    /// fills, so a square of the upper level does.
+    pub(crate) fn unpaired_rank_zero_rows<C: VolumeGeometry>(&self, f: &Filtration, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<u32> {
+        let m = self.own::<C>(f);
+        let mut paired = Vec::new();
+        m.split(|_, _| true, &mut paired, others);
+        let mut paired: Vec<u32> = paired.into_iter().map(|(_, row)| edge_key(row)).collect();
+        paired.extend(m.reduce(others, reduction).pairs.into_iter().map(|(_, row)| edge_key(row)));
+        paired.sort_unstable();
+        let rank_zero = self.row_ranks.iter().enumerate().filter(|&(_, &rank)| rank == 0).map(|(edge, _)| edge as u32);
+        rank_zero.filter(|edge| paired.binary_search(edge).is_err()).collect()
     }
 
     /// The matrix of `f`'s own reduction (these maps being `f`'s).
-    pub(crate) fn own<'a>(&'a self, f: &'a Filtration) -> Middle<'a> {
-        Middle { geometry: f, column_ranks: &self.column_ranks, row_ranks: &self.row_ranks }
+    pub(crate) fn own<'a, C>(&'a self, f: &'a Filtration) -> Middle<'a, C> {
+        Middle { geometry: f, column_ranks: &self.column_ranks, row_ranks: &self.row_ranks, cells: PhantomData }
     }
 
     /// The matrix of the image reduction of `c`'s columns (`c_maps`) against these rows.
-    pub(crate) fn image<'a>(&'a self, c: &'a Filtration, c_maps: &'a RankMaps) -> Middle<'a> {
-        Middle { geometry: c, column_ranks: &c_maps.column_ranks, row_ranks: &self.row_ranks }
+    pub(crate) fn image<'a, C>(&'a self, c: &'a Filtration, c_maps: &'a RankMaps) -> Middle<'a, C> {
+        Middle { geometry: c, column_ranks: &c_maps.column_ranks, row_ranks: &self.row_ranks, cells: PhantomData }
     }
 }
 
 impl MiddleWorkspace {
     /// [`own_pairs`] of `f`, whose maps these are.
-    pub(crate) fn own_pairs(&mut self, f: &Filtration) -> Vec<(Edge, Edge)> {
+    pub(crate) fn own_pairs<C: VolumeGeometry>(&mut self, f: &Filtration) -> Vec<(Edge, Edge)> {
         let MiddleWorkspace { maps, others, reduction } = self;
-        own_pairs(maps.own(f), others, reduction)
+        own_pairs(maps.own::<C>(f), others, reduction)
     }
 }
 
 /// The finite bars of dimension 1 of `f` (a volume), in ascending order of their death squares.
-pub(crate) fn middle_bars(f: &Filtration, cleared: &KeySet, positive_edges: &KeySet, ws: &mut MiddleWorkspace) -> Vec<PersistencePair> {
-    ws.maps.index(f, cleared, positive_edges);
-    ws.own_pairs(f).into_iter().map(|(square, edge)| loop_bar(f, square, edge)).collect()
+pub(crate) fn middle_bars<C: VolumeGeometry>(
+    f: &Filtration,
+    cleared: &KeySet,
+    positive_edges: Option<&KeySet>,
+    ws: &mut MiddleWorkspace,
+) -> Vec<PersistencePair> {
+    ws.maps.index::<C>(f, cleared, positive_edges);
+    ws.own_pairs::<C>(f).into_iter().map(|(square, edge)| loop_bar::<C>(f, square, edge)).collect()
 }
 
-/// The bar of a loop born at `edge` and dying at `square` of `f`.
-pub(crate) fn loop_bar(f: &Filtration, square: Edge, edge: Edge) -> PersistencePair {
-    PersistencePair { birth: f.pixel(f.edge_pixel(edge_key(edge))), death: f.pixel(f.dual_edge_pixel(edge_key(square))) }
+/// The bar of a loop born at row `edge` and dying at `square` of `f`.
+pub(crate) fn loop_bar<C: VolumeGeometry>(f: &Filtration, square: Edge, edge: Edge) -> PersistencePair {
+    let birth = C::row_voxel(&f.ranks, edge_key(edge), f.stride(), f.plane());
+    PersistencePair { birth: f.pixel(birth), death: f.pixel(f.dual_edge_pixel(edge_key(square))) }
 }

@@ -47,7 +47,7 @@ impl Arbitrary for AnyInput {
 fn entry_points_answer(input: AnyInput) -> bool {
     let AnyInput { shape, values, other } = input;
     let stop = Stop::new();
-    for connectivity in [Connectivity::Four, Connectivity::Eight, Connectivity::Six] {
+    for connectivity in [Connectivity::Four, Connectivity::Eight, Connectivity::Six, Connectivity::TwentySix] {
         let _ = barcode(&values, shape, connectivity);
         let _ = betti_matching(&values, &other, shape, connectivity);
         let single = [ImageRef { values: &values, shape }];

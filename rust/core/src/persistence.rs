@@ -6,7 +6,7 @@
 //! birth edge of a cycle that dies at the younger dual root's cell. Zero-length bars are dropped.
 
 use crate::error::InputError;
-use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration, STOP_CHECK_CELLS, V3};
+use crate::filtration::{edge_key, edge_rank, Cells, Edge, Filtration, VolumeGeometry, STOP_CHECK_CELLS};
 use crate::grid::{Connectivity, Shape};
 use crate::key_set::{EdgeSink, KeySet};
 use crate::middle::{middle_bars, MiddleWorkspace};
@@ -69,7 +69,7 @@ pub fn barcode_with(
     shape.check_connectivity(connectivity)?;
     ws.filtration.build(values, shape, connectivity);
     if shape.dims() == 3 {
-        return Ok(volume_barcode(ws));
+        return Ok(crate::with_volume_cells!(connectivity, C => volume_barcode::<C>(ws)));
     }
     let f = &ws.filtration;
     let (mut components, mut cycles) = (Vec::new(), Vec::new());
@@ -81,30 +81,33 @@ pub fn barcode_with(
 }
 
 /// The barcode of the volume built in `ws.filtration`: the bottom and top sweeps by union-find,
-/// then the middle dimension by reduction, cleared by the top sweep and compressed by the bottom.
-fn volume_barcode(ws: &mut Workspace) -> Barcode {
+/// then the middle dimension by reduction, cleared by the top sweep and compressed by the bottom
+/// one (the T-construction's by a sweep of its own edges).
+fn volume_barcode<C: VolumeGeometry>(ws: &mut Workspace) -> Barcode {
     let Workspace { filtration: f, components: bottom, cycles: top, middle, positive_edges, cleared } = ws;
     let f = &*f;
     let mut components = Vec::new();
-    positive_edges.reset(3 * f.ranks.len());
-    component_sweep(f, bottom, Some(positive_edges), |younger, edge| components.push(f.component_bar(younger, edge)));
+    positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * f.ranks.len() } else { 0 });
+    let rows = C::MIDDLE_ROWS_ARE_EDGES.then_some(&mut *positive_edges);
+    component_sweep(f, bottom, rows, |younger, edge| components.push(f.component_bar(younger, edge)));
     let mut cavities = Vec::new();
-    top_sweep(f, f.dual_edges(), top, None, cleared, |younger, square, _| cavities.push(f.cycle_bar(younger, square)));
+    top_sweep::<C>(f, f.dual_edges(), top, None, cleared, |younger, square, _| cavities.push(f.cycle_bar(younger, square)));
+    C::sweep_cycle_rows(f, bottom, positive_edges);
     if f.stopped() {
         return Barcode::empty(3);
     }
-    let loops = middle_bars(f, cleared, positive_edges, middle);
+    let loops = middle_bars::<C>(f, cleared, Some(&*positive_edges), middle);
     Barcode { pairs: vec![components, loops, cavities], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new(), Vec::new()] }
 }
 
-/// The top sweep of a volume (dimension 2): `squares` (`f`'s, ascending) descending, union-find over the cubes plus
-/// the outside. Calls `on_bar(younger_root, square_key, image_root)` for each finite bar of
+/// The top sweep of a volume (dimension 2): `squares` (`f`'s dual edges, ascending) descending,
+/// union-find over the dual nodes (cubes, or voxels) plus the outside. Calls `on_bar(younger_root, square_key, image_root)` for each finite bar of
 /// positive length, as [`cycle_sweep`] does, and marks in the bit set `cleared` (by square key)
 /// every square that joins two dual components: each is paired with a cube (creates a cavity),
 /// the zero-length pairs included, so its column in the middle reduction would reduce to zero,
 /// the most expensive outcome of a reduction. Clearing all of them is what makes the middle
 /// problem small.
-pub(crate) fn top_sweep(
+pub(crate) fn top_sweep<C: Cells>(
     f: &Filtration,
     squares: &[Edge],
     uf: &mut UnionFind,
@@ -118,7 +121,7 @@ pub(crate) fn top_sweep(
         if k % STOP_CHECK_CELLS == 0 && f.stopped() {
             return;
         }
-        let (a, b) = f.dual_edge_nodes_in::<V3>(edge_key(square));
+        let (a, b) = f.dual_edge_nodes_in::<C>(edge_key(square));
         let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
         cleared.insert(edge_key(square));
         let image_younger = match image.as_mut() {

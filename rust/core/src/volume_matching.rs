@@ -1,5 +1,6 @@
-//! The Betti matching of two volumes (3D, connectivity 6): dimensions 0 and 2 by the union-find
-//! sweeps with image annotations, as in 2D; dimension 1 by image reductions.
+//! The Betti matching of two volumes (3D, connectivity 6 or 26): dimensions 0 and 2 by the
+//! union-find sweeps with image annotations, as in 2D; dimension 1 by image reductions. One
+//! generic body serves both constructions ([`VolumeGeometry`]).
 //!
 //! Dimension 1 (Cohen-Steiner, Edelsbrunner, Harer, Morozov 2009; Betti-Matching-3D's rule): the
 //! boundary matrix of the squares against the edges, reduced with its columns in the comparison's
@@ -15,12 +16,13 @@
 //!   the columns before it, not on the row order;
 //! - *compression* by the input's bottom sweep: a reduced column is a cycle whose lowest edge (in
 //!   the input's order) cannot be one whose boundary the input's earlier edges do not already
-//!   span, so an edge that merges two of the input's components is never a pivot.
+//!   span, so an edge that merges two of the input's components is never a pivot (the
+//!   T-construction's rows, the T-complex's edges, get their own union-find sweep for this).
 //!
 //! Schedule: the three filtrations' bottom and top sweeps run as parallel tasks; then the five
 //! reductions (each filtration's own, and the two image reductions) do.
 
-use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, V3};
+use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
 use crate::matching::{clear_map, comparison_components, matched, record_bar, unmatched, ComparisonSweeps, Matching};
 use crate::middle::{image_pairs, loop_bar, own_pairs, MiddleWorkspace, RankMaps};
@@ -77,29 +79,31 @@ struct Comparison {
     loop_columns: Vec<Edge>,
 }
 
+/// What the inputs' own middle reductions must give.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loops {
+    /// Every bar of dimension 1, birth and death.
+    Bars,
+    /// Only the births of the bars, for two-level filtrations (masks): these are the rows of
+    /// the lower level that no square of the lower level pairs, so the columns of the upper
+    /// level (nearly all of them) need no reduction.
+    TwoLevelBirths,
+}
+
+/// Per dimension, the finite bars of each input and how many of them the matching pairs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct VolumeCounts {
+    pub finite_pred: Vec<u32>,
+    pub finite_target: Vec<u32>,
+    pub matched: Vec<u32>,
+}
+
 /// The matching of the volumes filtered by `p` (prediction) and `t` (target), with `c` their
 /// comparison (built by `Filtration::build_volume_ranks`: the sweeps build their cell lists).
 pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: &Filtration, c: &Filtration) -> Matching {
-    let VolumeMatchWorkspace { pred, target, comparison } = ws;
-    rayon::join(
-        || sweep_input(p, c, pred),
-        || rayon::join(|| sweep_input(t, c, target), || sweep_comparison(p, t, c, comparison)),
-    );
-    if c.stopped() {
-        return Matching::empty(3);
-    }
-    let Comparison { middle: MiddleWorkspace { maps: c_maps, others, reduction }, loop_columns, .. } = &mut *comparison;
-    let c_maps = &*c_maps;
-    rayon::join(
-        || rayon::join(|| reduce_input(p, c, pred, c_maps), || reduce_input(t, c, target, c_maps)),
-        || *loop_columns = own_pairs(c_maps.own(c), others, reduction).into_iter().map(|(square, _)| square).collect(),
-    );
-
-    let matched = [
-        matched(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
-        matched_loops(c, comparison, pred, target),
-        matched(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
-    ];
+    let matched = crate::with_volume_cells!(c.connectivity(), C => matched_bars::<C>(ws, p, t, c, Loops::Bars));
+    let Some(matched) = matched else { return Matching::empty(3) };
+    let VolumeMatchWorkspace { pred, target, .. } = ws;
     let mut m = Matching::empty(3);
     for (d, matched) in matched.into_iter().enumerate() {
         m.pred.pairs[d] = std::mem::take(&mut pred.bars[d]);
@@ -113,16 +117,72 @@ pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: 
     m
 }
 
+/// The bar counts of the matching of two two-level filtrations (masks): the same bars and the
+/// same matched pairs as [`volume_matching`], without the deaths of the inputs' loops. `None`
+/// if the caller stopped the sweeps.
+pub(crate) fn two_level_volume_counts(
+    ws: &mut VolumeMatchWorkspace,
+    p: &Filtration,
+    t: &Filtration,
+    c: &Filtration,
+) -> Option<VolumeCounts> {
+    crate::with_volume_cells!(c.connectivity(), C => two_level_counts::<C>(ws, p, t, c))
+}
+
+fn two_level_counts<C: VolumeGeometry>(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: &Filtration, c: &Filtration) -> Option<VolumeCounts> {
+    let matched = matched_bars::<C>(ws, p, t, c, Loops::TwoLevelBirths)?;
+    let finite = |s: &InputSweeps| vec![s.bars[0].len() as u32, s.loop_births.len() as u32, s.bars[2].len() as u32];
+    Some(VolumeCounts {
+        finite_pred: finite(&ws.pred),
+        finite_target: finite(&ws.target),
+        matched: matched.iter().map(|m| m.len() as u32).collect(),
+    })
+}
+
+/// The sweeps and reductions of a matching; per dimension, the matched pairs of bar indices
+/// (`None` if the caller stopped the sweeps).
+fn matched_bars<C: VolumeGeometry>(
+    ws: &mut VolumeMatchWorkspace,
+    p: &Filtration,
+    t: &Filtration,
+    c: &Filtration,
+    loops: Loops,
+) -> Option<[Vec<(u32, u32)>; 3]> {
+    let VolumeMatchWorkspace { pred, target, comparison } = ws;
+    rayon::join(
+        || sweep_input::<C>(p, c, pred, loops),
+        || rayon::join(|| sweep_input::<C>(t, c, target, loops), || sweep_comparison::<C>(p, t, c, comparison)),
+    );
+    if c.stopped() {
+        return None;
+    }
+    let Comparison { middle: MiddleWorkspace { maps: c_maps, others, reduction }, loop_columns, .. } = &mut *comparison;
+    let c_maps = &*c_maps;
+    rayon::join(
+        || rayon::join(|| reduce_input::<C>(p, c, pred, c_maps, loops), || reduce_input::<C>(t, c, target, c_maps, loops)),
+        || *loop_columns = own_pairs(c_maps.own::<C>(c), others, reduction).into_iter().map(|(square, _)| square).collect(),
+    );
+    if c.stopped() {
+        return None;
+    }
+    Some([
+        matched(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
+        matched_loops::<C>(c, comparison, pred, target),
+        matched(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
+    ])
+}
+
 /// An input's bottom and top sweeps (dimension 2 annotated with the comparison's roots), each
 /// over a cell list that lives only while it runs, then the rank maps of its middle matrix.
-fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
+fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, loops: Loops) {
     let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, middle, .. } = s;
     let [components, _, cavities] = bars;
     components.clear();
     clear_map(component_bar_of, f.ranks.len());
-    positive_edges.reset(3 * f.ranks.len());
+    positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * f.ranks.len() } else { 0 });
     f.volume_edges(cells);
-    component_sweep_over(f, &cells.edges, uf, Some(positive_edges), |younger, edge| {
+    let rows = C::MIDDLE_ROWS_ARE_EDGES.then_some(&mut *positive_edges);
+    component_sweep_over(f, &cells.edges, uf, rows, |younger, edge| {
         record_bar(components, component_bar_of, younger, f.component_bar(younger, edge))
     });
     cells.edges = Vec::new();
@@ -130,56 +190,72 @@ fn sweep_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps) {
     clear_map(cavity_bar_of, c.dual_ranks.len());
     f.volume_squares(cells);
     let mut annotation = Image::new(&c.dual_ranks, std::mem::take(image));
-    top_sweep(f, &cells.squares, uf, Some(&mut annotation), cleared, |younger, square, c_root| {
+    top_sweep::<C>(f, &cells.squares, uf, Some(&mut annotation), cleared, |younger, square, c_root| {
         record_bar(cavities, cavity_bar_of, c_root, f.cycle_bar(younger, square))
     });
     drop(annotation);
     cells.squares = Vec::new();
+    C::sweep_cycle_rows(f, uf, positive_edges);
     *uf = UnionFind::default();
-    middle.maps.index(f, cleared, positive_edges);
+    let column_rank_limit = match loops {
+        Loops::Bars => PADDING,
+        Loops::TwoLevelBirths => 1,
+    };
+    middle.maps.index_below::<C>(f, cleared, Some(&*positive_edges), column_rank_limit);
 }
 
 /// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep, then
 /// the rank maps of its middle matrix.
-fn sweep_comparison(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comparison) {
+fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comparison) {
     let Comparison { sweeps, cells, cavity_roots, positive_edges, cleared, middle, .. } = s;
-    positive_edges.reset(3 * c.ranks.len());
+    // Filled only where the rows are the primal edges (`comparison_components` puts none else).
+    positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * c.ranks.len() } else { 0 });
     c.volume_edges(cells);
-    comparison_components::<V3, _>(p, t, c, &cells.edges, sweeps, positive_edges);
+    comparison_components::<C, _>(p, t, c, &cells.edges, sweeps, positive_edges);
     cells.edges = Vec::new();
     cavity_roots.clear();
     c.volume_squares(cells);
-    top_sweep(c, &cells.squares, &mut sweeps.uf, None, cleared, |root, _, _| cavity_roots.push(root));
+    top_sweep::<C>(c, &cells.squares, &mut sweeps.uf, None, cleared, |root, _, _| cavity_roots.push(root));
     cells.squares = Vec::new();
+    C::sweep_cycle_rows(c, &mut sweeps.uf, positive_edges);
     sweeps.release();
-    middle.maps.index(c, cleared, positive_edges);
+    middle.maps.index::<C>(c, cleared, Some(&*positive_edges));
 }
 
 /// An input's own middle reduction (its bars of dimension 1) and its image reduction against
 /// the comparison's columns, as parallel tasks.
-fn reduce_input(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_maps: &RankMaps) {
+fn reduce_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_maps: &RankMaps, loops: Loops) {
     let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, .. } = s;
     let MiddleWorkspace { maps, others, reduction } = middle;
     let maps = &*maps;
     rayon::join(
         || {
-            let loops = own_pairs(maps.own(f), others, reduction);
-            bars[1] = loops.iter().map(|&(square, edge)| loop_bar(f, square, edge)).collect();
             loop_births.clear();
-            loop_births.extend(loops.iter().enumerate().map(|(i, &(_, edge))| (edge_key(edge), i as u32)));
+            match loops {
+                Loops::Bars => {
+                    let own = own_pairs(maps.own::<C>(f), others, reduction);
+                    bars[1] = own.iter().map(|&(square, edge)| loop_bar::<C>(f, square, edge)).collect();
+                    loop_births.extend(own.iter().enumerate().map(|(i, &(_, edge))| (edge_key(edge), i as u32)));
+                }
+                Loops::TwoLevelBirths => {
+                    bars[1].clear();
+                    let births = maps.unpaired_rank_zero_rows::<C>(f, others, reduction);
+                    loop_births.extend(births.into_iter().enumerate().map(|(i, edge)| (edge, i as u32)));
+                }
+            }
             loop_births.sort_unstable();
         },
-        || *pairs = image_pairs(maps.image(c, c_maps), image_others, image_reduction),
+        || *pairs = image_pairs(maps.image::<C>(c, c_maps), image_others, image_reduction),
     );
 }
 
 /// The matched bars of dimension 1: per bar of the comparison (its death square, a column of
 /// the image reductions), the inputs' bars born at the pivots the image reductions give it.
-fn matched_loops(c: &Filtration, comparison: &Comparison, pred: &InputSweeps, target: &InputSweeps) -> Vec<(u32, u32)> {
+fn matched_loops<C: VolumeGeometry>(c: &Filtration, comparison: &Comparison, pred: &InputSweeps, target: &InputSweeps) -> Vec<(u32, u32)> {
     let bar_at = |s: &InputSweeps, column: Edge| {
         let pivot = match s.image_pairs.binary_search_by_key(&column, |&(c, _)| c) {
             Ok(i) => Some(s.image_pairs[i].1),
-            Err(_) => s.middle.maps.image(c, &comparison.middle.maps).apparent_pivot(column),
+            Err(_) => s.middle.maps.image::<C>(c, &comparison.middle.maps).apparent_pivot(column),
         };
         pivot
             .and_then(|row| s.loop_births.binary_search_by_key(&edge_key(row), |&(key, _)| key).ok())

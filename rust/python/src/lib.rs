@@ -32,8 +32,9 @@ fn connectivity(c: u32) -> PyResult<Connectivity> {
         4 => Ok(Connectivity::Four),
         8 => Ok(Connectivity::Eight),
         6 => Ok(Connectivity::Six),
+        26 => Ok(Connectivity::TwentySix),
         other => Err(PyValueError::new_err(format!(
-            "connectivity must be 4 or 8 for 2D images or 6 for 3D volumes, got {other}"
+            "connectivity must be 4 or 8 for 2D images or 6 or 26 for 3D volumes, got {other}"
         ))),
     }
 }

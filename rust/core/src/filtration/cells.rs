@@ -14,9 +14,10 @@ pub trait Cells: Copy + Send + Sync + 'static {
     /// (the dual edges are the primal ones, as in a plane graph: see `cycle_sweep`).
     const DUAL_EDGES_ARE_PRIMAL: bool;
 
-    /// Whether a middle dimension lies between the bottom and the top sweep (a volume): its
-    /// reduction needs the edges that the component sweep found closing cycles, as rows.
-    const HAS_MIDDLE: bool;
+    /// Whether the rows of the middle reduction (a volume's dimension 1) are the primal edges,
+    /// as in the V-construction: the reduction then needs the edges that the component sweep
+    /// found closing cycles, as its rows after compression.
+    const MIDDLE_ROWS_ARE_EDGES: bool;
 
     /// The two padded pixels an edge joins, the smaller index first (`stride`: the padded row
     /// length, `plane`: the padded plane size, used in 3D only).
@@ -39,7 +40,7 @@ pub struct T2;
 
 impl Cells for V2 {
     const DUAL_EDGES_ARE_PRIMAL: bool = true;
-    const HAS_MIDDLE: bool = false;
+    const MIDDLE_ROWS_ARE_EDGES: bool = false;
 
     #[inline(always)]
     fn edge_pixels(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
@@ -58,7 +59,7 @@ impl Cells for V2 {
 
 impl Cells for T2 {
     const DUAL_EDGES_ARE_PRIMAL: bool = false;
-    const HAS_MIDDLE: bool = false;
+    const MIDDLE_ROWS_ARE_EDGES: bool = false;
 
     #[inline(always)]
     fn edge_pixels(key: u32, stride: u32, _plane: u32) -> (u32, u32) {
@@ -82,8 +83,9 @@ impl Cells for T2 {
 pub struct V3;
 
 impl V3 {
+    /// The offset to the next voxel along `axis` (0 = depth, 1 = rows, 2 = cols).
     #[inline(always)]
-    fn offset(axis: u32, stride: u32, plane: u32) -> u32 {
+    pub(crate) fn offset(axis: u32, stride: u32, plane: u32) -> u32 {
         match axis {
             0 => plane,
             1 => stride,
@@ -94,7 +96,7 @@ impl V3 {
 
 impl Cells for V3 {
     const DUAL_EDGES_ARE_PRIMAL: bool = false;
-    const HAS_MIDDLE: bool = true;
+    const MIDDLE_ROWS_ARE_EDGES: bool = true;
 
     #[inline(always)]
     fn edge_pixels(key: u32, stride: u32, plane: u32) -> (u32, u32) {
@@ -107,6 +109,47 @@ impl Cells for V3 {
         // The cubes on either side of the square along its normal axis.
         let p = key / 3;
         (p - V3::offset(key % 3, stride, plane), p)
+    }
+}
+
+/// 3D T-construction (connectivity 26): voxels are top cells. Dimension 0 walks the graph of
+/// the 26 neighbours (edges `13p + kind`, entering at the larger voxel value, as the 2D
+/// T-construction's 8 neighbours); the dual nodes are the voxels, the dual edges their walls
+/// `3p + axis` (the wall between `p` and its neighbour along `axis`, padding voxels included, so
+/// that a wall on the border joins the outside), entering at the smaller voxel value. The middle
+/// dimension reduces the walls against the T-complex's edges (see `volume_geometry`).
+///
+/// The 13 kinds, each the forward offset to the larger-index neighbour, ordered by how many axes
+/// they step along, then lexicographically descending in (depth, row, col) steps: `+x, +y, +z`,
+/// `(1,1,0), (1,0,1), (1,0,-1), (1,-1,0), (0,1,1), (0,1,-1)`, `(1,1,1), (1,1,-1), (1,-1,1),
+/// (1,-1,-1)` (the 2D T-construction's down, right, down-right, down-left, generalised, so that
+/// a volume one voxel thick orders its cells as its slice does).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct T3;
+
+impl T3 {
+    /// The forward offsets of the 13 edge kinds.
+    #[inline(always)]
+    pub(crate) fn forward(stride: u32, plane: u32) -> [u32; 13] {
+        let (z, s) = (plane, stride);
+        [z, s, 1, z + s, z + 1, z - 1, z - s, s + 1, s - 1, z + s + 1, z + s - 1, z - s + 1, z - s - 1]
+    }
+}
+
+impl Cells for T3 {
+    const DUAL_EDGES_ARE_PRIMAL: bool = false;
+    const MIDDLE_ROWS_ARE_EDGES: bool = false;
+
+    #[inline(always)]
+    fn edge_pixels(key: u32, stride: u32, plane: u32) -> (u32, u32) {
+        let p = key / 13;
+        (p, p + T3::forward(stride, plane)[(key % 13) as usize])
+    }
+
+    #[inline(always)]
+    fn dual_edge_nodes(key: u32, stride: u32, plane: u32) -> (u32, u32) {
+        let p = key / 3;
+        (p, p + V3::offset(key % 3, stride, plane))
     }
 }
 
@@ -128,6 +171,30 @@ macro_rules! with_cells {
                 type $cells = $crate::filtration::V3;
                 $body
             }
+            $crate::grid::Connectivity::TwentySix => {
+                type $cells = $crate::filtration::T3;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with the type `$cells` bound to the 3D [`Cells`] of `$connectivity` (which
+/// implement [`VolumeGeometry`](crate::filtration::VolumeGeometry)); a 2D connectivity is a bug.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_volume_cells {
+    ($connectivity:expr, $cells:ident => $body:expr) => {
+        match $connectivity {
+            $crate::grid::Connectivity::Six => {
+                type $cells = $crate::filtration::V3;
+                $body
+            }
+            $crate::grid::Connectivity::TwentySix => {
+                type $cells = $crate::filtration::T3;
+                $body
+            }
+            other => unreachable!("{other:?} is not a 3D connectivity"),
         }
     };
 }
@@ -142,25 +209,42 @@ pub(super) enum EdgeValue {
 /// A neighbour graph on padded pixels: forward offsets per edge kind (key = kinds * anchor + kind
 /// for the smaller-index endpoint `anchor`), and the kinds' backward order by ascending key.
 pub(super) struct Stencil {
-    pub(super) forward: [u32; 4],
+    pub(super) forward: [u32; 13],
     pub(super) kinds: u32,
-    pub(super) backward_order: [usize; 4],
+    pub(super) backward_order: [usize; 13],
 }
 
 impl Stencil {
     /// Down, right: Betti-Matching-3D's edge types 0 and 1.
     pub(super) fn four(stride: u32) -> Self {
-        Stencil { forward: [stride, 1, 0, 0], kinds: 2, backward_order: [0, 1, 0, 0] }
+        Stencil::new(&[stride, 1])
     }
 
     /// Down, right, down-right, down-left.
     pub(super) fn eight(stride: u32) -> Self {
-        Stencil { forward: [stride, 1, stride + 1, stride - 1], kinds: 4, backward_order: [2, 0, 3, 1] }
+        Stencil::new(&[stride, 1, stride + 1, stride - 1])
     }
 
     /// 3D: deeper, down, right (Betti-Matching-3D's edge types 0, 1, 2).
     pub(super) fn six(stride: u32, plane: u32) -> Self {
-        Stencil { forward: [plane, stride, 1, 0], kinds: 3, backward_order: [0, 1, 2, 0] }
+        Stencil::new(&[plane, stride, 1])
+    }
+
+    /// 3D, the 26 neighbours: the [`T3`] kinds.
+    pub(super) fn twenty_six(stride: u32, plane: u32) -> Self {
+        Stencil::new(&T3::forward(stride, plane))
+    }
+
+    /// The stencil of these forward offsets (distinct). A pixel's backward neighbours
+    /// `p - forward[kind]` anchor keys that ascend as the offsets descend.
+    fn new(offsets: &[u32]) -> Self {
+        let mut forward = [0; 13];
+        forward[..offsets.len()].copy_from_slice(offsets);
+        let mut backward_order = [0; 13];
+        let mut kinds: Vec<usize> = (0..offsets.len()).collect();
+        kinds.sort_by_key(|&k| std::cmp::Reverse(offsets[k]));
+        backward_order[..offsets.len()].copy_from_slice(&kinds);
+        Stencil { forward, kinds: offsets.len() as u32, backward_order }
     }
 }
 
@@ -251,7 +335,8 @@ impl Filtration {
                 let rank = self.ranks[p as usize].max(self.ranks[(p + a) as usize]).max(self.ranks[(p + b) as usize]).max(self.ranks[(p + a + b) as usize]);
                 [p + a + b, p + a, p + b, p].into_iter().find(|&q| self.ranks[q as usize] == rank).unwrap_or(p)
             }
-            Connectivity::Eight => {
+            Connectivity::Eight | Connectivity::TwentySix => {
+                // A wall: the first of its two pixels at its (min) value.
                 let (a, b) = self.dual_edge_nodes(key);
                 if self.ranks[a as usize] <= self.ranks[b as usize] {
                     a
@@ -267,7 +352,7 @@ impl Filtration {
     #[inline]
     pub fn dual_node_pixel(&self, node: u32) -> u32 {
         match self.conn() {
-            Connectivity::Eight => node,
+            Connectivity::Eight | Connectivity::TwentySix => node,
             Connectivity::Six => {
                 // A cube: its corners in ascending index order, the first at its value.
                 let (s, z) = (self.stride, self.plane);

@@ -27,6 +27,7 @@ impl EdgeBuilder<'_> {
             (2, EdgeValue::Min) => self.build_with::<2, false>(stencil, out),
             (3, EdgeValue::Max) => self.build_with::<3, true>(stencil, out),
             (4, EdgeValue::Max) => self.build_with::<4, true>(stencil, out),
+            (13, EdgeValue::Max) => self.build_with::<13, true>(stencil, out),
             _ => unreachable!("no such stencil"),
         }
     }

@@ -27,6 +27,7 @@ mod edges;
 mod merge;
 mod raster;
 mod volume;
+mod volume_geometry;
 #[cfg(test)]
 mod tests;
 
@@ -35,7 +36,8 @@ use crate::grid::{Connectivity, Shape};
 use crate::order::{sort_values, SortScratch};
 use crate::union_find::UnionFind;
 use cells::{square_ranks, EdgeValue, Stencil};
-pub use cells::{Cells, T2, V2, V3};
+pub use cells::{Cells, T2, T3, V2, V3};
+pub use volume_geometry::VolumeGeometry;
 pub use volume::VolumeCells;
 use edges::EdgeBuilder;
 
@@ -153,7 +155,7 @@ impl Filtration {
                 builder.build(&Stencil::eight(self.stride), EdgeValue::Max, &mut self.edges);
                 builder.build(&Stencil::four(self.stride), EdgeValue::Min, &mut self.dual_edge_list);
             }
-            Connectivity::Six => unreachable!("volumes are built by build_volume"),
+            Connectivity::Six | Connectivity::TwentySix => unreachable!("volumes are built by build_volume"),
         }
         self.build_dual_ranks();
     }
@@ -161,7 +163,7 @@ impl Filtration {
     fn build_dual_ranks(&mut self) {
         match self.conn() {
             Connectivity::Four => square_ranks(&self.ranks, self.stride as usize, &mut self.dual_ranks),
-            Connectivity::Eight => {
+            Connectivity::Eight | Connectivity::TwentySix => {
                 self.dual_ranks.clear();
                 self.dual_ranks.extend_from_slice(&self.ranks);
             }
@@ -183,7 +185,7 @@ impl Filtration {
     pub fn dual_edges(&self) -> &[Edge] {
         match self.conn() {
             Connectivity::Four => &self.edges,
-            Connectivity::Eight | Connectivity::Six => &self.dual_edge_list,
+            Connectivity::Eight | Connectivity::Six | Connectivity::TwentySix => &self.dual_edge_list,
         }
     }
 

@@ -32,7 +32,7 @@ impl Filtration {
                 raster_edges_max::<4>(ranks, shape, &Stencil::eight(self.stride), block, &mut self.edges);
                 raster_edges(ranks, &Stencil::four(self.stride), EdgeValue::Min, block, &mut self.dual_edge_list);
             }
-            Connectivity::Six => unreachable!("volumes are built by build_volume"),
+            Connectivity::Six | Connectivity::TwentySix => unreachable!("volumes are built by build_volume"),
         }
         self.build_dual_ranks();
     }

@@ -1,13 +1,16 @@
-//! The filtration of a 3D volume (connectivity 6, V-construction): one sort of the voxels, then
-//! the edges and the squares (the dual edges) in `(value, key)` order, and the cubes' ranks (the
-//! dual nodes).
+//! The filtration of a 3D volume: one sort of the voxels, then the edges and the dual edges in
+//! `(value, key)` order, and the dual nodes' ranks. Connectivity 6 (V-construction): the edges
+//! join 6-neighbours, the dual edges are the squares, the dual nodes the cubes. Connectivity 26
+//! (T-construction): the edges join 26-neighbours, the dual edges are the voxels' walls, the
+//! dual nodes the voxels.
 //!
 //! This first version orders the edges and squares by a plain sort of `rank << 32 | key`; the 2D
 //! path's per-pixel generation (only ties need ordering) is the way to make it faster.
 
 use super::cells::{EdgeValue, Stencil};
 use super::edges::EdgeBuilder;
-use super::{Edge, Filtration, PADDING};
+use super::{Edge, Filtration, VolumeGeometry, PADDING};
+use crate::grid::{Connectivity, Shape};
 use crate::order::{sort_values, SortScratch};
 
 /// The cell lists a volume's sweeps walk, in filtration order: built by the sweep's owner from
@@ -35,8 +38,8 @@ impl Filtration {
 
     /// The ranks of a volume's voxels and cubes without the cell lists: the matching builds
     /// those per sweep ([`Filtration::volume_edges`], [`Filtration::volume_squares`]).
-    pub(crate) fn build_volume_ranks(&mut self, values: &[f64], shape: crate::grid::Shape) {
-        self.reset(shape, crate::grid::Connectivity::Six);
+    pub(crate) fn build_volume_ranks(&mut self, values: &[f64], shape: Shape, connectivity: Connectivity) {
+        self.reset(shape, connectivity);
         self.rank_volume(values);
         self.edges = Vec::new();
         self.dual_edge_list = Vec::new();
@@ -63,53 +66,48 @@ impl Filtration {
     /// The edges in filtration order, into `cells.edges`.
     pub(crate) fn volume_edges(&self, cells: &mut VolumeCells) {
         let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut cells.block, bitmap: &mut cells.bitmap };
-        builder.build(&Stencil::six(self.stride, self.plane), EdgeValue::Max, &mut cells.edges);
+        let stencil = match self.conn() {
+            Connectivity::TwentySix => Stencil::twenty_six(self.stride, self.plane),
+            _ => Stencil::six(self.stride, self.plane),
+        };
+        builder.build(&stencil, EdgeValue::Max, &mut cells.edges);
         cells.block = Vec::new();
         cells.bitmap = Vec::new();
     }
 
-    /// The squares (the dual edges) in filtration order, into `cells.squares`.
+    /// The dual edges (squares, or walls) in filtration order, into `cells.squares`.
     pub(crate) fn volume_squares(&self, cells: &mut VolumeCells) {
-        squares(&self.ranks, &self.order, self.stride, self.plane, &mut cells.squares);
+        crate::with_volume_cells!(self.conn(), C => squares::<C>(&self.ranks, &self.order, self.stride, self.plane, &mut cells.squares));
     }
 }
 
-/// The squares with four real corners, as `rank << 32 | key` in ascending order (key `3p + normal
-/// axis`, `p` the smallest corner; rank the largest corner rank). A counting sort by rank: the
-/// ranks are dense and the squares are met in key order, so one count and one scatter pass give
-/// `(rank, key)` order, three to four times faster than sorting the list.
-fn squares(ranks: &[u32], voxels: &[u32], stride: u32, plane: u32, out: &mut Vec<Edge>) {
+/// The squares of the middle dimension ([`VolumeGeometry`]: V squares with four real corners,
+/// or T walls with a real voxel), as `rank << 32 | key` in ascending order. A counting sort by
+/// rank: the ranks are dense and the squares are met in key order, so one count and one scatter
+/// pass give `(rank, key)` order, three to four times faster than sorting the list.
+fn squares<C: VolumeGeometry>(ranks: &[u32], voxels: &[u32], stride: u32, plane: u32, out: &mut Vec<Edge>) {
     out.clear();
     let Some(top) = voxels.iter().map(|&p| ranks[p as usize]).max() else { return };
-    let (stride, plane) = (stride as usize, plane as usize);
-    let rank_of = |p: usize, normal: usize| {
-        let (a, b) = [(stride, 1), (plane, 1), (plane, stride)][normal];
-        ranks[p].max(ranks[p + a]).max(ranks[p + b]).max(ranks[p + a + b])
-    };
-    // The real voxels in raster order are the anchors in key order: those ranked below PADDING
-    // whose whole 2x2x2 block lies inside the padded grid.
-    let anchors = || (0..ranks.len().saturating_sub(plane + stride + 1)).filter(|&p| ranks[p] != PADDING);
+    // Past these anchors a square would leave the padded grid; before them every key is in range.
+    let keys = 3 * ranks.len().saturating_sub((plane + stride + 1) as usize) as u32;
+    let rank_of = |square: u32| C::square_rank(ranks, square, stride, plane);
     let mut starts = vec![0usize; top as usize + 2];
-    for p in anchors() {
-        for normal in 0..3 {
-            let rank = rank_of(p, normal);
-            if rank != PADDING {
-                starts[rank as usize + 1] += 1;
-            }
+    for square in 0..keys {
+        let rank = rank_of(square);
+        if rank != PADDING {
+            starts[rank as usize + 1] += 1;
         }
     }
     for r in 1..starts.len() {
         starts[r] += starts[r - 1];
     }
     out.resize(starts[starts.len() - 1], 0);
-    for p in anchors() {
-        for normal in 0..3 {
-            let rank = rank_of(p, normal);
-            if rank != PADDING {
-                let slot = &mut starts[rank as usize];
-                out[*slot] = (rank as u64) << 32 | (3 * p + normal) as u64;
-                *slot += 1;
-            }
+    for square in 0..keys {
+        let rank = rank_of(square);
+        if rank != PADDING {
+            let slot = &mut starts[rank as usize];
+            out[*slot] = (rank as u64) << 32 | square as u64;
+            *slot += 1;
         }
     }
     debug_assert!(out.windows(2).all(|w| w[0] < w[1]));
