@@ -107,19 +107,11 @@ def assert_row(row, want):
             assert int(row[k]) == int(v), (k, row[k], v)
 
 
-def volume_skeletons_available() -> bool:
-    from bettimatch._volume_metrics import volume_skeletons_available as available
-
-    return available("guo-hall")
-
-
 def assert_cldice(row, p, g, c):
+    """The CLI's clDice of a volume is the public 3D clDice (Lee thinning, as skimage's)."""
     got = float(row["cldice"])
-    if volume_skeletons_available():  # once 3D thinning exists, the CLI gives the public 3D clDice
-        want = float(M.compute_cldice((p == c)[None, None], (g == c)[None, None], include_background=True, spatial_dims=3)[0, 0])
-        assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, rel=1e-6)
-    else:
-        assert math.isnan(got)
+    want = float(M.compute_cldice((p == c)[None, None], (g == c)[None, None], include_background=True, spatial_dims=3)[0, 0])
+    assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, rel=1e-6)
 
 
 def run(args, capsys):
@@ -659,3 +651,16 @@ def test_label_components_of_volumes_equals_scipy(mask, connectivity):
     ref, m = ndi.label(mask, ndi.generate_binary_structure(3, 1 if connectivity == 6 else 3))
     assert n == m
     assert len(set(zip(ours[mask].tolist(), ref[mask].tolist()))) == n and (ours[~mask] == 0).all()
+
+
+def test_thinning_fits_the_dimension(volumes, capsys):
+    pred, gt, cases = volumes
+    code, _, err = run(["evaluate", pred, gt, "--num-classes", NUM_CLASSES, "--thinning", "guo-hall", "-q"], capsys)
+    assert code == 2 and "--thinning guo-hall is for 2D images" in err
+    code, out, err = run(["evaluate", pred, gt, "--num-classes", NUM_CLASSES, "--thinning", "lee-topological", "--out", "-", "-q"], capsys)
+    assert code == 0, err
+    for r in parse_csv_exactly(out):
+        p, g = cases[r["case"]]
+        c = int(r["class"])
+        want = M.cldice(p == c, g == c, thinning="lee-topological")
+        assert (math.isnan(want) and r["cldice"] == "nan") or float(r["cldice"]) == pytest.approx(want, rel=1e-6)

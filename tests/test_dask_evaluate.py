@@ -579,6 +579,8 @@ def test_evaluate_folders_bad_arguments(data, tmp_path):
         evaluate_folders(root / "pred", root / "gt", 1)
     with pytest.raises(ValueError, match="connectivity"):
         evaluate_folders(root / "pred", root / "gt", 3, connectivity=6)
+    with pytest.raises(ValueError, match="not for 2D images"):
+        evaluate_folders(root / "pred", root / "gt", 3, thinning="lee")
     with pytest.raises(ValueError, match="resume=True needs out"):
         evaluate_folders(root / "pred", root / "gt", 3, resume=True)
     (tmp_path / "pred").mkdir()

@@ -140,7 +140,7 @@ def test_batch_binding():
     assert np.array_equal(_core.skeletonize_batch([m.T], "guo-hall", 1)[0], M.skeletonize(np.ascontiguousarray(m.T)))
     assert np.array_equal(M.skeletonize(m.astype(np.float32) * 0.9), singles[0])
     with pytest.raises(ValueError, match="method"):
-        _core.skeletonize_batch([m], "lee", 1)
+        _core.skeletonize_batch([m], "medial-axis", 1)
     with pytest.raises(ValueError, match="3D volumes .*not supported yet"):
         _core.skeletonize_batch([np.zeros((2, 2, 2), bool)], "guo-hall", 1)
     with pytest.raises(ValueError, match="empty"):

@@ -190,8 +190,8 @@ def test_what_does_not_take_volumes_yet_says_so():
 
     with pytest.raises(ValueError, match="not supported yet"):
         _core.skeletonize_batch([vol > 0.5], "guo-hall", None)
-    with pytest.raises(ValueError, match="not supported yet"):
-        bm.cldice(vol, vol)
+    with pytest.raises(ValueError, match="3D volumes take 'lee'"):
+        bm.cldice(vol, vol, thinning="guo-hall")
 
 
 def test_bad_volumes_are_refused_clearly():

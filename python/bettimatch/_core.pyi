@@ -49,6 +49,7 @@ __all__ = [
     "barcode_batch",
     "matching_batch",
     "mask_matching_counts",
+    "volume_betti_numbers",
     "loss_pairs",
     "skeletonize_batch",
     "diagram_matching_pairs",
@@ -85,6 +86,15 @@ def matching_batch(
     """Betti matchings of two equal-length lists of 2D images or 3D volumes of pairwise equal
     shapes."""
 
+def volume_betti_numbers(
+    masks: list[_Image],
+    connectivity: int,
+    num_threads: int | None,
+) -> npt.NDArray[np.int64]:
+    """Betti numbers (beta0, beta1, beta2) of 3D binary masks (nonzero = foreground) by labelling
+    and the Euler characteristic: an (N, 3) int64 array, one row per mask."""
+    ...
+
 def mask_matching_counts(
     preds: list[_Image],
     targets: list[_Image],
@@ -117,8 +127,10 @@ def skeletonize_batch(
     method: str,
     num_threads: int | None,
 ) -> list[npt.NDArray[np.bool_]]:
-    """Skeletons of a list of 2D masks (nonzero = foreground) as bool arrays of the same shapes.
-    method: "guo-hall" or "zhang-suen".
+    """Skeletons of a list of 2D masks or 3D volumes (nonzero = foreground) as bool arrays of the
+    same shapes. method: "guo-hall" or "zhang-suen" (2D only), "lee" (Lee, Kashyap & Chu 1994,
+    equal to skimage.morphology.skeletonize on volumes) or "lee-topological" (the same sweeps,
+    every deletion re-checked in full: topology preserving), 2D or 3D.
     """
 
 def diagram_matching_pairs(

@@ -140,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
             "slice); default: 2D or 3D by the rules above"
         ),
     )
-    ev.add_argument("--thinning", choices=("guo-hall", "zhang-suen"), default="guo-hall", help="skeletonization for clDice (default guo-hall)")
+    ev.add_argument(
+        "--thinning", choices=("guo-hall", "zhang-suen", "lee", "lee-topological"), default=None,
+        help="skeletonization for clDice: guo-hall (default for 2D images), zhang-suen, lee (default for volumes; "
+        "skimage's 3D skeletonize) or lee-topological (volumes: keeps every component, tunnel and cavity)",
+    )
     ev.add_argument(
         "--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None,
         help="native threads (default: all cores; with --scheduler, per task, default 1)",
@@ -456,11 +460,12 @@ def _progress(total: int, quiet: bool) -> Iterator:
 
 @dataclass(frozen=True)
 class _Space:
-    """What a run evaluates: 2D images or 3D volumes, with which connectivity, and whether clDice
-    can be computed (volumes need a 3D skeleton)."""
+    """What a run evaluates: 2D images or 3D volumes, with which connectivity and thinning, and
+    whether clDice can be computed (volumes need a 3D skeleton)."""
 
     spatial_dims: int
     connectivity: int
+    thinning: str
     cldice: bool = True
 
 
@@ -542,15 +547,18 @@ def _space_of_run(args, spatial_dims: int) -> _Space:
     if spatial_dims == 2:
         if args.connectivity in (6, 26):
             raise UsageError(f"--connectivity {args.connectivity} is for volumes; 2D images take 4 or 8")
-        return _Space(2, args.connectivity or 4)
+        return _Space(2, args.connectivity or 4, args.thinning or "guo-hall")
     if args.connectivity in (4, 8):
         raise UsageError(f"--connectivity {args.connectivity} is for 2D images; volumes take 6 or 26")
+    if args.thinning in ("guo-hall", "zhang-suen"):
+        raise UsageError(f"--thinning {args.thinning} is for 2D images; volumes take lee (the default) or lee-topological")
     from ._volume_metrics import volume_skeletons_available
 
-    cldice = volume_skeletons_available(args.thinning)
+    thinning = args.thinning or "lee"
+    cldice = volume_skeletons_available(thinning)
     if not cldice:
-        _say("warning: clDice of volumes is not available yet (no 3D skeletonization): the cldice column is nan")
-    return _Space(3, args.connectivity or 6, cldice)
+        _say("warning: clDice of volumes is not available (no 3D skeletonization): the cldice column is nan")
+    return _Space(3, args.connectivity or 6, thinning, cldice)
 
 
 def _warn_spacing(case: str, hp: Optional[Header], hg: Optional[Header]) -> None:
@@ -694,7 +702,7 @@ def _evaluate(args) -> int:
     if plan.dataset is not None:
         _say_nnunet(args, plan)
     reading = Options(
-        num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold, thinning=args.thinning,
+        num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold, thinning=args.thinning or "guo-hall",
         max_voxels=args.max_voxels, num_threads=args.jobs, read_dims=args.spatial_dims,
     )
     headers = read_headers(pairs, reading)
@@ -707,7 +715,8 @@ def _evaluate(args) -> int:
         except OSError as exc:
             raise UsageError(f"--plots {args.plots}: cannot create the folder ({exc.strerror})") from None
 
-    options = replace(reading, spatial_dims=space.spatial_dims, connectivity=space.connectivity, cldice=space.cldice)
+    options = replace(reading, spatial_dims=space.spatial_dims, connectivity=space.connectivity, thinning=space.thinning,
+                      cldice=space.cldice)
     plot: Optional[PlotHook] = None
     if plt is not None:
         plot = lambda x: _plot_case(plt, x, classes, space, args.jobs, plots)  # noqa: E731
@@ -753,7 +762,7 @@ def _evaluate(args) -> int:
             "spatial_dims": space.spatial_dims,
             "connectivity": space.connectivity,
             "threshold": args.threshold,
-            "thinning": args.thinning,
+            "thinning": space.thinning,
             **summary,
         }
         if plan.dataset is not None:

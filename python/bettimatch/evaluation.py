@@ -34,6 +34,7 @@ from ._summary import _INTEGER, columns, csv_text, rows_for_case, write_file_ato
 
 Pair = Tuple[str, Path, Path]  # (case, prediction file, ground-truth file)
 CONNECTIVITIES = {2: (4, 8), 3: (6, 26)}
+THINNINGS = {2: ("guo-hall", "zhang-suen"), 3: ("lee", "lee-topological")}  # the first is the default
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class Options:
         if self.connectivity not in allowed:
             kind = "2D images" if self.spatial_dims == 2 else "volumes"
             raise ValueError(f"connectivity must be {' or '.join(map(str, allowed))} for {kind}, got {self.connectivity!r}")
-        if self.thinning not in ("guo-hall", "zhang-suen"):
-            raise ValueError(f"thinning must be 'guo-hall' or 'zhang-suen', got {self.thinning!r}")
+        if self.thinning not in THINNINGS[2] + THINNINGS[3]:
+            raise ValueError(f"thinning must be one of {', '.join(THINNINGS[2] + THINNINGS[3])}, got {self.thinning!r}")
         _check_int("max_voxels", self.max_voxels, 1)
         if self.num_threads is not None:
             _check_int("num_threads", self.num_threads, 1)
@@ -535,7 +536,7 @@ def evaluate_folders(
     threshold: float = 0.5,
     connectivity: Optional[int] = None,
     spatial_dims: Optional[int] = None,
-    thinning: str = "guo-hall",
+    thinning: Optional[str] = None,
     max_voxels: int = DEFAULT_MAX_VOXELS,
     num_threads: Optional[int] = None,
     nnunet: bool = False,
@@ -553,7 +554,8 @@ def evaluate_folders(
 
     Files are read as the command line reads them (PNG/TIFF, .npy/.npz, NIfTI): 2D images or 3D
     volumes by their shapes (``spatial_dims`` 2 or 3 reads every file as one kind), never a mix;
-    ``connectivity`` defaults to 4 for images and 6 for volumes. ``nnunet=True`` reads nnU-Net
+    ``connectivity`` defaults to 4 for images and 6 for volumes, ``thinning`` (clDice's skeleton) to
+    guo-hall for images and lee for volumes. ``nnunet=True`` reads nnU-Net
     layouts (``num_classes`` then comes from ``dataset.json``). With ``client`` (a
     ``distributed.Client``) each case is one Dask task on that cluster, reading its files there,
     tried up to ``1 + retries`` times; otherwise the cases are computed here with ``num_threads``
@@ -578,10 +580,11 @@ def evaluate_folders(
     if not classes:
         raise ValueError(f"num_classes={num_classes} leaves no foreground class to evaluate (pass include_background=True)")
     options = Options(
-        num_classes=num_classes, classes=classes, threshold=threshold, thinning=thinning, max_voxels=max_voxels,
-        num_threads=num_threads, read_dims=spatial_dims,
+        num_classes=num_classes, classes=classes, threshold=threshold, thinning=thinning or THINNINGS[2][0],
+        max_voxels=max_voxels, num_threads=num_threads, read_dims=spatial_dims,
     )
-    options = _space_of_run(options, case_kinds(plan.pairs, read_headers(plan.pairs, options)), connectivity)
+    kinds = case_kinds(plan.pairs, read_headers(plan.pairs, options))
+    options = _space_of_run(options, kinds, connectivity, thinning)
     skipped = [{"case": case, "error": message} for case, message in plan.problems]
     if skipped and not skip_errors:
         raise EvaluationError(skipped[0]["case"], skipped[0]["error"])
@@ -610,7 +613,9 @@ def evaluate_folders(
     return _table(rows, sorted(skipped, key=lambda s: s["case"]), as_frame, options.spatial_dims)
 
 
-def _space_of_run(options: Options, kinds: Dict[int, List[str]], connectivity: Optional[int]) -> Options:
+def _space_of_run(
+    options: Options, kinds: Dict[int, List[str]], connectivity: Optional[int], thinning: Optional[str]
+) -> Options:
     """`options` for the kind of the run's cases (2D images or 3D volumes; a mix is refused)."""
     if options.read_dims is not None:
         dims = options.read_dims
@@ -622,12 +627,17 @@ def _space_of_run(options: Options, kinds: Dict[int, List[str]], connectivity: O
         )
     else:
         dims = 3 if kinds[3] else 2
+    thinning = thinning or THINNINGS[dims][0]
+    if thinning not in THINNINGS[dims]:
+        kind = "2D images" if dims == 2 else "volumes"
+        raise ValueError(f"thinning={thinning!r} is not for {kind}: take {' or '.join(THINNINGS[dims])}")
     cldice = True
     if dims == 3:
         from ._volume_metrics import volume_skeletons_available
 
-        cldice = volume_skeletons_available(options.thinning)
-    return replace(options, spatial_dims=dims, connectivity=connectivity or CONNECTIVITIES[dims][0], cldice=cldice)
+        cldice = volume_skeletons_available(thinning)
+    connectivity = connectivity or CONNECTIVITIES[dims][0]
+    return replace(options, spatial_dims=dims, connectivity=connectivity, thinning=thinning, cldice=cldice)
 
 
 def _progress_bar(total: int):

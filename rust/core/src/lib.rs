@@ -24,10 +24,13 @@ pub mod persistence;
 pub mod reduction;
 pub mod run_components;
 pub mod skeleton;
+pub mod skeleton3d;
+mod skeleton3d_cube;
 #[cfg(test)]
 mod test_rng;
 pub mod two_level;
 pub mod union_find;
+pub mod volume_betti;
 pub mod volume_matching;
 #[cfg(test)]
 mod volume_tests;

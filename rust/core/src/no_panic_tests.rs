@@ -90,6 +90,12 @@ fn refusals_say_why() {
     let huge = Shape::new(usize::MAX / 2, 3);
     assert!(matches!(huge.check_size(), Err(InputError::TooLarge { .. })));
     assert!(matches!(Shape::new(usize::MAX, usize::MAX).check_size(), Err(InputError::TooLarge { .. })));
+    // 26 neighbours need 13 edge keys per padded voxel: a volume the 6-connected keys address
+    // can be too large for them, and is refused before anything is allocated.
+    let tall = Shape::volume(1000, 1000, 400);
+    assert_eq!(tall.check_connectivity(Connectivity::Six), Ok(()));
+    assert!(matches!(tall.check_connectivity(Connectivity::TwentySix), Err(InputError::TooLarge { .. })));
+    assert!(matches!(barcode(&[0.0; 8], tall, Connectivity::TwentySix), Err(InputError::LengthMismatch { .. }) | Err(InputError::TooLarge { .. })));
     assert!(matches!(
         betti_matching(&[0.0; 4], &[0.0; 6], Shape::new(2, 2), Connectivity::Four),
         Err(InputError::LengthMismatch { .. })

@@ -1,7 +1,13 @@
-//! Skeletonization (thinning) of 2D binary masks, for the centerline Dice (clDice).
+//! Skeletonization (thinning) of binary masks, for the centerline Dice (clDice).
 //!
-//! Two classic two-subiteration parallel thinning algorithms, each defined by its published
-//! deletion rules on the 3x3 neighbourhood of a foreground pixel:
+//! For 3D volumes (and 2D images too): the 3D thinning of Lee, Kashyap & Chu (1994) in
+//! [`crate::skeleton3d`]: [`Thinning::Lee`] equal voxel for voxel to
+//! `skimage.morphology.skeletonize` (which can erase parts of even thickness), and
+//! [`Thinning::LeeTopological`], the same sweeps with every deletion re-checked in full, which
+//! preserves topology.
+//!
+//! For 2D images, two classic two-subiteration parallel thinning algorithms, each defined by its
+//! published deletion rules on the 3x3 neighbourhood of a foreground pixel:
 //!
 //! - [`Thinning::GuoHall`]: Guo & Hall, *Parallel thinning with two-subiteration algorithms*,
 //!   CACM 32(3), 1989, algorithm A1 (conditions G1, G2, G3 / G3'). It preserves the topology of the
@@ -23,6 +29,7 @@
 
 use crate::error::InputError;
 use crate::grid::Shape;
+use crate::skeleton3d::{lee_thinning_with, LeeWorkspace, Recheck};
 
 /// Which thinning rules to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -32,6 +39,11 @@ pub enum Thinning {
     GuoHall,
     /// Zhang & Suen (1984), as published.
     ZhangSuen,
+    /// Lee, Kashyap & Chu (1994) as skimage computes it: 3D volumes, and 2D images read as
+    /// volumes of depth 1.
+    Lee,
+    /// Lee, Kashyap & Chu (1994) with the full re-check: topology preserving.
+    LeeTopological,
 }
 
 // Neighbourhood code: bit k is set when neighbour x_{k+1} is foreground, in Guo & Hall's labels,
@@ -128,29 +140,29 @@ const fn zhang_suen_entry(code: usize) -> u8 {
     out
 }
 
-const fn table(method: Thinning) -> [u8; 256] {
+/// The table of a 2D thinning (`zhang_suen` false: Guo-Hall).
+const fn table(zhang_suen: bool) -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut code = 0;
     while code < 256 {
-        t[code] = match method {
-            Thinning::GuoHall => guo_hall_entry(code),
-            Thinning::ZhangSuen => zhang_suen_entry(code),
-        };
+        t[code] = if zhang_suen { zhang_suen_entry(code) } else { guo_hall_entry(code) };
         code += 1;
     }
     t
 }
 
-const GUO_HALL: [u8; 256] = table(Thinning::GuoHall);
-const ZHANG_SUEN: [u8; 256] = table(Thinning::ZhangSuen);
+const GUO_HALL: [u8; 256] = table(false);
+const ZHANG_SUEN: [u8; 256] = table(true);
 
 impl Thinning {
-    /// The deletion table: entry `code` has bit 1 set when a pixel with that neighbourhood is
-    /// deleted in the first subiteration, bit 2 in the second.
-    pub fn table(self) -> &'static [u8; 256] {
+    /// The deletion table of a 2D two-subiteration thinning: entry `code` has bit 1 set when a
+    /// pixel with that neighbourhood is deleted in the first subiteration, bit 2 in the second.
+    /// `None` for the Lee thinnings, which are no such tables.
+    pub fn table(self) -> Option<&'static [u8; 256]> {
         match self {
-            Thinning::GuoHall => &GUO_HALL,
-            Thinning::ZhangSuen => &ZHANG_SUEN,
+            Thinning::GuoHall => Some(&GUO_HALL),
+            Thinning::ZhangSuen => Some(&ZHANG_SUEN),
+            Thinning::Lee | Thinning::LeeTopological => None,
         }
     }
 }
@@ -166,9 +178,11 @@ pub struct SkeletonWorkspace {
     /// neighbours in the foreground, which no rule deletes).
     candidates: Vec<u32>,
     deletions: Vec<u32>,
+    lee: LeeWorkspace,
 }
 
-/// The skeleton of `mask` (row-major, `shape`), written to `out`.
+/// The skeleton of `mask` (row-major, `shape`), written to `out`. Volumes take
+/// [`Thinning::Lee`] only.
 pub fn skeletonize_with(
     ws: &mut SkeletonWorkspace,
     mask: &[bool],
@@ -176,11 +190,17 @@ pub fn skeletonize_with(
     method: Thinning,
     out: &mut Vec<bool>,
 ) -> Result<(), InputError> {
+    let lut = match method {
+        Thinning::Lee => return lee_thinning_with(&mut ws.lee, mask, shape, Recheck::Connectivity, out),
+        Thinning::LeeTopological => return lee_thinning_with(&mut ws.lee, mask, shape, Recheck::Full, out),
+        Thinning::GuoHall => &GUO_HALL,
+        Thinning::ZhangSuen => &ZHANG_SUEN,
+    };
     let (rows, cols) = (shape.rows, shape.cols);
     if rows == 0 || cols == 0 {
         return Err(InputError::Empty);
     }
-    shape.check_planar("skeletons of 3D volumes")?;
+    shape.check_planar("Guo-Hall and Zhang-Suen thinning of 3D volumes")?;
     if mask.len() != shape.pixels() {
         return Err(InputError::LengthMismatch { len: mask.len(), rows, cols });
     }
@@ -188,8 +208,7 @@ pub fn skeletonize_with(
     if !matches!((rows + 2).checked_mul(width), Some(n) if n <= u32::MAX as usize) {
         return Err(InputError::TooLarge { pixels: shape.pixels() });
     }
-    let lut = method.table();
-    let SkeletonWorkspace { padded, queued, candidates, deletions } = ws;
+    let SkeletonWorkspace { padded, queued, candidates, deletions, .. } = ws;
     padded.clear();
     padded.resize((rows + 2) * width, 0);
     for (r, row) in mask.chunks_exact(cols).enumerate() {

@@ -213,11 +213,44 @@ fn mask_matching_counts<'py>(
     })
 }
 
+/// Betti numbers `(β0, β1, β2)` of 3D binary masks (nonzero = foreground) by labelling and the
+/// Euler characteristic, one row per mask.
+#[pyfunction]
+#[pyo3(signature = (masks, connectivity, num_threads))]
+fn volume_betti_numbers<'py>(
+    py: Python<'py>,
+    masks: &Bound<'py, PyList>,
+    connectivity: u32,
+    num_threads: Option<i64>,
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    guarded("volume_betti_numbers", || {
+        let (conn, threads) = (self::connectivity(connectivity)?, thread_count(num_threads)?);
+        let owned: Vec<(Vec<bool>, Shape)> =
+            masks.iter().enumerate().map(|(i, obj)| intake::mask_values(&obj, &format!("masks[{i}]"))).collect::<PyResult<_>>()?;
+        let refs: Vec<bettimatch_core::batch::MaskRef<'_>> =
+            owned.iter().map(|(m, s)| bettimatch_core::batch::MaskRef { mask: m, shape: *s }).collect();
+        let voxels = owned.iter().map(|(m, _)| m.len()).sum::<usize>() / 16;
+        let computed = detached(py, voxels, |stop| {
+            bettimatch_core::volume_betti::volume_betti_numbers_batch(&refs, conn, threads, stop)
+        })?;
+        let mut rows = Vec::with_capacity(computed.len());
+        for (i, r) in computed.into_iter().enumerate() {
+            let betti = r.map_err(|e| input_error(&format!("masks[{i}]"), owned[i].1, e))?;
+            rows.push(betti.iter().map(|&b| i64::from(b)).collect::<Vec<i64>>());
+        }
+        if rows.is_empty() {
+            return Ok(PyArray2::zeros(py, [0, 3], false));
+        }
+        Ok(PyArray2::from_vec2(py, &rows).expect("rows have equal length"))
+    })
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(barcode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(matching_batch, m)?)?;
     m.add_function(wrap_pyfunction!(mask_matching_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(volume_betti_numbers, m)?)?;
     m.add_function(wrap_pyfunction!(pairs::loss_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(skeleton::skeletonize_batch, m)?)?;
     m.add_function(wrap_pyfunction!(pairs::diagram_matching_pairs, m)?)?;

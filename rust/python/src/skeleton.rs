@@ -3,7 +3,7 @@
 use bettimatch_core::batch::MaskRef;
 use bettimatch_core::skeleton::{skeletonize_batch as skeletonize_masks, Thinning};
 use bettimatch_core::Shape;
-use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -14,14 +14,18 @@ fn thinning(method: &str) -> PyResult<Thinning> {
     match method {
         "guo-hall" => Ok(Thinning::GuoHall),
         "zhang-suen" => Ok(Thinning::ZhangSuen),
+        "lee" => Ok(Thinning::Lee),
+        "lee-topological" => Ok(Thinning::LeeTopological),
         other => Err(PyValueError::new_err(format!(
-            "method must be 'guo-hall' or 'zhang-suen', got {other:?}"
+            "method must be 'guo-hall', 'zhang-suen', 'lee' or 'lee-topological', got {other:?}"
         ))),
     }
 }
 
-/// Skeletons of a list of 2D masks (nonzero = foreground) as bool arrays of the same shapes.
-/// `method`: "guo-hall" (Guo & Hall 1989, A1) or "zhang-suen" (Zhang & Suen 1984).
+/// Skeletons of a list of 2D masks or 3D volumes (nonzero = foreground) as bool arrays of the same
+/// shapes. `method`: "guo-hall" (Guo & Hall 1989, A1) or "zhang-suen" (Zhang & Suen 1984), 2D
+/// only; "lee" (Lee, Kashyap & Chu 1994, as skimage) or "lee-topological" (the same, every
+/// deletion re-checked in full), 2D or 3D.
 #[pyfunction]
 #[pyo3(signature = (masks, method, num_threads))]
 pub fn skeletonize_batch<'py>(
@@ -29,7 +33,7 @@ pub fn skeletonize_batch<'py>(
     masks: &Bound<'py, PyList>,
     method: &str,
     num_threads: Option<i64>,
-) -> PyResult<Vec<Bound<'py, PyArray2<bool>>>> {
+) -> PyResult<Vec<Bound<'py, PyArrayDyn<bool>>>> {
     crate::calls::guarded("skeletonize_batch", || {
         let (method, threads) = (thinning(method)?, crate::calls::thread_count(num_threads)?);
         let owned: Vec<(Vec<bool>, Shape)> = masks
@@ -46,7 +50,7 @@ pub fn skeletonize_batch<'py>(
             .map(|(i, r)| {
                 let shape = owned[i].1;
                 let skeleton = r.map_err(|e| PyValueError::new_err(format!("masks[{i}]: {e}")))?;
-                PyArray1::from_vec(py, skeleton).reshape([shape.rows, shape.cols])
+                PyArray1::from_vec(py, skeleton).reshape(shape.axes())
             })
             .collect()
     })
