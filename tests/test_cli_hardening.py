@@ -494,17 +494,17 @@ def test_many_classes_on_small_labels_do_not_wrap(tmp_path, capsys):
 
 @pytest.mark.parametrize("error", [MemoryError(), RuntimeError("native failure"), ValueError("odd"), KeyError("k")])
 def test_any_failure_reading_a_case_is_reported_with_its_name(folders, tmp_path, capsys, monkeypatch, error):
-    import bettimatch.cli as cli
+    import bettimatch.evaluation as evaluation
 
     pred, gt = folders
-    real_load = cli.load_masks
+    real_load = evaluation.load_masks
 
     def load(path, *args, **kwargs):
         if path.name == "b.npy":
             raise error
         return real_load(path, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "load_masks", load)
+    monkeypatch.setattr(evaluation, "load_masks", load)
     out = tmp_path / "r.csv"
     code, _, err = run(["evaluate", pred, gt, "--num-classes", 3, "--skip-errors", "--out", out, "-q"], capsys)
     assert code == 0, err

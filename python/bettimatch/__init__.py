@@ -9,6 +9,7 @@ from ._persistence import (
     betti_matching,
     betti_matching_batch,
 )
+from .evaluation import evaluate_folders
 from .metrics import betti_matching_error, betti_number_error, cldice, dice
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "betti_number_error",
     "cldice",
     "dice",
+    "evaluate_folders",
 ]
 
 # The torch losses live in `bettimatch.losses`; they are importable from here too, but torch is

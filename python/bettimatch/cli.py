@@ -6,6 +6,11 @@ images or 3D volumes (one kind per run). Exit status: 0 on success, 1 when an in
 message says which file and why), 2 for a bad command line (including outputs that cannot be
 written or would overwrite an input; checked before any case is read).
 
+With --out FILE the rows are streamed to FILE.partial as cases finish and FILE is written sorted
+at the end (--resume continues an interrupted run); --scheduler runs one Dask task per case
+(bettimatch._dask); --nnunet reads nnU-Net layouts (bettimatch._nnunet). The engine is
+bettimatch.evaluation.
+
 Streams: data (the CSV or JSON asked for with '-') go to stdout; progress, warnings, errors go to
 stderr; the summary table goes to stdout unless stdout carries data, then to stderr.
 """
@@ -17,15 +22,31 @@ import contextlib
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from . import __version__
-from ._io import DEFAULT_MAX_VOXELS, Header, InputFileError, Listing, list_cases, load_masks, printable, read_header
-from ._summary import csv_text, format_table, json_text, rows_for_case, summarize, write_file_atomically
+from ._dask import SchedulerError, connect, local_workers, require_distributed
+from ._io import DEFAULT_MAX_VOXELS, Header, InputFileError, Listing, printable
+from ._nnunet import OTHER_ENDING
+from ._summary import csv_text, format_table, json_text, summarize, write_file_atomically
+from .evaluation import (
+    Loaded,
+    Options,
+    Pair,
+    PlotHook,
+    ResultsFile,
+    ResumeError,
+    case_kinds,
+    channel_note,
+    evaluate_cases,
+    find_cases,
+    partial_path,
+    read_headers,
+)
 
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
@@ -103,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("pred_dir", type=Path, metavar="PRED_DIR", help="folder of predictions")
     ev.add_argument("gt_dir", type=Path, metavar="GT_DIR", help="folder of ground truths")
     ev.add_argument(
-        "--num-classes", type=_bounded_int(1, MAX_CLASSES), required=True,
-        help=f"number of classes, background (0) included (at most {MAX_CLASSES})",
+        "--num-classes", type=_bounded_int(1, MAX_CLASSES), default=None,
+        help=f"number of classes, background (0) included (at most {MAX_CLASSES}); required unless --nnunet",
     )
     ev.add_argument("--include-background", action="store_true", help="also evaluate class 0")
     ev.add_argument("--threshold", type=_finite_float, default=0.5, help="likelihoods above this are foreground (default 0.5)")
@@ -124,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="skeletonization for clDice: guo-hall (default for 2D images), zhang-suen, lee (default for volumes; "
         "skimage's 3D skeletonize) or lee-topological (volumes: keeps every component, tunnel and cavity)",
     )
-    ev.add_argument("--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None, help="threads (default: all cores)")
+    ev.add_argument(
+        "--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None,
+        help="native threads (default: all cores; with --scheduler, per task, default 1)",
+    )
     ev.add_argument(
         "--max-voxels", type=_positive_int, default=DEFAULT_MAX_VOXELS, metavar="N",
         help=(
@@ -145,8 +169,39 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     ev.add_argument("--skip-errors", action="store_true", help="report bad cases and go on with the others")
+    ev.add_argument(
+        "--resume", action="store_true",
+        help=(
+            "continue an interrupted run: the cases complete in OUT.partial (or OUT) are kept and only "
+            "the others are computed (needs --out FILE; the rows are streamed to OUT.partial while a "
+            "run goes, and OUT is written sorted by case and class at its end)"
+        ),
+    )
+    ev.add_argument(
+        "--nnunet", action="store_true",
+        help=(
+            "nnU-Net folders: predictions CASE.nii.gz (or dataset.json's file_ending), ground truths "
+            "labelsTr/labelsTs; dataset.json (found next to the folders, or --dataset-json) gives the "
+            "classes and their names; ground truths without a prediction (other folds) are left out"
+        ),
+    )
+    ev.add_argument("--dataset-json", type=Path, default=None, metavar="FILE", help="nnU-Net's dataset.json (with --nnunet)")
+    cluster = ev.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help=(
+            "run each case as a task on a Dask cluster (pip install 'bettimatch[dask]'): the address "
+            "of its scheduler (tcp://host:8786), or local[:N] for N worker processes on this machine; "
+            "workers read the files themselves (paths on a shared file system)"
+        ),
+    )
+    cluster.add_argument("--scheduler-file", type=Path, default=None, metavar="FILE", help="the Dask scheduler's file (as `dask scheduler --scheduler-file` or dask-mpi write it)")
+    ev.add_argument(
+        "--retries", type=_bounded_int(0, 100), default=2,
+        help="with --scheduler: tries again a case that failed, up to this many times (default 2)",
+    )
     ev.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary table")
-    ev.set_defaults(func=evaluate)
+    ev.set_defaults(func=evaluate, subparser=ev)
     return parser
 
 
@@ -156,6 +211,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "evaluate" and args.num_classes is None and not args.nnunet:
+        args.subparser.error("the following arguments are required: --num-classes (unless --nnunet)")
     try:
         return args.func(args)
     except BrokenPipeError:
@@ -186,15 +243,6 @@ def _show(text: str, stream) -> None:
     print(text, file=stream)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, InputFileError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory (lower --max-voxels to refuse such files before reading them)"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _names(paths: List[Path], limit: int = 5) -> str:
     shown = ", ".join(printable(p.name) for p in paths[:limit])
     return shown + (", ..." if len(paths) > limit else "")
@@ -205,6 +253,7 @@ _IGNORED_WHAT = {
     "folder": "folder(s)",
     "unsupported type": "file(s) of unsupported type",
     "broken symbolic link": "broken symbolic link(s)",
+    OTHER_ENDING: "file(s) of another file ending",
 }
 
 
@@ -409,15 +458,6 @@ def _progress(total: int, quiet: bool) -> Iterator:
             bar.close()
 
 
-@dataclass
-class _Loaded:
-    case: str
-    pred: Path
-    gt: Path
-    p: np.ndarray  # (C, H, W) or (C, D, H, W) boolean masks
-    g: np.ndarray
-
-
 @dataclass(frozen=True)
 class _Space:
     """What a run evaluates: 2D images or 3D volumes, with which connectivity and thinning, and
@@ -430,20 +470,15 @@ class _Space:
 
 
 class _Run:
-    """The cases of one `evaluate` run: loads them in memory-bounded chunks, computes the metrics,
-    and records bad cases (or stops at the first one without --skip-errors)."""
+    """The cases of one `evaluate` run: gathers the rows (streaming them to the results file),
+    shows progress, and records bad cases (or stops at the first one without --skip-errors)."""
 
-    def __init__(self, args, classes: List[int], plt, plot_folder: Optional[Path], space: _Space,
-                 headers: Dict[Path, Optional[Header]]):
+    def __init__(self, args, options: Options, plot: Optional[PlotHook], results: Optional[ResultsFile]):
         self.args = args
-        self.classes = classes
-        self.plt = plt
-        self.plot_folder = plot_folder
-        self.space = space
-        self.headers = headers
-        threads = args.jobs or os.cpu_count() or 1
-        self.chunk_cases = max(8, 4 * threads)
-        self.rows: List[dict] = []
+        self.options = options
+        self.plot = plot
+        self.results = results
+        self.rows_of: Dict[str, List[dict]] = dict(results.done) if results is not None else {}
         self.skipped: List[dict] = []
         self.bar = None
 
@@ -462,98 +497,25 @@ class _Run:
         if self.bar is not None:
             self.bar.update(1)
 
-    def _load(self, case: str, pred: Path, gt: Path) -> Optional[_Loaded]:
-        a = self.args
-        try:
-            p = load_masks(pred, a.num_classes, a.threshold, a.max_voxels, spatial_dims=a.spatial_dims)
-            g = load_masks(gt, a.num_classes, a.threshold, a.max_voxels, spatial_dims=a.spatial_dims)
-            _check_partners(pred, gt, p, g, self.headers, self.space.spatial_dims)
-        except Exception as exc:  # every failure of one case is that case's error, never a traceback
-            self.bad(case, _describe(exc))
-            return None
-        _warn_spacing(case, self.headers.get(pred), self.headers.get(gt))
-        return _Loaded(case, pred, gt, p, g)
-
-    def run(self, pairs: List[Tuple[str, Path, Path]]) -> None:
-        with _progress(len(pairs), self.args.quiet) as bar:
+    def run(self, pairs: List[Pair], client) -> None:
+        cases = evaluate_cases(pairs, self.options, client=client, retries=self.args.retries, plot=self.plot)
+        with _progress(len(pairs), self.args.quiet) as bar, contextlib.closing(iter(cases)) as results:
             self.bar = bar
-            chunk: List[_Loaded] = []
-            voxels = 0
-            for case, pred, gt in pairs:
-                loaded = self._load(case, pred, gt)
-                if loaded is None:
+            for result in results:
+                if result.error is not None:
+                    self.bad(result.case, result.error)
                     continue
-                chunk.append(loaded)
-                voxels += loaded.p.size + loaded.g.size
-                # A chunk ends at a number of cases (to feed the threads) or at the voxel budget
-                # (so that many large cases are never held at once).
-                if len(chunk) >= self.chunk_cases or voxels >= self.args.max_voxels:
-                    self._compute(chunk)
-                    chunk, voxels = [], 0
-            if chunk:
-                self._compute(chunk)
+                rows = result.rows
+                if self.results is not None:
+                    rows = self.results.add(result.case, rows)
+                self.rows_of[result.case] = rows
+                self._advance()
 
-    def _metrics(self, preds: List[np.ndarray], targets: List[np.ndarray]) -> Dict[str, np.ndarray]:
-        from . import metrics
-        from ._volume_metrics import volume_mask_metrics
-
-        a, space = self.args, self.space
-        if space.spatial_dims == 3:
-            return volume_mask_metrics(preds, targets, connectivity=space.connectivity, num_threads=a.jobs,
-                                       thinning=space.thinning, cldice=space.cldice)
-        return metrics.mask_metrics(preds, targets, connectivity=space.connectivity, num_threads=a.jobs,
-                                    thinning=space.thinning)
-
-    def _compute(self, chunk: List[_Loaded]) -> None:
-        a = self.args
-        try:
-            metrics = self._metrics(
-                [x.p[c] for x in chunk for c in self.classes], [x.g[c] for x in chunk for c in self.classes]
-            )
-        except Exception as exc:
-            if len(chunk) > 1:  # find the case that fails by computing them one at a time
-                for one in chunk:
-                    self._compute([one])
-                return
-            x = chunk[0]
-            self.bad(x.case, f"computing the metrics of {x.pred} and {x.gt} failed ({_describe(exc)})")
-            return
-        for k, x in enumerate(chunk):
-            case_rows = rows_for_case(x.case, self.classes, metrics, k * len(self.classes))
-            if self.plt is not None:
-                try:
-                    _plot_case(self.plt, x, self.classes, self.space, a.jobs, self.plot_folder)
-                except Exception as exc:
-                    self.bad(x.case, f"drawing the plot failed ({_describe(exc)})")
-                    continue
-            self.rows.extend(case_rows)
-            self._advance()
+    def rows(self, order: List[str]) -> List[dict]:
+        return [row for case in order if case in self.rows_of for row in self.rows_of[case]]
 
 
 # ----------------------------------------------------------------------------- images or volumes
-
-
-def _read_headers(pairs: List[Tuple[str, Path, Path]], args) -> Dict[Path, Optional[Header]]:
-    """Each input's header (shape, reading, spacing), or None where it cannot be read: that file
-    is reported as a bad case when it is loaded."""
-    headers: Dict[Path, Optional[Header]] = {}
-    for _, pred, gt in pairs:
-        for path in (pred, gt):
-            try:
-                headers[path] = read_header(path, args.num_classes, args.max_voxels, args.spatial_dims)
-            except Exception:  # noqa: BLE001 - the load reports it, naming the file
-                headers[path] = None
-    return headers
-
-
-def _channel_note(path: Path, header: Optional[Header]) -> str:
-    """Why a 3-axis array of `path` was read as a 2D image, when it was (else '')."""
-    if header is None or header.layout.kind != "channels" or header.layout.spatial_dims != 2:
-        return ""
-    return (
-        f"{path} of shape {header.shape} is read as the per-class channels of a 2D image because its first axis "
-        "equals --num-classes; pass --spatial-dims 3 to read it as a (D, H, W) label volume"
-    )
 
 
 def _spatial_dims_of_run(pairs: List[Tuple[str, Path, Path]], headers: Dict[Path, Optional[Header]], args) -> int:
@@ -562,13 +524,8 @@ def _spatial_dims_of_run(pairs: List[Tuple[str, Path, Path]], headers: Dict[Path
     choice, not ours)."""
     if args.spatial_dims is not None:
         return args.spatial_dims
-    kinds: Dict[int, List[str]] = {2: [], 3: []}
-    notes: List[str] = []
-    for case, pred, gt in pairs:
-        hp, hg = headers.get(pred), headers.get(gt)
-        if hp is not None and hg is not None and hp.layout.spatial_dims == hg.layout.spatial_dims:
-            kinds[hp.layout.spatial_dims].append(case)
-            notes.extend(n for n in (_channel_note(pred, hp), _channel_note(gt, hg)) if n)
+    kinds = case_kinds(pairs, headers)
+    notes = [n for _, pred, gt in pairs for n in (channel_note(pred, headers.get(pred)), channel_note(gt, headers.get(gt))) if n]
     if kinds[2] and kinds[3]:
         _say(
             f"error: the cases mix 2D images ({len(kinds[2])}: {_case_names(kinds[2])}) and 3D volumes "
@@ -604,26 +561,6 @@ def _space_of_run(args, spatial_dims: int) -> _Space:
     return _Space(3, args.connectivity or 6, thinning, cldice)
 
 
-def _check_partners(pred: Path, gt: Path, p: np.ndarray, g: np.ndarray, headers: Dict[Path, Optional[Header]],
-                    spatial_dims: int) -> None:
-    """A prediction and its ground truth must be of one kind (image or volume, that of the run)
-    and one shape."""
-    if p.ndim != g.ndim:
-        kind = {3: "a 2D image", 4: "a 3D volume"}
-        notes = [n for n in (_channel_note(pred, headers.get(pred)), _channel_note(gt, headers.get(gt))) if n]
-        raise InputFileError(
-            f"shape mismatch: prediction {pred} is {kind[p.ndim]} {p.shape[1:]} but ground truth {gt} is "
-            f"{kind[g.ndim]} {g.shape[1:]}" + "".join(f" ({n})" for n in notes)
-        )
-    if p.shape != g.shape:
-        raise InputFileError(
-            f"shape mismatch: prediction {pred} is {p.shape[1:]} but ground truth {gt} is {g.shape[1:]}"
-        )
-    if p.ndim - 1 != spatial_dims:  # the files changed since their headers were read
-        run_kind = "2D images" if spatial_dims == 2 else "3D volumes"
-        raise InputFileError(f"{pred} and {gt} hold {p.ndim - 1}D data, but the cases of this run are {run_kind}")
-
-
 def _warn_spacing(case: str, hp: Optional[Header], hg: Optional[Header]) -> None:
     """Spacing never enters a metric, but two different spacings usually mean misaligned files."""
     if hp is None or hg is None or hp.spacing is None or hg.spacing is None:
@@ -634,22 +571,6 @@ def _warn_spacing(case: str, hp: Optional[Header], hg: Optional[Header]) -> None
             f"warning: case {printable(case)}: the prediction's voxel spacing {hp.spacing[:n]} differs from the "
             f"ground truth's {hg.spacing[:n]}; spacing is ignored (voxels are compared one to one)"
         )
-
-
-def _pair_cases(preds: Listing, gts: Listing, args) -> Tuple[List[Tuple[str, Path, Path]], List[Tuple[str, str]]]:
-    """(case, prediction, ground truth) of the cases found in both folders, and the problems of the
-    others (a bad file, or a file without a partner)."""
-    problems = []
-    for case in sorted(set(preds.cases) | set(gts.cases) | set(preds.bad) | set(gts.bad)):
-        reasons = [listing.bad[case] for listing in (preds, gts) if case in listing.bad]
-        if reasons:
-            problems.append((case, "; ".join(reasons)))
-        elif case not in gts.cases:
-            problems.append((case, f"no ground truth for prediction {preds.cases[case]} in {args.gt_dir}"))
-        elif case not in preds.cases:
-            problems.append((case, f"no prediction for ground truth {gts.cases[case]} in {args.pred_dir}"))
-    pairs = [(case, preds.cases[case], gts.cases[case]) for case in sorted(set(preds.cases) & set(gts.cases))]
-    return pairs, problems
 
 
 def _check_outputs(
@@ -664,6 +585,9 @@ def _check_outputs(
     if args.plots is not None:
         plots, plot_files = _check_plots(args.plots, cases, inputs)
     targets = [t for t in (csv_target, json_target) if t is not None]
+    if csv_target is not None and csv_target.path is not None and csv_target.replace:
+        # The rows are streamed to OUT.partial while the run goes: it obeys the same rules.
+        targets.append(_check_output_file("--out (its .partial file)", partial_path(args.out), inputs))
     _check_distinct(targets, plots, plot_files)
     return csv_target, json_target, plots
 
@@ -678,10 +602,78 @@ def evaluate(args) -> int:
         return stop.code
 
 
-def _evaluate(args) -> int:
+def _class_options(args, dataset) -> List[int]:
+    """The classes to evaluate; with --nnunet, --num-classes defaults to dataset.json's labels."""
+    if dataset is not None:
+        if args.num_classes is None:
+            args.num_classes = dataset.num_classes
+        elif args.num_classes != dataset.num_classes:
+            raise UsageError(f"--num-classes {args.num_classes}, but {dataset.path} has {dataset.num_classes} labels")
+    elif args.num_classes is None:
+        raise UsageError("--num-classes is required (unless --nnunet, which reads the classes from dataset.json)")
     classes = list(range(0 if args.include_background else 1, args.num_classes))
     if not classes:
         raise UsageError("--num-classes 1 leaves no foreground class to evaluate (add --include-background)")
+    return classes
+
+
+def _check_cluster_options(args) -> None:
+    on_cluster = args.scheduler is not None or args.scheduler_file is not None
+    if on_cluster and args.plots is not None:
+        raise UsageError("--plots draws in this process: leave out --scheduler (or draw the plots in a second run)")
+    if args.dataset_json is not None and not args.nnunet:
+        raise UsageError("--dataset-json is read with --nnunet only")
+    if args.scheduler is not None:
+        try:
+            local_workers(args.scheduler)
+        except SchedulerError as exc:
+            raise UsageError(f"--scheduler {exc}") from None
+    if on_cluster:
+        try:
+            require_distributed()
+        except ImportError as exc:
+            raise UsageError(f"--scheduler: {exc}") from None
+
+
+def _results_file(args, csv_target: Optional[_Target], classes: List[int], spatial_dims: int) -> Optional[ResultsFile]:
+    """The streamed CSV of a run with --out FILE (a regular file); None for stdout or a device."""
+    streamed = csv_target is not None and csv_target.path is not None and csv_target.replace
+    if args.resume and not streamed:
+        raise UsageError("--resume needs --out FILE: the CSV of the run to continue")
+    if not streamed:
+        return None
+    if not args.resume and partial_path(csv_target.path).exists():
+        _say(f"note: {partial_path(csv_target.path)} of an earlier run is replaced (--resume would continue it)")
+    try:
+        return ResultsFile(csv_target.path, classes, resume=args.resume, spatial_dims=spatial_dims)
+    except ResumeError as exc:
+        raise UsageError(f"--resume: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: cannot write {partial_path(csv_target.path)} ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def _client(args) -> Iterator:
+    if args.scheduler is None and args.scheduler_file is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(connect(args.scheduler, args.scheduler_file))
+        except SchedulerError as exc:
+            option = "--scheduler" if args.scheduler is not None else "--scheduler-file"
+            raise UsageError(f"{option}: {exc}") from None
+        yield client
+
+
+def _evaluate(args) -> int:
+    _check_cluster_options(args)
+    try:
+        plan = find_cases(args.pred_dir, args.gt_dir, nnunet=args.nnunet, dataset_json=args.dataset_json)
+    except InputFileError as exc:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    classes = _class_options(args, plan.dataset)
     plt = None
     if args.plots is not None:
         try:
@@ -692,13 +684,7 @@ def _evaluate(args) -> int:
         except ImportError:
             raise UsageError("--plots needs matplotlib: pip install 'bettimatch[plot]'") from None
 
-    try:
-        preds = list_cases(args.pred_dir)
-        gts = list_cases(args.gt_dir)
-    except InputFileError as exc:
-        _say(f"error: {exc}")
-        return EXIT_BAD_INPUT
-    pairs, problems = _pair_cases(preds, gts, args)
+    preds, gts, pairs, problems = plan.preds, plan.gts, plan.pairs, plan.problems
     csv_target, json_target, plots = _check_outputs(args, preds, gts, [case for case, _, _ in pairs])
     stdout_carries_data = any(t is not None and t.path is None for t in (csv_target, json_target))
 
@@ -710,31 +696,63 @@ def _evaluate(args) -> int:
         _say(f"error: {len(problems)} case(s) cannot be evaluated (use --skip-errors to evaluate the others)")
         return EXIT_BAD_INPUT
     if not pairs:
-        _say(f"error: no cases to evaluate (no files with the same name in {args.pred_dir} and {args.gt_dir})")
+        files = f"*{plan.dataset.file_ending} files" if plan.dataset is not None else "files"
+        _say(f"error: no cases to evaluate (no {files} with the same name in {args.pred_dir} and {args.gt_dir})")
         return EXIT_BAD_INPUT
-    headers = _read_headers(pairs, args)
+    if plan.dataset is not None:
+        _say_nnunet(args, plan)
+    reading = Options(
+        num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold, thinning=args.thinning or "guo-hall",
+        max_voxels=args.max_voxels, num_threads=args.jobs, read_dims=args.spatial_dims,
+    )
+    headers = read_headers(pairs, reading)
     space = _space_of_run(args, _spatial_dims_of_run(pairs, headers, args))
+    for case, pred, gt in pairs:  # here, before the run, since workers elsewhere could not say it
+        _warn_spacing(case, headers.get(pred), headers.get(gt))
     if plots is not None:
         try:
             plots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--plots {args.plots}: cannot create the folder ({exc.strerror})") from None
 
-    run = _Run(args, classes, plt, plots, space, headers)
+    options = replace(reading, spatial_dims=space.spatial_dims, connectivity=space.connectivity, thinning=space.thinning,
+                      cldice=space.cldice)
+    plot: Optional[PlotHook] = None
+    if plt is not None:
+        plot = lambda x: _plot_case(plt, x, classes, space, args.jobs, plots)  # noqa: E731
+    order = [case for case, _, _ in pairs]
+    results = _results_file(args, csv_target, classes, space.spatial_dims)
+    run = _Run(args, options, plot, results)
     run.skipped.extend({"case": printable(case), "error": printable(message)} for case, message in problems)
-    run.run(pairs)
-    if not run.rows:
+    try:
+        if results is not None and args.resume:
+            _say_resumed(results, order)
+        todo = [pair for pair in pairs if pair[0] not in run.rows_of]
+        with _client(args) as client:
+            run.run(todo, client)
+    except (KeyboardInterrupt, _Stop):
+        if results is not None:
+            results.close()
+            if results.done:
+                _say(f"{len(results.done)} case(s) saved in {results.partial}; run again with --resume to finish")
+        raise
+    except BaseException:
+        if results is not None:
+            results.close()
+        raise
+    rows = results.finish(order) if results is not None else run.rows(order)
+    if not rows:
         _say("error: every case was skipped")
         return EXIT_BAD_INPUT
 
-    summary = summarize(run.rows, classes, space.spatial_dims)
+    summary = summarize(rows, classes, space.spatial_dims)
     ignored = [
         {"path": printable(str(path)), "reason": reason} for listing in (preds, gts) for path, reason in listing.ignored
     ]
-    outputs = [(csv_target, csv_text(run.rows, space.spatial_dims))] if csv_target is not None else []
+    outputs = [(csv_target, csv_text(rows, space.spatial_dims))] if csv_target is not None and results is None else []
     if json_target is not None:
         report = {
-            "num_cases": len({r["case"] for r in run.rows}),
+            "num_cases": len({r["case"] for r in rows}),
             "num_skipped": len(run.skipped),
             "skipped": run.skipped,
             "num_ignored": len(ignored),
@@ -747,6 +765,10 @@ def _evaluate(args) -> int:
             "thinning": space.thinning,
             **summary,
         }
+        if plan.dataset is not None:
+            report["class_names"] = {str(c): plan.dataset.names[c] for c in classes}
+            report["dataset_json"] = printable(str(plan.dataset.path))
+            report["ground_truths_without_prediction"] = len(plan.not_predicted)
         outputs.append((json_target, json_text(report)))
     for target, text in outputs:
         try:
@@ -758,16 +780,46 @@ def _evaluate(args) -> int:
             return EXIT_BAD_INPUT
     if not args.quiet:
         stream = sys.stderr if stdout_carries_data else sys.stdout
-        n_cases = len({r["case"] for r in run.rows})
+        n_cases = len({r["case"] for r in rows})
         kind = "" if space.spatial_dims == 2 else " (3D volumes)"
         _show(f"{n_cases} case(s){kind}, classes {', '.join(map(str, classes))}, connectivity {space.connectivity}", stream)
-        _show(format_table(summary), stream)
+        _show(format_table(_named(summary, plan.dataset)), stream)
     if run.skipped:
         _say(f"skipped {len(run.skipped)} case(s): {', '.join(s['case'] for s in run.skipped)}")
     return 0
 
 
-def _plot_case(plt, x: _Loaded, classes: List[int], space: _Space, jobs: Optional[int], folder: Path) -> None:
+def _say_nnunet(args, plan) -> None:
+    if args.quiet:
+        return
+    _say(f"nnU-Net dataset {plan.dataset.path}: {plan.dataset.num_classes} labels, files *{plan.dataset.file_ending}")
+    if plan.not_predicted:
+        _say(f"note: {len(plan.not_predicted)} ground truth(s) without a prediction (other folds?) are not evaluated")
+
+
+def _say_resumed(results: ResultsFile, order: List[str]) -> None:
+    current = set(order)
+    kept = [case for case in results.done if case in current]
+    gone = [case for case in results.done if case not in current]
+    if results.resumed_from is None:
+        _say("resume: no earlier results found; starting from the first case")
+        return
+    _say(f"resume: {len(kept)} case(s) done in {results.resumed_from}, {len(order) - len(kept)} to compute")
+    if results.cut_off:
+        _say(f"resume: {len(results.cut_off)} case(s) cut off half way are computed again: {', '.join(results.cut_off[:5])}")
+    if gone:
+        _say(f"warning: resume: {len(gone)} case(s) of {results.resumed_from} are not in the folders any more and are left out: {', '.join(gone[:5])}")
+
+
+def _named(summary: dict, dataset) -> dict:
+    """The summary with classes named by their labels in the table (nnU-Net's dataset.json)."""
+    if dataset is None:
+        return summary
+    per_class = {f"{c} {dataset.names[int(c)]}": stats for c, stats in summary["per_class"].items()}
+    return {**summary, "per_class": per_class}
+
+
+def _plot_case(plt, x: Loaded, classes: List[int], space: _Space, jobs: Optional[int], folder: Path) -> None:
     import io
 
     from ._persistence import betti_matching_batch
@@ -786,7 +838,7 @@ def _plot_case(plt, x: _Loaded, classes: List[int], space: _Space, jobs: Optiona
     write_file_atomically(folder / f"{x.case}.png", image.getvalue())
 
 
-def _draw_images(plt, x: _Loaded, classes: List[int], matchings, space: _Space):
+def _draw_images(plt, x: Loaded, classes: List[int], matchings, space: _Space):
     from .plot import plot_matching
 
     h, w = x.p.shape[1:]
@@ -805,7 +857,7 @@ def _draw_images(plt, x: _Loaded, classes: List[int], matchings, space: _Space):
     return fig
 
 
-def _draw_volumes(plt, x: _Loaded, classes: List[int], matchings, space: _Space):
+def _draw_volumes(plt, x: Loaded, classes: List[int], matchings, space: _Space):
     from .plot import plot_matching_volume, volume_figure_size
 
     # NIfTI arrays are (x, y, z): slice along z, the axial plane in the usual orientation. Other
