@@ -136,13 +136,14 @@ def make_dataset(n: int, seed: int, size: int = 64):
 
 
 class ResBlock(nn.Module):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, dims=2):
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        self.conv1 = conv(cin, cout, 3, padding=1)
+        self.conv2 = conv(cout, cout, 3, padding=1)
         self.norm1 = nn.GroupNorm(4, cout)
         self.norm2 = nn.GroupNorm(4, cout)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.skip = conv(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x):
         h = F.relu(self.norm1(self.conv1(x)))
@@ -151,18 +152,23 @@ class ResBlock(nn.Module):
 
 
 class ResUNet(nn.Module):
-    def __init__(self, cin=1, classes=4, width=16):
+    """Three levels; `dims` = 2 for (B, 1, H, W) images, 3 for (B, 1, D, H, W) volumes (sides
+    divisible by 4)."""
+
+    def __init__(self, cin=1, classes=4, width=16, dims=2):
         super().__init__()
         w = width
-        self.enc1, self.enc2, self.enc3 = ResBlock(cin, w), ResBlock(w, 2 * w), ResBlock(2 * w, 4 * w)
-        self.up2, self.dec2 = nn.ConvTranspose2d(4 * w, 2 * w, 2, stride=2), ResBlock(4 * w, 2 * w)
-        self.up1, self.dec1 = nn.ConvTranspose2d(2 * w, w, 2, stride=2), ResBlock(2 * w, w)
-        self.head = nn.Conv2d(w, classes, 1)
+        up = nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d
+        self.pool = nn.MaxPool2d(2) if dims == 2 else nn.MaxPool3d(2)
+        self.enc1, self.enc2, self.enc3 = ResBlock(cin, w, dims), ResBlock(w, 2 * w, dims), ResBlock(2 * w, 4 * w, dims)
+        self.up2, self.dec2 = up(4 * w, 2 * w, 2, stride=2), ResBlock(4 * w, 2 * w, dims)
+        self.up1, self.dec1 = up(2 * w, w, 2, stride=2), ResBlock(2 * w, w, dims)
+        self.head = (nn.Conv2d if dims == 2 else nn.Conv3d)(w, classes, 1)
 
     def forward(self, x):
         e1 = self.enc1(x)
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        e3 = self.enc3(F.max_pool2d(e2, 2))
+        e2 = self.enc2(self.pool(e1))
+        e3 = self.enc3(self.pool(e2))
         d2 = self.dec2(torch.cat([self.up2(e3), e2], 1))
         d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
         return self.head(d1)
@@ -182,20 +188,22 @@ def progress(prefix: str, i: int, total: int, start: float, extra: str = "") -> 
     sys.stderr.flush()
 
 
-def train(name, images, labels, steps, batch, lr, seed, alpha_max, warmup, gamma_matched, gamma_unmatched, width):
-    torch.manual_seed(seed)
-    model = ResUNet(width=width)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched_lr = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+def train(name, images, labels, args, alpha_max, classes, dims):
+    """Train a fresh U-Net (seeded by `args.seed`) with Dice + `alpha_max`-scheduled Betti matching."""
+    torch.manual_seed(args.seed)
+    model = ResUNet(classes=len(classes), width=args.width, dims=dims)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched_lr = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
     loss_fn = DiceBettiMatchingLoss(
         softmax=True, to_onehot_y=True, alpha=0.0,
-        gamma_matched=gamma_matched, gamma_unmatched=gamma_unmatched,
+        gamma_matched=args.gamma_matched, gamma_unmatched=args.gamma_unmatched,
     )
-    schedule = AlphaSchedule(loss_fn, total_steps=steps - warmup, alpha_max=alpha_max, warmup_steps=warmup)
-    order = torch.Generator().manual_seed(seed)
+    warmup = warmup_steps(args)
+    schedule = AlphaSchedule(loss_fn, total_steps=args.steps - warmup, alpha_max=alpha_max, warmup_steps=warmup)
+    order = torch.Generator().manual_seed(args.seed)
     start = time.time()
-    for step in range(1, steps + 1):
-        idx = torch.randint(0, len(images), (batch,), generator=order)
+    for step in range(1, args.steps + 1):
+        idx = torch.randint(0, len(images), (args.batch,), generator=order)
         x, y = images[idx], labels[idx]
         # flips as augmentation
         if step % 2:
@@ -206,26 +214,55 @@ def train(name, images, labels, steps, batch, lr, seed, alpha_max, warmup, gamma
         opt.step()
         sched_lr.step()
         schedule.step()
-        if step % 10 == 0 or step == steps:
-            progress(f"{name:>12}", step, steps, start, f"loss {loss.item():.3f} alpha {loss_fn.alpha:.3f}")
+        if step % 10 == 0 or step == args.steps:
+            progress(f"{name:>12}", step, args.steps, start, f"loss {loss.item():.3f} alpha {loss_fn.alpha:.3f}")
     return model, time.time() - start
 
 
+def warmup_steps(args) -> int:
+    return int(args.warmup * args.steps)
+
+
 @torch.no_grad()
-def evaluate(model, images, labels):
+def evaluate(model, images, labels, num_classes, dims):
+    """Per foreground class, the mean over held-out images of Dice, clDice, the Betti matching
+    error and the Betti number error of each dimension (b0 ... b{dims-1})."""
     model.eval()
     pred = torch.cat([model(images[i : i + 32]).argmax(1) for i in range(0, len(images), 32)])
-    c = len(CLASSES)
-    p = F.one_hot(pred, c).permute(0, 3, 1, 2).bool().numpy()
-    t = F.one_hot(labels[:, 0], c).permute(0, 3, 1, 2).bool().numpy()
+    p = F.one_hot(pred, num_classes).movedim(-1, 1).bool().numpy()
+    t = F.one_hot(labels[:, 0], num_classes).movedim(-1, 1).bool().numpy()
     out = {
-        "Dice": metrics.compute_dice(p, t),
-        "clDice": metrics.compute_cldice(p, t),
-        "BM error": metrics.compute_betti_matching_error(p, t),
+        "Dice": metrics.compute_dice(p, t, spatial_dims=dims),
+        "clDice": metrics.compute_cldice(p, t, spatial_dims=dims),
+        "BM error": metrics.compute_betti_matching_error(p, t, spatial_dims=dims),
     }
-    betti = metrics.compute_betti_number_error(p, t, per_dimension=True)
-    out["b0 error"], out["b1 error"] = betti[..., 0], betti[..., 1]
+    betti = metrics.compute_betti_number_error(p, t, per_dimension=True, spatial_dims=dims)
+    for k in range(dims):
+        out[f"b{k} error"] = betti[..., k]
     return {k: np.nanmean(v, axis=0) for k, v in out.items()}  # per class
+
+
+def print_table(results, args, classes, dims, what):
+    """The comparison table: means over held-out `what`s and classes, then per class."""
+    names = list(next(iter(results.values()))[0])
+    shape = "x".join([str(args.size)] * dims)
+    print(f"\nheld-out: {args.test_images} {what}s of {shape}, classes 1-{len(classes) - 1} "
+          f"({', '.join(classes[1:])}); {args.steps} steps, batch {args.batch}; "
+          f"alpha_max {args.alpha}, warm-up {warmup_steps(args)} steps")
+    print("mean over images and foreground classes (higher is better for Dice/clDice, lower for errors)")
+    head = f"{'loss':<12}" + "".join(f"{m:>10}" for m in names) + f"{'time':>9}"
+    print(head)
+    print("-" * len(head))
+    for name, (res, secs) in results.items():
+        print(f"{name:<12}" + "".join(f"{np.mean(res[m]):>10.3f}" for m in names) + f"{secs:>8.0f}s")
+    errors = ["BM error"] + [f"b{k} error" for k in range(dims)]
+    print("\nper class: " + " / ".join(errors))
+    for name, (res, _) in results.items():
+        cells = "".join(
+            f"{classes[c + 1]:>11}: " + "/".join(f"{res[e][c]:.2f}" for e in errors)
+            for c in range(len(classes) - 1)
+        )
+        print(f"{name:<12}{cells}")
 
 
 def main(argv=None):
@@ -243,36 +280,18 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = ap.parse_args(argv)
+    args.size = 64
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    train_x, train_y = make_dataset(args.train_images, seed=1000 + args.seed)
-    test_x, test_y = make_dataset(args.test_images, seed=2000 + args.seed)
-    warmup = int(args.warmup * args.steps)
+    train_x, train_y = make_dataset(args.train_images, seed=1000 + args.seed, size=args.size)
+    test_x, test_y = make_dataset(args.test_images, seed=2000 + args.seed, size=args.size)
     results = {}
     for name, alpha in [("Dice", 0.0), ("Dice + BM", args.alpha)]:
-        model, secs = train(
-            name, train_x, train_y, args.steps, args.batch, args.lr, args.seed, alpha, warmup,
-            args.gamma_matched, args.gamma_unmatched, args.width,
-        )
-        results[name] = (evaluate(model, test_x, test_y), secs)
-
-    metrics_names = ["Dice", "clDice", "BM error", "b0 error", "b1 error"]
-    print(f"\nheld-out: {args.test_images} images of 64x64, classes 1-3 ({', '.join(CLASSES[1:])}); "
-          f"{args.steps} steps, batch {args.batch}; alpha_max {args.alpha}, warm-up {warmup} steps")
-    print("mean over images and foreground classes (higher is better for Dice/clDice, lower for errors)")
-    head = f"{'loss':<12}" + "".join(f"{m:>10}" for m in metrics_names) + f"{'time':>9}"
-    print(head)
-    print("-" * len(head))
-    for name, (res, secs) in results.items():
-        print(f"{name:<12}" + "".join(f"{np.mean(res[m]):>10.3f}" for m in metrics_names) + f"{secs:>8.0f}s")
-    print("\nper class: BM error / b0 error / b1 error")
-    for name, (res, _) in results.items():
-        cells = "".join(
-            f"{CLASSES[c + 1]:>11}: {res['BM error'][c]:.2f}/{res['b0 error'][c]:.2f}/{res['b1 error'][c]:.2f}"
-            for c in range(len(CLASSES) - 1)
-        )
-        print(f"{name:<12}{cells}")
+        model, secs = train(name, train_x, train_y, args, alpha, CLASSES, dims=2)
+        results[name] = (evaluate(model, test_x, test_y, len(CLASSES), dims=2), secs)
+    print_table(results, args, CLASSES, dims=2, what="image")
+    return results
 
 
 if __name__ == "__main__":
