@@ -177,15 +177,37 @@ class ResUNet(nn.Module):
 # --------------------------------------------------------------------------------------- training
 
 
-def progress(prefix: str, i: int, total: int, start: float, extra: str = "") -> None:
-    frac = i / total
-    bar = "#" * int(30 * frac)
-    elapsed = time.time() - start
-    eta = elapsed / frac - elapsed if frac > 0 else 0.0
-    sys.stderr.write(f"\r{prefix} [{bar:<30}] {i}/{total} {elapsed:5.0f}s eta {eta:4.0f}s {extra}   ")
-    if i == total:
+class _TextBar:
+    """The part of tqdm's interface used here, as one line on stderr (when tqdm is not installed)."""
+
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.n, self.postfix, self.start = total, desc, 0, "", time.time()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.n % 10 == 0 or self.n == self.total:
+            frac = self.n / self.total
+            elapsed = time.time() - self.start
+            eta = elapsed / frac - elapsed
+            sys.stderr.write(
+                f"\r{self.desc} [{'#' * int(30 * frac):<30}] {self.n}/{self.total} "
+                f"{elapsed:5.0f}s eta {eta:4.0f}s {self.postfix}   "
+            )
+            sys.stderr.flush()
+
+    def set_postfix_str(self, postfix: str, refresh: bool = True) -> None:
+        self.postfix = postfix
+
+    def close(self) -> None:
         sys.stderr.write("\n")
-    sys.stderr.flush()
+
+
+def progress_bar(total: int, desc: str):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _TextBar(total, desc)
+    return tqdm(total=total, desc=desc, unit="step")
 
 
 def train(name, images, labels, args, alpha_max, classes, dims):
@@ -201,6 +223,8 @@ def train(name, images, labels, args, alpha_max, classes, dims):
     warmup = warmup_steps(args)
     schedule = AlphaSchedule(loss_fn, total_steps=args.steps - warmup, alpha_max=alpha_max, warmup_steps=warmup)
     order = torch.Generator().manual_seed(args.seed)
+    losses = []
+    bar = progress_bar(args.steps, f"{name:>12}")
     start = time.time()
     for step in range(1, args.steps + 1):
         idx = torch.randint(0, len(images), (args.batch,), generator=order)
@@ -214,9 +238,11 @@ def train(name, images, labels, args, alpha_max, classes, dims):
         opt.step()
         sched_lr.step()
         schedule.step()
-        if step % 10 == 0 or step == args.steps:
-            progress(f"{name:>12}", step, args.steps, start, f"loss {loss.item():.3f} alpha {loss_fn.alpha:.3f}")
-    return model, time.time() - start
+        losses.append(loss.item())
+        bar.set_postfix_str(f"loss {losses[-1]:.3f} alpha {loss_fn.alpha:.3f}", refresh=False)
+        bar.update(1)
+    bar.close()
+    return model, losses, time.time() - start
 
 
 def warmup_steps(args) -> int:
@@ -245,6 +271,7 @@ def evaluate(model, images, labels, num_classes, dims):
 def print_table(results, args, classes, dims, what):
     """The comparison table: means over held-out `what`s and classes, then per class."""
     names = list(next(iter(results.values()))[0])
+    tenth = max(1, args.steps // 10)
     shape = "x".join([str(args.size)] * dims)
     print(f"\nheld-out: {args.test_images} {what}s of {shape}, classes 1-{len(classes) - 1} "
           f"({', '.join(classes[1:])}); {args.steps} steps, batch {args.batch}; "
@@ -253,11 +280,15 @@ def print_table(results, args, classes, dims, what):
     head = f"{'loss':<12}" + "".join(f"{m:>10}" for m in names) + f"{'time':>9}"
     print(head)
     print("-" * len(head))
-    for name, (res, secs) in results.items():
+    for name, (res, _, secs) in results.items():
         print(f"{name:<12}" + "".join(f"{np.mean(res[m]):>10.3f}" for m in names) + f"{secs:>8.0f}s")
+    print("training loss, mean of the first -> last tenth of the steps: " + ", ".join(
+        f"{name} {np.mean(losses[:tenth]):.3f} -> {np.mean(losses[-tenth:]):.3f}"
+        for name, (_, losses, _) in results.items()
+    ))
     errors = ["BM error"] + [f"b{k} error" for k in range(dims)]
     print("\nper class: " + " / ".join(errors))
-    for name, (res, _) in results.items():
+    for name, (res, _, _) in results.items():
         cells = "".join(
             f"{classes[c + 1]:>11}: " + "/".join(f"{res[e][c]:.2f}" for e in errors)
             for c in range(len(classes) - 1)
@@ -288,8 +319,8 @@ def main(argv=None):
     test_x, test_y = make_dataset(args.test_images, seed=2000 + args.seed, size=args.size)
     results = {}
     for name, alpha in [("Dice", 0.0), ("Dice + BM", args.alpha)]:
-        model, secs = train(name, train_x, train_y, args, alpha, CLASSES, dims=2)
-        results[name] = (evaluate(model, test_x, test_y, len(CLASSES), dims=2), secs)
+        model, losses, secs = train(name, train_x, train_y, args, alpha, CLASSES, dims=2)
+        results[name] = (evaluate(model, test_x, test_y, len(CLASSES), dims=2), losses, secs)
     print_table(results, args, CLASSES, dims=2, what="image")
     return results
 
