@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,15 @@ def test_a_drawn_ring_is_one_loop(example):
         example._draw_tube(points, 1.0, grid, labels, gain, rng)
         assert _betti_by_labelling(labels == 1) == (1, 1, 0)
         assert gain[labels == 1].min() < 0.6 < gain[labels == 1].max()
+
+
+def test_progress_without_tqdm(example, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # makes `from tqdm.auto import tqdm` fail
+    bar = example.progress_bar(20, "run")
+    assert isinstance(bar, example._TextBar)
+    for _ in range(20):
+        bar.set_postfix_str("loss 0.5", refresh=False)
+        bar.update(1)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "run [" in err and "20/20" in err and "loss 0.5" in err and err.endswith("\n")
