@@ -16,7 +16,7 @@ then has a b2 (cavity) column; clDice thins volumes with Lee et al.'s 3D thinnin
     python examples/train_synthetic.py                              # both runs: ~4 min on 2 idle cores
     python examples/train_synthetic.py --steps 600 --width 12 \
         --train-images 400                                          # under a minute, noisier
-    python examples/train_synthetic.py --3d                         # 24^3 volumes: ~2 min of CPU
+    python examples/train_synthetic.py --3d                         # 24^3 volumes: under 2 min of CPU
     python examples/train_synthetic.py --3d --size 32 --steps 400   # larger volumes, longer
 
 Needs numpy and torch (CPU is fine); tqdm for a nicer progress bar.
