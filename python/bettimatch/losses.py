@@ -384,7 +384,8 @@ class BettiMatchingLoss(_ChannelLoss):
             return self._reduce(self.per_channel(x, t, start))
 
     def per_channel(self, probs: torch.Tensor, target: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) probabilities and a
+        """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) or (B, C, D, H, W)
+        probabilities and a
         target of the same shape."""
         idx = _native_pairs(
             "betti", probs, target, start, self.filtration, self.connectivity, self.num_threads,
@@ -701,7 +702,8 @@ class HuTopoLoss(_ChannelLoss):
             return self._reduce(self.per_channel(x, t, start))
 
     def per_channel(self, probs: torch.Tensor, target: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) probabilities and a
+        """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) or (B, C, D, H, W)
+        probabilities and a
         target of the same shape."""
         idx = _native_pairs("diagram", probs, target, start, self.filtration, self.connectivity, self.num_threads)
         item, kind = idx[0], idx[2]
