@@ -385,8 +385,7 @@ class BettiMatchingLoss(_ChannelLoss):
 
     def per_channel(self, probs: torch.Tensor, target: torch.Tensor, start: int = 0) -> torch.Tensor:
         """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) or (B, C, D, H, W)
-        probabilities and a
-        target of the same shape."""
+        probabilities and a target of the same shape."""
         idx = _native_pairs(
             "betti", probs, target, start, self.filtration, self.connectivity, self.num_threads,
             self.include_essential,
@@ -703,8 +702,7 @@ class HuTopoLoss(_ChannelLoss):
 
     def per_channel(self, probs: torch.Tensor, target: torch.Tensor, start: int = 0) -> torch.Tensor:
         """The loss of channels ``start:``, (B, C - start), for (B, C, H, W) or (B, C, D, H, W)
-        probabilities and a
-        target of the same shape."""
+        probabilities and a target of the same shape."""
         idx = _native_pairs("diagram", probs, target, start, self.filtration, self.connectivity, self.num_threads)
         item, kind = idx[0], idx[2]
         f = self.filtration
