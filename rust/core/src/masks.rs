@@ -301,8 +301,15 @@ mod tests {
 
     /// The counts of the plain matching (sorted comparison, union-find over every edge) of the same masks.
     fn general(pred: &[bool], target: &[bool], shape: Shape, conn: Connectivity) -> MaskCounts {
-        let sub = |m: &[bool]| m.iter().map(|&x| if x { 0.0 } else { 1.0 }).collect::<Vec<f64>>();
-        let m = plain_matching(&sub(pred), &sub(target), shape, conn);
+        counts_of(&plain_matching(&sublevel(pred), &sublevel(target), shape, conn), pred, target)
+    }
+
+    fn sublevel(mask: &[bool]) -> Vec<f64> {
+        mask.iter().map(|&x| if x { 0.0 } else { 1.0 }).collect()
+    }
+
+    /// What the metrics need, read off a full matching of the two masks.
+    fn counts_of(m: &crate::matching::Matching, pred: &[bool], target: &[bool]) -> MaskCounts {
         MaskCounts {
             unmatched_pred: m.unmatched_pred.iter().map(|u| u.len() as u32).collect(),
             unmatched_target: m.unmatched_target.iter().map(|u| u.len() as u32).collect(),
@@ -315,16 +322,8 @@ mod tests {
 
     /// The counts of the full matching of two volumes (bars with deaths) of the same masks.
     fn full_volume_matching(pred: &[bool], target: &[bool], shape: Shape, conn: Connectivity) -> MaskCounts {
-        let sub = |m: &[bool]| m.iter().map(|&x| if x { 0.0 } else { 1.0 }).collect::<Vec<f64>>();
-        let m = crate::matching::betti_matching(&sub(pred), &sub(target), shape, conn).unwrap();
-        MaskCounts {
-            unmatched_pred: m.unmatched_pred.iter().map(|u| u.len() as u32).collect(),
-            unmatched_target: m.unmatched_target.iter().map(|u| u.len() as u32).collect(),
-            finite_pred: m.pred.pairs.iter().map(|p| p.len() as u32).collect(),
-            finite_target: m.target.pairs.iter().map(|p| p.len() as u32).collect(),
-            pred_nonempty: pred.iter().any(|&x| x),
-            target_nonempty: target.iter().any(|&x| x),
-        }
+        let m = crate::matching::betti_matching(&sublevel(pred), &sublevel(target), shape, conn).unwrap();
+        counts_of(&m, pred, target)
     }
 
     /// A random box, solid or hollow (for cavities and tunnels), written into `mask`.

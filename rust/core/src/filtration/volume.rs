@@ -82,18 +82,23 @@ impl Filtration {
 }
 
 /// The squares of the middle dimension ([`VolumeGeometry`]: V squares with four real corners,
-/// or T walls with a real voxel), as `rank << 32 | key` in ascending order. A counting sort by
-/// rank: the ranks are dense and the squares are met in key order, so one count and one scatter
-/// pass give `(rank, key)` order, three to four times faster than sorting the list.
+/// or T walls with a real voxel), as `rank << 32 | key` in ascending order.
 fn squares<C: VolumeGeometry>(ranks: &[u32], voxels: &[u32], stride: u32, plane: u32, out: &mut Vec<Edge>) {
     out.clear();
     let Some(top) = voxels.iter().map(|&p| ranks[p as usize]).max() else { return };
     // Past these anchors a square would leave the padded grid; before them every key is in range.
     let keys = 3 * ranks.len().saturating_sub((plane + stride + 1) as usize) as u32;
-    let rank_of = |square: u32| C::square_rank(ranks, square, stride, plane);
+    cells_by_rank(keys, top, |square| C::square_rank(ranks, square, stride, plane), out);
+}
+
+/// The keys `0..keys` whose `rank_of` is not `PADDING` (ranks at most `top`), as
+/// `rank << 32 | key` ascending, into `out`. A counting sort by rank: the ranks are dense and the
+/// keys are met in order, so one count and one scatter pass give `(rank, key)` order, three to
+/// four times faster than sorting the list.
+pub(super) fn cells_by_rank(keys: u32, top: u32, rank_of: impl Fn(u32) -> u32, out: &mut Vec<Edge>) {
     let mut starts = vec![0usize; top as usize + 2];
-    for square in 0..keys {
-        let rank = rank_of(square);
+    for key in 0..keys {
+        let rank = rank_of(key);
         if rank != PADDING {
             starts[rank as usize + 1] += 1;
         }
@@ -101,12 +106,13 @@ fn squares<C: VolumeGeometry>(ranks: &[u32], voxels: &[u32], stride: u32, plane:
     for r in 1..starts.len() {
         starts[r] += starts[r - 1];
     }
+    out.clear();
     out.resize(starts[starts.len() - 1], 0);
-    for square in 0..keys {
-        let rank = rank_of(square);
+    for key in 0..keys {
+        let rank = rank_of(key);
         if rank != PADDING {
             let slot = &mut starts[rank as usize];
-            out[*slot] = (rank as u64) << 32 | square as u64;
+            out[*slot] = (rank as u64) << 32 | key as u64;
             *slot += 1;
         }
     }

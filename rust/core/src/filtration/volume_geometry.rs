@@ -126,31 +126,11 @@ impl T3 {
 }
 
 impl T3 {
-    /// The T-edges anchored below `anchors`, as `rank << 32 | key` ascending (a counting sort
-    /// by rank: the keys are met in order).
+    /// The T-edges anchored below `anchors`, as `rank << 32 | key` ascending.
     fn edges_in_order(ranks: &[u32], stride: u32, plane: u32, anchors: usize) -> Vec<u64> {
-        let keys = 3 * anchors as u32;
-        let rank_of = |edge: u32| T3::row_rank(ranks, edge, stride, plane);
-        let top = ranks.iter().copied().filter(|&r| r != PADDING).max().unwrap_or(0) as usize;
-        let mut starts = vec![0usize; top + 2];
-        for edge in 0..keys {
-            let rank = rank_of(edge);
-            if rank != PADDING {
-                starts[rank as usize + 1] += 1;
-            }
-        }
-        for r in 1..starts.len() {
-            starts[r] += starts[r - 1];
-        }
-        let mut out = vec![0u64; starts[top + 1]];
-        for edge in 0..keys {
-            let rank = rank_of(edge);
-            if rank != PADDING {
-                let slot = &mut starts[rank as usize];
-                out[*slot] = (rank as u64) << 32 | edge as u64;
-                *slot += 1;
-            }
-        }
+        let top = ranks.iter().copied().filter(|&r| r != PADDING).max().unwrap_or(0);
+        let mut out = Vec::new();
+        super::volume::cells_by_rank(3 * anchors as u32, top, |edge| T3::row_rank(ranks, edge, stride, plane), &mut out);
         out
     }
 }
