@@ -60,7 +60,7 @@ use bettimatch_core::diagram_matching::{self, optimal_matching_with, Point};
 use bettimatch_core::masks::{mask_counts_with, MaskWorkspace};
 use bettimatch_core::matching::{betti_matching_with, MatchWorkspace};
 use bettimatch_core::persistence::{barcode_with, Workspace};
-use bettimatch_core::{Connectivity, Shape, ThreadCount};
+use bettimatch_core::{Connectivity, Shape, ThreadCount, Ties};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 
@@ -235,6 +235,7 @@ fn conn_name(c: Connectivity) -> &'static str {
         Connectivity::Four => "conn4",
         Connectivity::Eight => "conn8",
         Connectivity::Six => "conn6",
+        Connectivity::TwentySix => "conn26",
     }
 }
 
@@ -309,7 +310,7 @@ fn bench_matching<M: Measurement>(c: &mut Criterion<M>) {
                     b.iter(|| {
                         threads.run(|| {
                             black_box(
-                                betti_matching_with(&mut ws, black_box(&x.likelihood), black_box(target), x.shape, Connectivity::Four)
+                                betti_matching_with(&mut ws, black_box(&x.likelihood), black_box(target), x.shape, Connectivity::Four, Ties::Index)
                                     .unwrap(),
                             )
                         })
@@ -358,7 +359,7 @@ fn bench_mask_counts<M: Measurement>(c: &mut Criterion<M>) {
             let x = case(size, 3);
             let as_values = |m: &[bool]| m.iter().map(|&f| if f { 0.0 } else { 1.0 }).collect::<Vec<f64>>();
             let (p, t) = (as_values(&x.pred_mask), as_values(&x.target_mask));
-            b.iter(|| Threads::One.run(|| black_box(betti_matching_with(&mut ws, black_box(&p), black_box(&t), x.shape, conn).unwrap())))
+            b.iter(|| Threads::One.run(|| black_box(betti_matching_with(&mut ws, black_box(&p), black_box(&t), x.shape, conn, Ties::Index).unwrap())))
         });
     }
     group.finish();
@@ -378,7 +379,7 @@ fn bench_batch<M: Measurement>(c: &mut Criterion<M>) {
                     .iter()
                     .map(|x| (ImageRef { values: &x.likelihood, shape: x.shape }, ImageRef { values: &x.target, shape: x.shape }))
                     .collect();
-                b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, threads, &Stop::new())))
+                b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, Ties::Index, threads, &Stop::new())))
             });
             group.bench_function(BenchmarkId::new(format!("barcodes_x{BATCH}_{name}"), size), |b| {
                 let images: Vec<ImageRef<'_>> =
@@ -402,7 +403,7 @@ fn bench_loss<M: Measurement>(c: &mut Criterion<M>) {
         pairs_owned.iter().map(|(p, t)| (ImageRef { values: p, shape }, ImageRef { values: t, shape })).collect();
     for threads in [1, 2] {
         group.bench_function(BenchmarkId::new(format!("softmax_8x3_threads{threads}"), size), |b| {
-            b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, ThreadCount::Fixed(threads), &Stop::new())))
+            b.iter(|| black_box(matchings(black_box(&pairs), Connectivity::Four, Ties::Index, ThreadCount::Fixed(threads), &Stop::new())))
         });
     }
     group.finish();
@@ -653,7 +654,7 @@ fn bench_volumes<M: Measurement>(c: &mut Criterion<M>) {
                 group.bench_function(BenchmarkId::new(format!("matching_{kind}_vs_mask_{}", threads.name()), side), |b| {
                     let (pred, mask) = inputs.get_or_init(|| volume_case(side, kind));
                     b.iter(|| {
-                        threads.run(|| black_box(betti_matching_with(&mut ws, black_box(pred), black_box(mask), shape, Connectivity::Six).unwrap()))
+                        threads.run(|| black_box(betti_matching_with(&mut ws, black_box(pred), black_box(mask), shape, Connectivity::Six, Ties::Index).unwrap()))
                     })
                 });
             }

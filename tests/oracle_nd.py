@@ -303,15 +303,19 @@ class _Filtered(NamedTuple):
     bars: List[Bar]
 
 
-def _filtered_layer(cx: Complex, d: int, flat: np.ndarray) -> _Filtered:
+def _filtered_layer(cx: Complex, d: int, flat: np.ndarray, order: Optional[np.ndarray] = None) -> _Filtered:
+    """``order`` (optional): a refinement of ``flat`` that fixes the total order (a tie order);
+    the cells are ordered and reported by it, while a bar still needs distinct ``flat`` values."""
     values = cx.values(flat)
-    pairs = pivots(cx, d, values, values)
+    ordering = values if order is None else cx.values(order)
+    by = flat if order is None else order
+    pairs = pivots(cx, d, ordering, ordering)
     bars = []
     for i, j in pairs.items():
         if values[i] < values[j]:
             bars.append(Bar(i, j, float(values[i]), float(values[j]),
-                            cx.reporting_voxel(i, flat, values[i]), cx.reporting_voxel(j, flat, values[j])))
-    return _Filtered(values, pairs, bars)
+                            cx.reporting_voxel(i, by, ordering[i]), cx.reporting_voxel(j, by, ordering[j])))
+    return _Filtered(ordering, pairs, bars)
 
 
 def _as_volume(x) -> np.ndarray:
@@ -364,8 +368,11 @@ class Matching(NamedTuple):
         return [b for b in (self.pred if k == 0 else self.target)[d] if b.birth_cell not in taken]
 
 
-def matching(f, g, connectivity: Optional[int] = None, rule: str = "reference") -> Matching:
-    """The Betti matching of sublevel volumes ``f`` (pred) and ``g`` (target)."""
+def matching(f, g, connectivity: Optional[int] = None, rule: str = "reference", order=None) -> Matching:
+    """The Betti matching of sublevel volumes ``f`` (pred) and ``g`` (target). ``order``
+    (optional): ``(f_order, g_order)``, refinements of ``f`` and ``g`` on one scale that fix the
+    total order of the cells (a tie order; the comparison's is their minimum); bars are still
+    those of distinct values of ``f``, ``g`` and ``c``."""
     f, g = _as_volume(f), _as_volume(g)
     if f.shape != g.shape:
         raise ValueError(f"shapes differ: {f.shape} and {g.shape}")
@@ -378,7 +385,13 @@ def matching(f, g, connectivity: Optional[int] = None, rule: str = "reference") 
     matched, pred, target, comparison, via = [], [], [], [], []
     for d in range(f.ndim):
         cx = layer_complex(f.shape, construction, d)
-        parts = {name: _filtered_layer(cx, d, h.ravel()) for name, h in (("f", f), ("g", g), ("c", c))}
+        if order is None:
+            parts = {name: _filtered_layer(cx, d, h.ravel()) for name, h in (("f", f), ("g", g), ("c", c))}
+        else:
+            fo, go = (np.asarray(o, dtype=np.float64) for o in order)
+            co = np.minimum(fo, go)
+            parts = {name: _filtered_layer(cx, d, h.ravel(), o.ravel())
+                     for name, h, o in (("f", f, fo), ("g", g, go), ("c", c, co))}
         c_bar_dying_at = {bar.death_cell: bar for bar in parts["c"].bars}
         reach = []
         for name in ("f", "g"):

@@ -82,9 +82,10 @@ def matching_batch(
     connectivity: int,
     num_threads: int | None,
     batched: bool,
+    ties: str = "index",
 ) -> list[_MatchingRaw]:
     """Betti matchings of two equal-length lists of 2D images or 3D volumes of pairwise equal
-    shapes."""
+    shapes; ties: "index" or "distance" (the order of cells of equal value)."""
 
 def volume_betti_numbers(
     masks: list[_Image],
@@ -116,6 +117,7 @@ def loss_pairs(
     connectivity: int,
     num_threads: int | None,
     include_essential: bool,
+    ties: str = "index",
 ) -> _PairRows:
     """The persistence pairs a Betti matching loss needs, as _PairRows. kind: 0 matched,
     1 unmatched in pred, 2 unmatched in target, 3 the essential component of both (only with

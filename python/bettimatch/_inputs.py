@@ -70,6 +70,16 @@ def check_filtration(filtration: str) -> str:
     return filtration
 
 
+_TIES = ("index", "distance")
+
+
+def check_ties(ties: str) -> str:
+    """The tie order among equal values: "index" (the reference's) or "distance"."""
+    if not isinstance(ties, str) or ties not in _TIES:
+        raise ValueError(f"ties must be 'index' or 'distance', got {ties!r}")
+    return ties
+
+
 _CONNECTIVITIES = {2: (4, 8), 3: (6, 26)}
 
 

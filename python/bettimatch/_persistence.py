@@ -15,6 +15,7 @@ from ._inputs import (
     check_filtration,
     check_image,
     check_num_threads,
+    check_ties,
 )
 
 def _coords(flat: np.ndarray, shape: tuple) -> np.ndarray:
@@ -176,7 +177,7 @@ def barcode_batch(
 
 
 def betti_matching(
-    pred: Any, target: Any, filtration: str = "superlevel", connectivity: Optional[int] = None
+    pred: Any, target: Any, filtration: str = "superlevel", connectivity: Optional[int] = None, ties: str = "index"
 ) -> BettiMatching:
     """Betti matching (induced matching of persistence barcodes) of a prediction and a target:
     two 2D images or two 3D volumes of the same shape.
@@ -189,6 +190,18 @@ def betti_matching(
         ``"superlevel"`` (default): high values (foreground probabilities, masks) enter first.
     connectivity : {None, 4, 8, 6, 26}
         As in :func:`barcode`.
+    ties : {"index", "distance"}
+        The order of cells of equal value. ``"index"`` (default): by packed cell index, the
+        reference's order, so every number equals Betti-Matching-3D's. ``"distance"``: first by
+        the signed distance to the boundary of the comparison image binarized halfway between its
+        lowest and highest value (inside its foreground the deepest pixels first, outside it the
+        closest ones first), then by index. Meant for masks, where every component is born at the
+        same value: under ``"index"`` the object first in raster order is the elder one, so a speck
+        in a corner can be matched in place of the real object; under ``"distance"`` thick objects
+        are elder, specks die first and components merge across their narrowest gaps first. Only
+        the order among equal values changes: the barcodes as multisets of values stay the same,
+        zero-length bars are still dropped. One key serves prediction, target and comparison, so
+        the matching stays defined (see the README).
 
     Returns
     -------
@@ -210,7 +223,7 @@ def betti_matching(
     if p.shape != t.shape:
         raise ValueError(f"pred has shape {tuple(p.shape)} but target has shape {tuple(t.shape)}")
     conn = check_connectivity(connectivity, p.ndim)
-    raw = _core.matching_batch([p], [t], check_filtration(filtration), conn, None, False)[0]
+    raw = _core.matching_batch([p], [t], check_filtration(filtration), conn, None, False, check_ties(ties))[0]
     return _matching_from(raw, p.shape)
 
 
@@ -220,13 +233,15 @@ def betti_matching_batch(
     filtration: str = "superlevel",
     connectivity: Optional[int] = None,
     num_threads: Optional[int] = None,
+    ties: str = "index",
 ) -> List[BettiMatching]:
     """Betti matchings of two sequences of 2D images or 3D volumes (or (N, H, W) / (N, D, H, W)
     arrays), in one parallel call over the pairs; see :func:`betti_matching`.
 
     Pair ``i`` is ``(preds[i], targets[i])``; pairs may differ in shape but must all be images or
     all volumes. ``num_threads``: worker threads (``None``: all cores; the result does not depend
-    on it), the GIL released while they run. Returns a list of :class:`BettiMatching` in order.
+    on it), the GIL released while they run; ``ties`` as in :func:`betti_matching`. Returns a list
+    of :class:`BettiMatching` in order.
     """
     ps = as_image_list(preds, "preds", volumes=True)
     ts = as_image_list(targets, "targets", volumes=True)
@@ -236,5 +251,7 @@ def betti_matching_batch(
     if len(ndims) > 1:
         raise ValueError("preds: a batch holds either 2D images or 3D volumes, not both")
     conn = check_connectivity(connectivity, ndims.pop() if ndims else 2)
-    raws = _core.matching_batch(ps, ts, check_filtration(filtration), conn, check_num_threads(num_threads), True)
+    raws = _core.matching_batch(
+        ps, ts, check_filtration(filtration), conn, check_num_threads(num_threads), True, check_ties(ties)
+    )
     return [_matching_from(r, p.shape) for r, p in zip(raws, ps)]

@@ -22,6 +22,7 @@ use crate::bitplane::BitPlane;
 use crate::masks::{packed_mask_counts_with, MaskCounts, MaskWorkspace};
 use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
 use crate::persistence::{barcode_with, Barcode, Workspace};
+use crate::tie_order::Ties;
 
 /// The most threads one call may use: more only costs memory and start-up time.
 pub const MAX_THREADS: usize = 256;
@@ -259,6 +260,7 @@ pub fn barcodes(images: &[ImageRef<'_>], connectivity: Connectivity, threads: Th
 pub fn matchings(
     pairs: &[(ImageRef<'_>, ImageRef<'_>)],
     connectivity: Connectivity,
+    ties: Ties,
     threads: ThreadCount,
     stop: &Stop,
 ) -> BatchResult<Matching> {
@@ -266,7 +268,7 @@ pub fn matchings(
         ws.watch(stop);
         p.shape.check_pair(t.shape)?;
         ensure_memory(matching_bytes(p.shape))?;
-        betti_matching_with(ws, p.values, t.values, p.shape, connectivity)
+        betti_matching_with(ws, p.values, t.values, p.shape, connectivity, ties)
     })
 }
 
@@ -373,7 +375,7 @@ mod tests {
             .map(|(p, t)| betti_matching(p, t, shape, Connectivity::Four).unwrap())
             .collect();
         for threads in [ThreadCount::Fixed(1), ThreadCount::Fixed(3), ThreadCount::Auto] {
-            let batch: Vec<_> = matchings(&pairs, Connectivity::Four, threads, &Stop::new()).unwrap().into_iter().map(Result::unwrap).collect();
+            let batch: Vec<_> = matchings(&pairs, Connectivity::Four, Ties::Index, threads, &Stop::new()).unwrap().into_iter().map(Result::unwrap).collect();
             assert_eq!(batch, singles, "{threads:?}");
         }
     }

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod bitplane;
 pub mod diagram_matching;
+pub mod distance_transform;
 pub mod error;
 pub mod filtration;
 pub mod grid;
@@ -30,6 +31,7 @@ pub mod skeleton3d;
 mod skeleton3d_cube;
 #[cfg(test)]
 mod test_rng;
+pub mod tie_order;
 pub mod two_level;
 pub mod union_find;
 pub mod volume_betti;
@@ -43,3 +45,4 @@ pub use grid::{Connectivity, Shape};
 pub use masks::{mask_counts, MaskCounts};
 pub use matching::{betti_matching, Matching};
 pub use persistence::{barcode, Barcode, PersistencePair};
+pub use tie_order::Ties;

@@ -22,6 +22,7 @@ use crate::batch::Stop;
 use crate::filtration::{edge_key, edge_rank, Cells, Edge, STOP_CHECK_CELLS};
 use crate::two_level::{self, TwoLevelWorkspace};
 use crate::key_set::EdgeSink;
+use crate::tie_order::{distance_key, refine, RefinedValues, Ties};
 use crate::union_find::{Image, UnionFind};
 use crate::volume_matching::{two_level_volume_counts, volume_matching, VolumeCounts, VolumeMatchWorkspace};
 
@@ -71,6 +72,7 @@ pub struct MatchWorkspace {
     target: Filtration,
     comparison: Filtration,
     comparison_values: Vec<f64>,
+    refined: RefinedValues,
     pred_sweeps: InputSweeps,
     target_sweeps: InputSweeps,
     comparison_sweeps: ComparisonSweeps,
@@ -116,7 +118,7 @@ pub fn betti_matching(
     shape: Shape,
     connectivity: Connectivity,
 ) -> Result<Matching, InputError> {
-    betti_matching_with(&mut MatchWorkspace::default(), pred, target, shape, connectivity)
+    betti_matching_with(&mut MatchWorkspace::default(), pred, target, shape, connectivity, Ties::Index)
 }
 
 /// As [`betti_matching`], reusing `ws`. The filtrations, then each filtration's sweeps, are
@@ -127,8 +129,12 @@ pub fn betti_matching_with(
     target: &[f64],
     shape: Shape,
     connectivity: Connectivity,
+    ties: Ties,
 ) -> Result<Matching, InputError> {
-    ws.build(pred, target, shape, connectivity)?;
+    match ties {
+        Ties::Index => ws.build(pred, target, shape, connectivity)?,
+        Ties::Distance => ws.build_distance_tied(pred, target, shape, connectivity)?,
+    }
     if shape.dims() == 3 {
         return Ok(volume_matching(&mut ws.volume, &ws.pred, &ws.target, &ws.comparison));
     }
@@ -208,6 +214,39 @@ impl MatchWorkspace {
                 fc.build_min_of(ft, fp, levels);
             }
             _ => self.build_sorting_comparison(pred, target, shape, connectivity),
+        }
+        Ok(())
+    }
+
+    /// [`MatchWorkspace::build`] under [`Ties::Distance`]: the three filtrations built by sorts of
+    /// the refined values (never the two-level shortcuts, whose order is the index order), each
+    /// told which of its ranks are one value.
+    fn build_distance_tied(&mut self, pred: &[f64], target: &[f64], shape: Shape, connectivity: Connectivity) -> Result<(), InputError> {
+        shape.validate(pred)?;
+        shape.validate(target)?;
+        shape.check_connectivity(connectivity)?;
+        let MatchWorkspace { pred: fp, target: ft, comparison: fc, comparison_values, refined, .. } = self;
+        comparison_values.clear();
+        comparison_values.extend(pred.iter().zip(target).map(|(&a, &b)| a.min(b)));
+        refine(pred, target, &distance_key(comparison_values, shape), refined);
+        let build = |f: &mut Filtration, values: &[f64], original: &[f64]| {
+            if shape.dims() == 3 {
+                f.build_volume_ranks(values, shape, connectivity);
+            } else {
+                f.build_with_levels(values, shape, connectivity, None);
+            }
+            f.set_levels(original);
+        };
+        let RefinedValues { pred: rp, target: rt, comparison: rc, .. } = &*refined;
+        let comparison_values = &*comparison_values;
+        rayon::join(
+            || build(fp, rp, pred),
+            || rayon::join(|| build(ft, rt, target), || build(fc, rc, comparison_values)),
+        );
+        if shape.dims() == 3 {
+            // A volume's buffers are large and the cell lists still to come need the memory.
+            self.comparison_values = Vec::new();
+            self.refined = RefinedValues::default();
         }
         Ok(())
     }
@@ -378,7 +417,7 @@ pub(crate) fn comparison_components<C: Cells, S: EdgeSink>(
             // The same merge retires a root in each input's ranking: the image of that input's bar.
             let pred_younger = pred_image.merge(younger, elder, true);
             let target_younger = target_image.merge(younger, elder, true);
-            if uf.rank(younger) != edge_rank(edge) {
+            if !c.same_level(uf.rank(younger), edge_rank(edge)) {
                 component_roots.push((pred_younger, target_younger));
             }
         }
@@ -418,7 +457,7 @@ pub(crate) fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: C
         for &edge in &f.edges {
             let (a, b) = f.edge_pixels(edge_key(edge));
             if let Some((younger, _)) = uf.link_ascending(a, b) {
-                if uf.rank(younger) != edge_rank(edge) {
+                if !f.same_level(uf.rank(younger), edge_rank(edge)) {
                     record_bar(&mut bars.pairs[0], bar_of, younger, f.component_bar(younger, edge_key(edge)));
                 }
             }
@@ -431,7 +470,7 @@ pub(crate) fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: C
         let (a, b) = c.edge_pixels(edge_key(edge));
         let Some((younger, elder)) = uf.link_ascending(a, b) else { continue };
         let (pb, tb) = (pred_image.merge(younger, elder, true), target_image.merge(younger, elder, true));
-        if uf.rank(younger) != edge_rank(edge) {
+        if !c.same_level(uf.rank(younger), edge_rank(edge)) {
             m.matched[0].extend(matched([(pb, tb)].into_iter(), &bar_of[0], &bar_of[1]));
         }
     }
@@ -446,7 +485,7 @@ pub(crate) fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: C
             let (a, b) = f.dual_edge_nodes(edge_key(edge));
             let Some((younger, elder)) = uf.link_descending(a, b) else { continue };
             let c_root = image.merge(younger, elder, false);
-            if uf.rank(younger) != edge_rank(edge) {
+            if !f.same_level(uf.rank(younger), edge_rank(edge)) {
                 record_bar(&mut bars.pairs[1], bar_of, c_root, f.cycle_bar(younger, edge_key(edge)));
             }
         }
@@ -456,7 +495,7 @@ pub(crate) fn plain_matching(pred: &[f64], target: &[f64], shape: Shape, conn: C
     for &edge in c.dual_edges().iter().rev() {
         let (a, b) = c.dual_edge_nodes(edge_key(edge));
         let Some((younger, _)) = uf.link_descending(a, b) else { continue };
-        if uf.rank(younger) != edge_rank(edge) {
+        if !c.same_level(uf.rank(younger), edge_rank(edge)) {
             m.matched[1].extend(matched([(younger, younger)].into_iter(), &bar_of[0], &bar_of[1]));
         }
     }
@@ -485,7 +524,7 @@ mod tests {
         let mut ws = MatchWorkspace::default();
         [Connectivity::Four, Connectivity::Eight].into_iter().all(|conn| {
             [(f, g), (g, f)].into_iter().all(|(a, b)| {
-                betti_matching_with(&mut ws, a, b, shape, conn).unwrap() == plain_matching(a, b, shape, conn)
+                betti_matching_with(&mut ws, a, b, shape, conn, Ties::Index).unwrap() == plain_matching(a, b, shape, conn)
             })
         })
     }

@@ -255,7 +255,7 @@ fn prefetch_read<T>(x: &T) {
 /// The pairs `(column, pivot)` of a filtration's own middle reduction that are bars of positive
 /// length, in column order (ascending death square).
 pub(crate) fn own_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
-    let positive = |column: Edge, row: Edge| edge_rank(column) != edge_rank(row);
+    let positive = |column: Edge, row: Edge| !m.geometry.same_level(edge_rank(column), edge_rank(row));
     let mut pairs = Vec::new();
     m.split(positive, &mut pairs, others);
     let reduced = m.reduce(others, reduction);

@@ -8,7 +8,7 @@ use crate::batch::{barcodes, diagram_matchings, mask_counts_batch, matchings, Im
 use crate::bitplane::BitPlane;
 use crate::diagram_matching::{optimal_matching, Point};
 use crate::skeleton::{skeletonize, Thinning};
-use crate::{barcode, betti_matching, mask_counts, Connectivity, InputError, Shape};
+use crate::{barcode, betti_matching, mask_counts, Connectivity, InputError, Shape, Ties};
 
 /// A claimed shape (often not matching the data) and raw values.
 #[derive(Clone, Debug)]
@@ -54,7 +54,7 @@ fn entry_points_answer(input: AnyInput) -> bool {
         let transposed = if shape.dims() == 3 { Shape::volume(shape.depth, shape.cols, shape.rows) } else { Shape::new(shape.cols, shape.rows) };
         let pair = [(ImageRef { values: &values, shape }, ImageRef { values: &other, shape: transposed })];
         let _ = barcodes(&single, connectivity, ThreadCount::Fixed(2), &stop);
-        let _ = matchings(&pair, connectivity, ThreadCount::Fixed(2), &stop);
+        let _ = matchings(&pair, connectivity, Ties::Index, ThreadCount::Fixed(2), &stop);
         let _ = diagram_matchings(&pair, connectivity, ThreadCount::Fixed(2), &stop);
         let as_mask = |v: &[f64]| v.iter().map(|&x| x != 0.0).collect::<Vec<bool>>();
         let (mask, other_mask) = (as_mask(&values), as_mask(&other));

@@ -128,7 +128,7 @@ pub(crate) fn top_sweep<C: Cells>(
             Some(img) => img.merge(younger, elder, false),
             None => u32::MAX,
         };
-        if uf.rank(younger) != edge_rank(square) {
+        if !f.same_level(uf.rank(younger), edge_rank(square)) {
             on_bar(younger, edge_key(square), image_younger);
         }
     }
@@ -200,7 +200,7 @@ fn component_chunk<C: Cells, S: EdgeSink>(
         let (a, b) = f.edge_pixels_in::<C>(edge_key(edge));
         match uf.link_ascending(a, b) {
             Some((younger, _)) => {
-                if uf.rank(younger) != edge_rank(edge) {
+                if !f.same_level(uf.rank(younger), edge_rank(edge)) {
                     on_bar(younger, edge_key(edge));
                 }
             }
@@ -286,7 +286,7 @@ fn cycle_chunk<C: Cells>(
             Some(img) => img.merge(younger, elder, false),
             None => u32::MAX,
         };
-        if uf.rank(younger) != edge_rank(edge) {
+        if !f.same_level(uf.rank(younger), edge_rank(edge)) {
             on_bar(younger, edge_key(edge), image_younger);
         }
     }

@@ -8,7 +8,7 @@ mod results;
 mod skeleton;
 
 use bettimatch_core::batch::ImageRef;
-use bettimatch_core::{Connectivity, InputError, Shape};
+use bettimatch_core::{Connectivity, InputError, Shape, Ties};
 use calls::{detached, guarded, thread_count};
 use bettimatch_core::bitplane::BitPlane;
 use intake::{mask_plane, sublevel_values, tuple_text, Direction};
@@ -24,6 +24,14 @@ fn direction(filtration: &str) -> PyResult<Direction> {
         other => Err(PyValueError::new_err(format!(
             "filtration must be 'superlevel' or 'sublevel', got {other:?}"
         ))),
+    }
+}
+
+pub(crate) fn tie_order(ties: &str) -> PyResult<Ties> {
+    match ties {
+        "index" => Ok(Ties::Index),
+        "distance" => Ok(Ties::Distance),
+        other => Err(PyValueError::new_err(format!("ties must be 'index' or 'distance', got {other:?}"))),
     }
 }
 
@@ -110,7 +118,8 @@ fn barcode_batch<'py>(
 /// Betti matchings of two equal-length lists of 2D arrays; per pair a tuple of flat-index int64
 /// arrays, see `results::matching_tuple` for the order.
 #[pyfunction]
-#[pyo3(signature = (preds, targets, filtration, connectivity, num_threads, batched))]
+#[pyo3(signature = (preds, targets, filtration, connectivity, num_threads, batched, ties="index"))]
+#[allow(clippy::too_many_arguments)]
 fn matching_batch<'py>(
     py: Python<'py>,
     preds: &Bound<'py, PyList>,
@@ -119,9 +128,11 @@ fn matching_batch<'py>(
     connectivity: u32,
     num_threads: Option<i64>,
     batched: bool,
+    ties: &str,
 ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
     guarded("matching_batch", || {
         let (dir, conn, threads) = (direction(filtration)?, self::connectivity(connectivity)?, thread_count(num_threads)?);
+        let ties = tie_order(ties)?;
         if preds.len() != targets.len() {
             return Err(PyValueError::new_err(format!(
                 "preds and targets must have the same length, got {} and {}",
@@ -150,7 +161,7 @@ fn matching_batch<'py>(
             .map(|(a, b)| (ImageRef { values: &a.0, shape: a.1 }, ImageRef { values: &b.0, shape: b.1 }))
             .collect();
         let pixels = pairs.iter().map(|(p, _)| p.values.len()).sum();
-        let computed = detached(py, pixels, |stop| bettimatch_core::matchings(&pairs, conn, threads, stop))?;
+        let computed = detached(py, pixels, |stop| bettimatch_core::matchings(&pairs, conn, ties, threads, stop))?;
         computed
             .into_iter()
             .enumerate()

@@ -95,7 +95,8 @@ impl Rows {
 /// The Betti matching pairs a loss needs (see the module doc for the layout); kind 3 rows only
 /// with `include_essential`.
 #[pyfunction]
-#[pyo3(signature = (preds, targets, filtration, connectivity, num_threads, include_essential))]
+#[pyo3(signature = (preds, targets, filtration, connectivity, num_threads, include_essential, ties="index"))]
+#[allow(clippy::too_many_arguments)]
 pub fn loss_pairs<'py>(
     py: Python<'py>,
     preds: &Bound<'py, PyAny>,
@@ -104,14 +105,16 @@ pub fn loss_pairs<'py>(
     connectivity: u32,
     num_threads: Option<i64>,
     include_essential: bool,
+    ties: &str,
 ) -> PyResult<Bound<'py, PyTuple>> {
     crate::calls::guarded("loss_pairs", || {
         let (dir, conn, threads) =
             (super::direction(filtration)?, super::connectivity(connectivity)?, crate::calls::thread_count(num_threads)?);
+        let ties = super::tie_order(ties)?;
         let stacks = Stacks::read(preds, targets, dir)?;
         let pairs = stacks.pairs();
         let pixels = stacks.preds.len() * stacks.shape.pixels();
-        let computed = crate::calls::detached(py, pixels, |stop| bettimatch_core::matchings(&pairs, conn, threads, stop))?;
+        let computed = crate::calls::detached(py, pixels, |stop| bettimatch_core::matchings(&pairs, conn, ties, threads, stop))?;
         let mut rows = Rows::new(stacks.shape);
         for (i, r) in computed.into_iter().enumerate() {
             let m = r.map_err(|e| stacks.error(i, e))?;

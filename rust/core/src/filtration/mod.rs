@@ -81,6 +81,10 @@ pub struct Filtration {
     /// Ranks of the dual nodes by padded index (`PADDING` marks a node that is part of the
     /// outside), the outside node last.
     pub dual_ranks: Vec<u32>,
+    /// Under a refined tie order ([`crate::tie_order`]): per rank, the dense rank of the value
+    /// it refines, so that a bar is dropped when its values are equal, not only its ranks. Empty
+    /// when the ranks are the value ranks.
+    levels: Vec<u32>,
     /// Raised when the caller wants the sweeps over this filtration to give up early.
     stop: Stop,
     padded_ids: Vec<u32>,
@@ -127,6 +131,7 @@ impl Filtration {
         self.stride = (shape.cols + 2) as u32;
         self.plane = self.stride * (shape.rows + 2) as u32;
         self.connectivity = Some(connectivity);
+        self.levels.clear();
         let padded = if shape.dims() == 3 { self.plane as usize * (shape.depth + 2) } else { self.plane as usize };
         self.ranks.clear();
         self.ranks.resize(padded, PADDING);
@@ -170,6 +175,32 @@ impl Filtration {
             Connectivity::Six => volume::cube_ranks(&self.ranks, self.stride as usize, self.plane as usize, &mut self.dual_ranks),
         }
         self.dual_ranks.push(PADDING);
+    }
+
+    /// Records that this filtration was built from refined values: `values` (row-major, what
+    /// they refine) decide which ranks are one value. Call after building.
+    pub(crate) fn set_levels(&mut self, values: &[f64]) {
+        debug_assert!(!self.order.is_empty(), "a refined filtration is built by a sort");
+        let top = self.order.last().map_or(0, |&p| self.ranks[p as usize] as usize + 1);
+        self.levels.clear();
+        self.levels.resize(top, 0);
+        let mut level = 0u32;
+        let mut previous = values[self.pixel(self.order[0]) as usize];
+        for &p in &self.order {
+            let value = values[self.pixel(p) as usize];
+            if value != previous {
+                debug_assert!(value > previous, "the refined order refines the values");
+                level += 1;
+                previous = value;
+            }
+            self.levels[self.ranks[p as usize] as usize] = level;
+        }
+    }
+
+    /// Whether ranks `a` and `b` stand for one value: a bar from one to the other has length zero.
+    #[inline]
+    pub(crate) fn same_level(&self, a: u32, b: u32) -> bool {
+        a == b || (!self.levels.is_empty() && a != PADDING && b != PADDING && self.levels[a as usize] == self.levels[b as usize])
     }
 
     fn conn(&self) -> Connectivity {
