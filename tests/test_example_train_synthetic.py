@@ -35,25 +35,29 @@ def _table(out: str):
                           for i in range(1, len(columns)) if columns[i] != "error"]
     assert set(lines[at + 1]) == {"-"}
     rows = {}
-    for line in lines[at + 2 : at + 4]:
+    for line in lines[at + 2 :]:
+        if not line.strip() or line.startswith("training loss"):
+            break
         name, cells = line[:12].strip(), line[12:].split()
         rows[name] = cells
     return columns, rows
 
 
-def _check_run(example, capsys, argv, dims, classes):
+def _check_run(example, capsys, argv, dims, classes, runs=("Dice", "Dice + BM")):
     results = example.main(argv)
     out = capsys.readouterr().out
     errors = ["BM error"] + [f"b{k} error" for k in range(dims)]
     columns, rows = _table(out)
     assert columns == ["loss", "Dice", "clDice", *errors, "time"]
-    assert list(rows) == ["Dice", "Dice + BM"] == list(results)
+    assert list(rows) == list(runs) == list(results)
     # same seed: the runs agree until alpha leaves 0, then the Betti matching term changes the loss
     dice_losses, bm_losses = results["Dice"][1], results["Dice + BM"][1]
     assert dice_losses[0] == bm_losses[0] and dice_losses[-1] != bm_losses[-1]
     for name, cells in rows.items():
         per_class, losses, seconds = results[name]
-        assert list(per_class) == columns[1:-1]
+        assert sorted(per_class) == sorted(columns[1:-1] + [example.DISTANCE_ERROR])
+        # Betti numbers do not depend on the tie order, so the distance error is bounded the same way
+        assert (per_class[example.DISTANCE_ERROR] >= sum(per_class[f"b{k} error"] for k in range(dims)) - 1e-9).all()
         assert len(losses) == int(argv[argv.index("--steps") + 1]) and all(map(math.isfinite, losses))
         assert cells[-1].endswith("s") and float(cells[-1][:-1]) >= 0 and seconds >= 0
         values = dict(zip(columns[1:-1], cells[:-1]))
@@ -68,8 +72,9 @@ def _check_run(example, capsys, argv, dims, classes):
         # Betti matching error >= Betti number error summed over dimensions (matching can only add)
         assert (per_class["BM error"] >= sum(per_class[f"b{k} error"] for k in range(dims)) - 1e-9).all()
     assert f"classes 1-{len(classes) - 1} ({', '.join(classes[1:])})" in out
-    per_class_lines = out[out.index("per class: " + " / ".join(errors)) :].splitlines()[1:3]
-    assert [line[:12].strip() for line in per_class_lines] == ["Dice", "Dice + BM"]
+    per_class_lines = out[out.index("per class: " + " / ".join(errors)) :].splitlines()[1 : 1 + len(runs)]
+    assert [line[:12].strip() for line in per_class_lines] == list(runs)
+    assert 'held-out BM error with ties="distance"' in out
 
 
 def test_3d_runs_and_prints_the_table(example, capsys):
@@ -82,6 +87,12 @@ def test_2d_runs_and_prints_the_table(example, capsys):
     argv = ["--steps", "3", "--size", "32", "--train-images", "3", "--test-images", "2",
             "--batch", "2", "--width", "4"]
     _check_run(example, capsys, argv, dims=2, classes=example.CLASSES)
+
+
+def test_both_tie_orders_train_a_run_each(example, capsys):
+    argv = ["--steps", "3", "--size", "32", "--train-images", "3", "--test-images", "2",
+            "--batch", "2", "--width", "4", "--warmup", "0", "--ties", "both"]
+    _check_run(example, capsys, argv, dims=2, classes=example.CLASSES, runs=("Dice", "Dice + BM", "Dice+BM dist"))
 
 
 @pytest.mark.parametrize("argv", [["--3d", "--size", "18"], ["--3d", "--size", "12"], ["--size", "28"],

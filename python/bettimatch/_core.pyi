@@ -101,13 +101,15 @@ def mask_matching_counts(
     targets: list[_Image],
     connectivity: int,
     num_threads: int | None,
+    ties: str = "index",
 ) -> npt.NDArray[np.int64]:
     """Matching counts of binary masks (nonzero = foreground): an (N, 4 * dims + 2) int64 array,
     one row per pair: unmatched pred bars per dimension, unmatched target bars per dimension,
     finite pred bars, finite target bars, then pred_nonempty, target_nonempty. In 2D (N, 10):
     unmatched_pred0, unmatched_pred1, unmatched_target0, unmatched_target1, finite_pred0,
     finite_pred1, finite_target0, finite_target1, pred_nonempty, target_nonempty. 3D volumes
-    (N, 14), from the general matching of the two-level volumes.
+    (N, 14), from the general matching of the two-level volumes. ``ties="distance"``: the counts
+    of the general matching under the distance tie order (images and volumes).
     """
 
 def loss_pairs(

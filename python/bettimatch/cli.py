@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         "skimage's 3D skeletonize) or lee-topological (volumes: keeps every component, tunnel and cavity)",
     )
     ev.add_argument(
+        "--ties", choices=("index", "distance"), default="index",
+        help="order of equal values in the Betti matching: index (default; the reference's raster order, so the "
+        "numbers equal Betti-Matching-3D's) or distance (by the distance transform of the union of the masks: "
+        "objects pair up where they overlap most deeply, specks are the unmatched ones, and the counts do not "
+        "change when both masks are flipped or transposed; slower)",
+    )
+    ev.add_argument(
         "--jobs", "-j", type=_bounded_int(1, MAX_JOBS), default=None,
         help="native threads (default: all cores; with --scheduler, per task, default 1)",
     )
@@ -460,13 +467,11 @@ def _progress(total: int, quiet: bool) -> Iterator:
 
 @dataclass(frozen=True)
 class _Space:
-    """What a run evaluates: 2D images or 3D volumes, with which connectivity and thinning, and
-    whether clDice can be computed (volumes need a 3D skeleton)."""
+    """What a run evaluates: 2D images or 3D volumes, with which connectivity and thinning."""
 
     spatial_dims: int
     connectivity: int
     thinning: str
-    cldice: bool = True
 
 
 class _Run:
@@ -552,13 +557,7 @@ def _space_of_run(args, spatial_dims: int) -> _Space:
         raise UsageError(f"--connectivity {args.connectivity} is for 2D images; volumes take 6 or 26")
     if args.thinning in ("guo-hall", "zhang-suen"):
         raise UsageError(f"--thinning {args.thinning} is for 2D images; volumes take lee (the default) or lee-topological")
-    from ._volume_metrics import volume_skeletons_available
-
-    thinning = args.thinning or "lee"
-    cldice = volume_skeletons_available(thinning)
-    if not cldice:
-        _say("warning: clDice of volumes is not available (no 3D skeletonization): the cldice column is nan")
-    return _Space(3, args.connectivity or 6, thinning, cldice)
+    return _Space(3, args.connectivity or 6, args.thinning or "lee")
 
 
 def _warn_spacing(case: str, hp: Optional[Header], hg: Optional[Header]) -> None:
@@ -703,7 +702,7 @@ def _evaluate(args) -> int:
         _say_nnunet(args, plan)
     reading = Options(
         num_classes=args.num_classes, classes=tuple(classes), threshold=args.threshold, thinning=args.thinning or "guo-hall",
-        max_voxels=args.max_voxels, num_threads=args.jobs, read_dims=args.spatial_dims,
+        max_voxels=args.max_voxels, num_threads=args.jobs, read_dims=args.spatial_dims, ties=args.ties,
     )
     headers = read_headers(pairs, reading)
     space = _space_of_run(args, _spatial_dims_of_run(pairs, headers, args))
@@ -715,11 +714,10 @@ def _evaluate(args) -> int:
         except OSError as exc:
             raise UsageError(f"--plots {args.plots}: cannot create the folder ({exc.strerror})") from None
 
-    options = replace(reading, spatial_dims=space.spatial_dims, connectivity=space.connectivity, thinning=space.thinning,
-                      cldice=space.cldice)
+    options = replace(reading, spatial_dims=space.spatial_dims, connectivity=space.connectivity, thinning=space.thinning)
     plot: Optional[PlotHook] = None
     if plt is not None:
-        plot = lambda x: _plot_case(plt, x, classes, space, args.jobs, plots)  # noqa: E731
+        plot = lambda x: _plot_case(plt, x, classes, options, plots)  # noqa: E731
     order = [case for case, _, _ in pairs]
     results = _results_file(args, csv_target, classes, space.spatial_dims)
     run = _Run(args, options, plot, results)
@@ -763,6 +761,7 @@ def _evaluate(args) -> int:
             "connectivity": space.connectivity,
             "threshold": args.threshold,
             "thinning": space.thinning,
+            "ties": args.ties,
             **summary,
         }
         if plan.dataset is not None:
@@ -819,16 +818,17 @@ def _named(summary: dict, dataset) -> dict:
     return {**summary, "per_class": per_class}
 
 
-def _plot_case(plt, x: Loaded, classes: List[int], space: _Space, jobs: Optional[int], folder: Path) -> None:
+def _plot_case(plt, x: Loaded, classes: List[int], options: Options, folder: Path) -> None:
     import io
 
     from ._persistence import betti_matching_batch
 
     matchings = betti_matching_batch(
-        [x.p[c] for c in classes], [x.g[c] for c in classes], connectivity=space.connectivity, num_threads=jobs
+        [x.p[c] for c in classes], [x.g[c] for c in classes], connectivity=options.connectivity,
+        num_threads=options.num_threads, ties=options.ties,
     )
-    draw = _draw_images if space.spatial_dims == 2 else _draw_volumes
-    fig = draw(plt, x, classes, matchings, space)
+    draw = _draw_images if options.spatial_dims == 2 else _draw_volumes
+    fig = draw(plt, x, classes, matchings, options)
     try:
         fig.suptitle(x.case)
         image = io.BytesIO()
@@ -838,7 +838,7 @@ def _plot_case(plt, x: Loaded, classes: List[int], space: _Space, jobs: Optional
     write_file_atomically(folder / f"{x.case}.png", image.getvalue())
 
 
-def _draw_images(plt, x: Loaded, classes: List[int], matchings, space: _Space):
+def _draw_images(plt, x: Loaded, classes: List[int], matchings, options: Options):
     from .plot import plot_matching
 
     h, w = x.p.shape[1:]
@@ -849,7 +849,7 @@ def _draw_images(plt, x: Loaded, classes: List[int], matchings, space: _Space):
     )
     try:
         for row, (c, m) in enumerate(zip(classes, matchings)):
-            plot_matching(x.p[c], x.g[c], m, ax=axes[row], connectivity=space.connectivity,
+            plot_matching(x.p[c], x.g[c], m, ax=axes[row], connectivity=options.connectivity,
                           titles=(f"class {c}: prediction", f"class {c}: ground truth"))
     except BaseException:
         plt.close(fig)
@@ -857,7 +857,7 @@ def _draw_images(plt, x: Loaded, classes: List[int], matchings, space: _Space):
     return fig
 
 
-def _draw_volumes(plt, x: Loaded, classes: List[int], matchings, space: _Space):
+def _draw_volumes(plt, x: Loaded, classes: List[int], matchings, options: Options):
     from .plot import plot_matching_volume, volume_figure_size
 
     # NIfTI arrays are (x, y, z): slice along z, the axial plane in the usual orientation. Other
@@ -868,7 +868,7 @@ def _draw_volumes(plt, x: Loaded, classes: List[int], matchings, space: _Space):
     try:
         blocks = fig.subfigures(len(classes), 1, height_ratios=[h for _, h in sizes], squeeze=False)[:, 0]
         for block, c, m in zip(blocks, classes, matchings):
-            plot_matching_volume(x.p[c], x.g[c], m, fig=block, axis=axis, connectivity=space.connectivity,
+            plot_matching_volume(x.p[c], x.g[c], m, fig=block, axis=axis, connectivity=options.connectivity,
                                  titles=(f"class {c}: prediction", f"class {c}: ground truth"))
     except BaseException:
         plt.close(fig)

@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 import numpy as np
 
+from ._inputs import check_ties
 from ._io import DEFAULT_MAX_VOXELS, Header, InputFileError, Listing, list_cases, load_masks, read_header
 from ._summary import _INTEGER, columns, csv_text, rows_for_case, write_file_atomically
 
@@ -43,7 +44,7 @@ class Options:
 
     ``spatial_dims``: what the run's cases are, 2D images or 3D volumes; ``read_dims``: how files
     are read (``--spatial-dims``; None decides from each file's shape, see bettimatch._io);
-    ``cldice=False`` leaves clDice NaN (volumes without a 3D skeletonization)."""
+    ``ties``: the matching's order of equal values (``--ties``)."""
 
     num_classes: int
     classes: Tuple[int, ...]
@@ -54,7 +55,7 @@ class Options:
     num_threads: Optional[int] = None
     spatial_dims: int = 2
     read_dims: Optional[int] = None
-    cldice: bool = True
+    ties: str = "index"
 
     def __post_init__(self) -> None:
         _check_int("num_classes", self.num_classes, 1)
@@ -70,6 +71,7 @@ class Options:
             raise ValueError(f"connectivity must be {' or '.join(map(str, allowed))} for {kind}, got {self.connectivity!r}")
         if self.thinning not in THINNINGS[2] + THINNINGS[3]:
             raise ValueError(f"thinning must be one of {', '.join(THINNINGS[2] + THINNINGS[3])}, got {self.thinning!r}")
+        check_ties(self.ties)
         _check_int("max_voxels", self.max_voxels, 1)
         if self.num_threads is not None:
             _check_int("num_threads", self.num_threads, 1)
@@ -244,16 +246,12 @@ def _load(case: str, pred: Path, gt: Path, options: Options) -> Union[Loaded, Ca
 
 def _metrics(chunk: List[Loaded], options: Options) -> dict:
     from . import metrics
-    from ._volume_metrics import volume_mask_metrics
 
     classes = options.classes
     preds = [x.p[c] for x in chunk for c in classes]
     targets = [x.g[c] for x in chunk for c in classes]
-    if options.spatial_dims == 3:
-        return volume_mask_metrics(preds, targets, connectivity=options.connectivity, num_threads=options.num_threads,
-                                   thinning=options.thinning, cldice=options.cldice)
     return metrics.mask_metrics(preds, targets, connectivity=options.connectivity, num_threads=options.num_threads,
-                                thinning=options.thinning)
+                                thinning=options.thinning, ties=options.ties)
 
 
 def _compute_failed(x: Loaded, exc: BaseException) -> str:
@@ -537,6 +535,7 @@ def evaluate_folders(
     connectivity: Optional[int] = None,
     spatial_dims: Optional[int] = None,
     thinning: Optional[str] = None,
+    ties: str = "index",
     max_voxels: int = DEFAULT_MAX_VOXELS,
     num_threads: Optional[int] = None,
     nnunet: bool = False,
@@ -555,7 +554,8 @@ def evaluate_folders(
     Files are read as the command line reads them (PNG/TIFF, .npy/.npz, NIfTI): 2D images or 3D
     volumes by their shapes (``spatial_dims`` 2 or 3 reads every file as one kind), never a mix;
     ``connectivity`` defaults to 4 for images and 6 for volumes, ``thinning`` (clDice's skeleton) to
-    guo-hall for images and lee for volumes. ``nnunet=True`` reads nnU-Net
+    guo-hall for images and lee for volumes; ``ties`` is the Betti matching's order of equal
+    values (see :func:`bettimatch.metrics.betti_matching_error`). ``nnunet=True`` reads nnU-Net
     layouts (``num_classes`` then comes from ``dataset.json``). With ``client`` (a
     ``distributed.Client``) each case is one Dask task on that cluster, reading its files there,
     tried up to ``1 + retries`` times; otherwise the cases are computed here with ``num_threads``
@@ -581,7 +581,7 @@ def evaluate_folders(
         raise ValueError(f"num_classes={num_classes} leaves no foreground class to evaluate (pass include_background=True)")
     options = Options(
         num_classes=num_classes, classes=classes, threshold=threshold, thinning=thinning or THINNINGS[2][0],
-        max_voxels=max_voxels, num_threads=num_threads, read_dims=spatial_dims,
+        max_voxels=max_voxels, num_threads=num_threads, read_dims=spatial_dims, ties=ties,
     )
     kinds = case_kinds(plan.pairs, read_headers(plan.pairs, options))
     options = _space_of_run(options, kinds, connectivity, thinning)
@@ -631,13 +631,8 @@ def _space_of_run(
     if thinning not in THINNINGS[dims]:
         kind = "2D images" if dims == 2 else "volumes"
         raise ValueError(f"thinning={thinning!r} is not for {kind}: take {' or '.join(THINNINGS[dims])}")
-    cldice = True
-    if dims == 3:
-        from ._volume_metrics import volume_skeletons_available
-
-        cldice = volume_skeletons_available(thinning)
     connectivity = connectivity or CONNECTIVITIES[dims][0]
-    return replace(options, spatial_dims=dims, connectivity=connectivity, thinning=thinning, cldice=cldice)
+    return replace(options, spatial_dims=dims, connectivity=connectivity, thinning=thinning)
 
 
 def _progress_bar(total: int):

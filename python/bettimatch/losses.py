@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch.nn.modules.loss import _Loss
 
 from . import _core
-from ._inputs import check_connectivity, check_filtration, check_num_threads
+from ._inputs import check_connectivity, check_filtration, check_num_threads, check_ties
 
 __all__ = [
     "AlphaSchedule",
@@ -228,6 +228,7 @@ def _native_pairs(
     connectivity: Optional[int],
     num_threads: Optional[int],
     include_essential: bool = False,
+    ties: str = "index",
 ) -> torch.Tensor:
     """The pairs of channels ``start:`` of (B, C, *spatial) `probs` and `target` (2D or 3D), as a
     (7, K) int64 tensor on probs' device: rows item (``b * C' + c - start``), dim, kind,
@@ -241,7 +242,7 @@ def _native_pairs(
     t = target.detach()[:, start:].reshape(b * c, *spatial).cpu().numpy()
     try:
         if kind == "betti":
-            raw = _core.loss_pairs(p, t, filtration, connectivity, num_threads, include_essential)
+            raw = _core.loss_pairs(p, t, filtration, connectivity, num_threads, include_essential, ties)
         else:
             raw = _core.diagram_matching_pairs(p, t, filtration, connectivity, num_threads)
     except ValueError as e:
@@ -343,6 +344,13 @@ class BettiMatchingLoss(_ChannelLoss):
         gamma_matched, gamma_unmatched: γm and γu above.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (a (B, C') tensor).
         num_threads: threads of the native computation (None: ``RAYON_NUM_THREADS`` or all cores).
+        ties: the order of equal values in the matching, which decides which features of a binary
+            target (or a binary prediction) pair up: ``"index"`` (default; raster order, the
+            reference's, so the values equal topolosses') or ``"distance"`` (by the distance
+            transform of the binarized comparison image ``min`` of the two: deep foreground first,
+            then the background nearest to it; the pairs follow where objects overlap, not where
+            they lie in raster order). Continuous likelihoods rarely tie, so it mostly acts on
+            the target.
 
     Raises (as every loss here, see the module docstring): TypeError unless ``input`` is a
     floating-point tensor and ``target`` a tensor; ValueError for tensors on different devices,
@@ -366,6 +374,7 @@ class BettiMatchingLoss(_ChannelLoss):
         reduction: str = "mean",
         num_threads: Optional[int] = None,
         include_essential: bool = False,
+        ties: str = "index",
     ) -> None:
         super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
         self.filtration = check_filtration(filtration)
@@ -376,6 +385,7 @@ class BettiMatchingLoss(_ChannelLoss):
         self.barcode_length_threshold = _check_real("barcode_length_threshold", barcode_length_threshold)
         self.num_threads = check_num_threads(num_threads)
         self.include_essential = bool(include_essential)
+        self.ties = check_ties(ties)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_tensors(input, target)
@@ -388,7 +398,7 @@ class BettiMatchingLoss(_ChannelLoss):
         probabilities and a target of the same shape."""
         idx = _native_pairs(
             "betti", probs, target, start, self.filtration, self.connectivity, self.num_threads,
-            self.include_essential,
+            self.include_essential, self.ties,
         )
         item, kind = idx[0], idx[2]
         f = self.filtration
@@ -479,11 +489,12 @@ class DiceBettiMatchingLoss(BettiMatchingLoss):
         dice_include_background: bool = True,
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
+        ties: str = "index",
     ) -> None:
         super().__init__(
             include_background, to_onehot_y, sigmoid, softmax, other_act, filtration, connectivity,
             gamma_matched, gamma_unmatched, push_unmatched_to_1_0, barcode_length_threshold, reduction,
-            num_threads, include_essential,
+            num_threads, include_essential, ties,
         )
         if dice not in ("dice", "generalized"):
             raise ValueError(f"dice must be 'dice' or 'generalized', got {dice!r}")

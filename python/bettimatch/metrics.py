@@ -73,7 +73,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from ._inputs import as_array, check_connectivity, check_image, check_num_threads
+from ._inputs import as_array, check_connectivity, check_image, check_num_threads, check_ties
 
 __all__ = [
     "betti_matching_error",
@@ -130,9 +130,10 @@ def _check_num_classes(num_classes: Any) -> Optional[int]:
     return int(num_classes)
 
 
-def _check_options(num_classes: Any, connectivity: Any, num_threads: Any, threshold: Any) -> None:
+def _check_options(num_classes: Any, connectivity: Any, num_threads: Any, threshold: Any, ties: Any = "index") -> None:
     """The options the metric adapters store, checked when they are constructed."""
     _check_num_classes(num_classes)
+    check_ties(ties)
     check_connectivity(connectivity, 3 if connectivity in (6, 26) else 2)  # checked against the ndim per call
     check_num_threads(num_threads)
     _check_threshold(threshold)
@@ -167,11 +168,14 @@ def _mask_pair(pred: Any, target: Any, threshold: Any, volumes: bool = False) ->
 # ----------------------------------------------------------------------------- shared kernels
 
 
-def _counts(preds: List[np.ndarray], targets: List[np.ndarray], connectivity: int, num_threads: Optional[int]) -> np.ndarray:
-    """(N, 10) matching counts of N mask pairs: one native call."""
+def _counts(
+    preds: List[np.ndarray], targets: List[np.ndarray], connectivity: int, num_threads: Optional[int], ties: str = "index"
+) -> np.ndarray:
+    """(N, 4 * dims + 2) matching counts of N mask pairs: one native call. The index order takes
+    the labelling path; ``ties="distance"`` the general matching under that order."""
     if not preds:
         return np.zeros((0, 10), dtype=np.int64)
-    return np.asarray(_core.mask_matching_counts(preds, targets, connectivity, num_threads), dtype=np.int64)
+    return np.asarray(_core.mask_matching_counts(preds, targets, connectivity, num_threads, ties), dtype=np.int64)
 
 
 def _matching_error(counts: np.ndarray) -> np.ndarray:
@@ -247,39 +251,50 @@ def mask_metrics(
     *,
     connectivity: Optional[int] = None,
     num_threads: Optional[int] = None,
-    thinning: str = "guo-hall",
+    thinning: Optional[str] = None,
     cldice: bool = True,
+    ties: str = "index",
 ) -> Dict[str, np.ndarray]:
-    """All metrics of N pairs of boolean 2D masks (shapes may differ between pairs).
+    """All metrics of N pairs of boolean masks: all 2D images or all 3D volumes (shapes may differ
+    between pairs).
 
-    Returns arrays with one row per pair: ``betti_matching_error`` (N, 2), ``betti_pred`` and
-    ``betti_target`` (N, 2), ``betti_number_error`` (N, 2), ``dice`` (N,), and ``cldice`` (N,)
-    unless ``cldice=False``. Two native calls (matching counts, skeletons) for the whole list.
+    Returns arrays with one row per pair, ``dims`` = 2 for images and 3 for volumes:
+    ``betti_matching_error``, ``betti_pred``, ``betti_target`` and ``betti_number_error``
+    (N, dims), ``dice`` (N,) and ``cldice`` (N,), NaN for every pair with ``cldice=False``.
+    ``connectivity`` and ``thinning`` default per ndim (4 and "guo-hall" for images, 6 and "lee"
+    for volumes); ``ties`` as in :func:`betti_matching_error`. Two native calls (matching counts,
+    skeletons) for the whole list.
     """
-    conn = check_connectivity(connectivity)
     threads = check_num_threads(num_threads)
+    ties = check_ties(ties)
     preds, targets = list(preds), list(targets)
     if len(preds) != len(targets):
         raise ValueError(f"preds and targets must have the same length, got {len(preds)} and {len(targets)}")
+    ndim = preds[0].ndim if preds else 2
+    kind = "2D masks" if ndim == 2 else "3D masks"
     for i, (p, t) in enumerate(zip(preds, targets)):
-        if p.dtype != np.bool_ or t.dtype != np.bool_ or p.ndim != 2 or p.shape != t.shape:
-            raise ValueError(f"pair {i}: expected two boolean 2D masks of one shape, got {p.dtype} {p.shape} and {t.dtype} {t.shape}")
-    counts = _counts(preds, targets, conn, threads)
+        if p.dtype != np.bool_ or t.dtype != np.bool_ or p.ndim not in (2, 3) or p.ndim != ndim or p.shape != t.shape:
+            raise ValueError(
+                f"pair {i}: expected two boolean {kind} of one shape (as pair 0), got {p.dtype} {p.shape} and {t.dtype} {t.shape}"
+            )
+    conn = check_connectivity(connectivity, ndim)
+    counts = _counts(preds, targets, conn, threads, ties)
     bp, bt = _betti(counts)
     inter = np.array([np.count_nonzero(p & t) for p, t in zip(preds, targets)], dtype=np.int64)
     psum = np.array([np.count_nonzero(p) for p in preds], dtype=np.int64)
     tsum = np.array([np.count_nonzero(t) for t in targets], dtype=np.int64)
-    out = {
+    if cldice:
+        cl = _mask_cldice(preds, targets, _check_thinning(thinning, ndim), threads)
+    else:
+        cl = np.full(len(preds), np.nan)
+    return {
         "betti_matching_error": _matching_error(counts),
         "betti_pred": bp,
         "betti_target": bt,
         "betti_number_error": np.abs(bp - bt),
         "dice": _dice_from_sums(inter, psum, tsum),
+        "cldice": cl,
     }
-    if cldice:
-        _check_thinning(thinning)
-        out["cldice"] = _mask_cldice(preds, targets, thinning, threads)
-    return out
 
 
 # ----------------------------------------------------------------------------- one pair
@@ -291,20 +306,29 @@ def betti_matching_error(
     threshold: float = 0.5,
     per_dimension: bool = False,
     connectivity: Optional[int] = None,
+    ties: str = "index",
 ):
     """Betti matching error of one pair of masks or likelihood maps: 2D images or 3D volumes.
 
     The number of features (dimension 0: components, 1: holes or tunnels, 2: cavities in 3D) of
     the prediction and of the target that the Betti matching leaves unmatched, the essential
     component included (one error when exactly one mask is empty). Non-boolean inputs are
-    binarized as ``x > threshold``. ``connectivity``: the foreground's, 4 or 8 in 2D, 6 in 3D
-    (``None``: 4 or 6).
+    binarized as ``x > threshold``. ``connectivity``: the foreground's, 4 or 8 in 2D, 6 or 26 in
+    3D (``None``: 4 or 6).
+
+    ``ties`` orders the pixels of equal value, i.e. all pixels of a mask's foreground and all of
+    its background: ``"index"`` (default) by raster index, the order of Betti-Matching-3D, so the
+    count equals the reference's; ``"distance"`` by the distance transform of the union of the two
+    foregrounds (deepest foreground first, then the background nearest to it), so that the
+    matched features are the ones that overlap where they are thickest and the count does not
+    depend on where in the image an object lies (see :func:`bettimatch.betti_matching`). The
+    index order takes a labelling fast path; the distance order the general matching (slower).
 
     Returns an ``int`` (summed over dimensions), or with ``per_dimension=True`` an int64 array
     ``[error_0, error_1]`` (``[error_0, error_1, error_2]`` in 3D).
     """
     p, t = _mask_pair(pred, target, threshold, volumes=True)
-    err = _matching_error(_counts([p], [t], check_connectivity(connectivity, p.ndim), 1))[0]
+    err = _matching_error(_counts([p], [t], check_connectivity(connectivity, p.ndim), 1, check_ties(ties)))[0]
     return err if per_dimension else int(err.sum())
 
 
@@ -472,8 +496,11 @@ def _flat(masks: np.ndarray) -> List[np.ndarray]:
     return [masks[b, c] for b in range(masks.shape[0]) for c in range(masks.shape[1])]
 
 
-def _multiclass_counts(p: np.ndarray, t: np.ndarray, connectivity: Optional[int], num_threads: Optional[int]) -> np.ndarray:
-    return _counts(_flat(p), _flat(t), check_connectivity(connectivity, p.ndim - 2), check_num_threads(num_threads))
+def _multiclass_counts(
+    p: np.ndarray, t: np.ndarray, connectivity: Optional[int], num_threads: Optional[int], ties: str = "index"
+) -> np.ndarray:
+    conn = check_connectivity(connectivity, p.ndim - 2)
+    return _counts(_flat(p), _flat(t), conn, check_num_threads(num_threads), check_ties(ties))
 
 
 def compute_betti_matching_error(
@@ -486,6 +513,7 @@ def compute_betti_matching_error(
     connectivity: Optional[int] = None,
     threshold: float = 0.5,
     spatial_dims: Optional[int] = None,
+    ties: str = "index",
 ) -> np.ndarray:
     """Betti matching error per image and class: (B, C') float64, or (B, C', dims) per dimension.
 
@@ -495,10 +523,11 @@ def compute_betti_matching_error(
     Channel-first, as MONAI: a 4-D array is read as 2D (B, C, H, W) / (B, 1, H, W) unless
     ``spatial_dims=3``, which reads it as (B, D, H, W) label volumes (never guessed from the
     sizes). ``include_background=False`` drops channel 0 (unless C == 1). Never NaN. One native
-    call for all B * C' pairs, on ``num_threads`` threads (None: all cores).
+    call for all B * C' pairs, on ``num_threads`` threads (None: all cores). ``ties``: the order
+    of equal values, as in :func:`betti_matching_error`.
     """
     p, t = _class_masks(y_pred, y, include_background, num_classes, threshold, spatial_dims)
-    err = _matching_error(_multiclass_counts(p, t, connectivity, num_threads)).astype(np.float64)
+    err = _matching_error(_multiclass_counts(p, t, connectivity, num_threads, ties)).astype(np.float64)
     err = err.reshape(p.shape[0], p.shape[1], -1)
     return err if per_dimension else err.sum(axis=-1)
 

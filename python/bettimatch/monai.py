@@ -39,7 +39,8 @@ class BettiMatchingErrorMetric(CumulativeIterationMetric):
     "mean_channel", "sum_channel", "none"); with ``get_not_nans=True`` it also returns the counts
     of non-NaN values. The error is never NaN; the essential component is counted as in
     :func:`bettimatch.betti_matching_error`. All images and classes of a call go to the native
-    code at once, on ``num_threads`` threads (None: all cores).
+    code at once, on ``num_threads`` threads (None: all cores). ``ties``: the matching's order of
+    equal values, as in :func:`bettimatch.betti_matching_error`.
     """
 
     def __init__(
@@ -52,9 +53,10 @@ class BettiMatchingErrorMetric(CumulativeIterationMetric):
         connectivity: Optional[int] = None,
         num_threads: Optional[int] = None,
         threshold: float = 0.5,
+        ties: str = "index",
     ) -> None:
         super().__init__()
-        _check_options(num_classes, connectivity, num_threads, threshold)
+        _check_options(num_classes, connectivity, num_threads, threshold, ties)
         MetricReduction(reduction)  # an unknown name fails here, not at aggregate()
         self.include_background = include_background
         self.reduction = reduction
@@ -64,6 +66,7 @@ class BettiMatchingErrorMetric(CumulativeIterationMetric):
         self.connectivity = connectivity
         self.num_threads = num_threads
         self.threshold = threshold
+        self.ties = ties
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: Optional[torch.Tensor] = None, **kwargs: Any) -> torch.Tensor:
         if y is None:
@@ -77,6 +80,7 @@ class BettiMatchingErrorMetric(CumulativeIterationMetric):
             num_threads=self.num_threads,
             connectivity=self.connectivity,
             threshold=self.threshold,
+            ties=self.ties,
         )
         return torch.as_tensor(values, dtype=torch.float32, device=y_pred.device)
 

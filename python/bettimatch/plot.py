@@ -13,7 +13,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._inputs import as_array, check_connectivity, check_image
+from ._inputs import as_array, check_connectivity, check_image, check_ties
 
 __all__ = ["plot_matching", "plot_matching_volume"]
 
@@ -217,6 +217,7 @@ def plot_matching(
     connectivity: Optional[int] = None,
     titles: Sequence[str] = ("prediction", "target"),
     legend: bool = True,
+    ties: str = "index",
 ):
     """Draw a prediction and a target side by side with their Betti matching.
 
@@ -231,18 +232,23 @@ def plot_matching(
     never dies (the essential class) is matched when both masks are non-empty and unmatched
     otherwise, as the metrics count it. Foreground not belonging to a marked component is grey.
     All features of a mask are born and die at the same two levels, so where several pairings
-    would be equally good the matching follows the pixel order (a pair may look crossed); the
-    numbers of matched and unmatched features do not depend on it.
+    would be equally good the tie order decides: with ``ties="index"`` (default, the reference's)
+    the pixel order (a pair may look crossed, and an object in the top-left corner may be drawn as
+    the essential component while a speck elsewhere is its partner); with ``ties="distance"`` the
+    distance transform of the union of the masks (the thickest overlapping objects pair up, and
+    specks are the ones left unmatched). ``ties`` is used when ``matching`` is None; pass a
+    matching computed with the same ``ties`` otherwise.
 
     Returns the two Axes.
     """
     plt = _pyplot()
     conn = check_connectivity(connectivity)
+    ties = check_ties(ties)
     p, t = _masks(pred, target, threshold)
     if matching is None:
         from ._persistence import betti_matching
 
-        matching = betti_matching(p, t, connectivity=conn)
+        matching = betti_matching(p, t, connectivity=conn, ties=ties)
     if ax is None:
         fig, ax = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True)
     try:
@@ -575,6 +581,7 @@ def plot_matching_volume(
     titles: Sequence[str] = ("prediction", "target"),
     max_slices: int = 6,
     legend: bool = True,
+    ties: str = "index",
 ):
     """Draw the Betti matching of two 3D volumes: an overview and the slice through each
     unmatched feature.
@@ -594,17 +601,21 @@ def plot_matching_volume(
     which lies inside the cavity), of both volumes, with that voxel circled; when there are more,
     the rows take the kinds in turn, the largest component or cavity of each kind first.
 
-    The essential component (the first of each volume in voxel order, the one that never dies) is
+    The essential component (the first of each volume in the tie order, the one that never dies) is
     matched when both volumes are non-empty, wherever the two lie, and marked with the infinity
     sign; when exactly one volume is empty it is unmatched, as the metrics count it. So the red
     features are exactly the Betti matching error, and where several pairings would be equally
-    good the matching follows the voxel order (a pair may look crossed).
+    good the tie order decides: the voxel order with ``ties="index"`` (a pair may look crossed),
+    the distance transform of the union of the masks with ``ties="distance"`` (the essential
+    component is then the one holding the deepest voxel, and specks are left unmatched); as in
+    :func:`plot_matching`, ``ties`` is used when ``matching`` is None.
 
     Returns the Figure (or SubFigure) drawn in.
     """
     plt = _pyplot()
     p, t = _volume_masks(pred, target, threshold)
     conn = check_connectivity(connectivity, 3)
+    ties = check_ties(ties)
     if isinstance(axis, bool) or axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
     if isinstance(max_slices, bool) or not isinstance(max_slices, (int, np.integer)) or max_slices < 0:
@@ -612,7 +623,7 @@ def plot_matching_volume(
     if matching is None:
         from ._persistence import betti_matching
 
-        matching = betti_matching(p, t, connectivity=conn)
+        matching = betti_matching(p, t, connectivity=conn, ties=ties)
     features = _volume_features(matching, (bool(p.any()), bool(t.any())))
     sides = [_VolumeSide(m, [f for f in features if f.side == k]) for k, m in enumerate((p, t))]
     unmatched = _slice_order([f for f in features if not f.matched], sides)

@@ -64,7 +64,8 @@ class BettiMatchingError(Metric):
     ``compute()`` reduces all values with ``reduction`` (MONAI's names: "mean" (default), "sum",
     "mean_batch", "sum_batch", "mean_channel", "sum_channel", "none" for the (N, C') values);
     ``per_dimension=True`` keeps a trailing axis for dimensions 0 and 1. The values are gathered
-    across processes with ``dist_reduce_fx="cat"``.
+    across processes with ``dist_reduce_fx="cat"``. ``ties``: the matching's order of equal
+    values, as in :func:`bettimatch.betti_matching_error`.
     """
 
     is_differentiable = False
@@ -80,10 +81,11 @@ class BettiMatchingError(Metric):
         connectivity: Optional[int] = None,
         num_threads: Optional[int] = None,
         threshold: float = 0.5,
+        ties: str = "index",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_options(num_classes, connectivity, num_threads, threshold)
+        _check_options(num_classes, connectivity, num_threads, threshold, ties)
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}; got {reduction!r}")
         self.include_background = include_background
@@ -93,6 +95,7 @@ class BettiMatchingError(Metric):
         self.connectivity = connectivity
         self.num_threads = num_threads
         self.threshold = threshold
+        self.ties = ties
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
@@ -105,6 +108,7 @@ class BettiMatchingError(Metric):
             num_threads=self.num_threads,
             connectivity=self.connectivity,
             threshold=self.threshold,
+            ties=self.ties,
         )
         self.values.append(torch.as_tensor(values, dtype=torch.float32, device=self.device))
 

@@ -19,7 +19,7 @@ use crate::error::{InputError, MAX_SQUARED_MAGNITUDE};
 use crate::grid::{Connectivity, Shape};
 use crate::diagram_matching::{optimal_matching_with, DiagramMatching, Point};
 use crate::bitplane::BitPlane;
-use crate::masks::{packed_mask_counts_with, MaskCounts, MaskWorkspace};
+use crate::masks::{tied_mask_counts_with, MaskCounts, MaskWorkspace};
 use crate::matching::{betti_matching_with, MatchWorkspace, Matching};
 use crate::persistence::{barcode_with, Barcode, Workspace};
 use crate::tie_order::Ties;
@@ -279,20 +279,21 @@ pub struct MaskRef<'a> {
     pub shape: Shape,
 }
 
-/// Matching counts of a batch of (prediction, target) pairs of packed masks.
+/// Matching counts of a batch of (prediction, target) pairs of packed masks, under `ties`.
 pub fn mask_counts_batch(
     pairs: &[(&BitPlane, &BitPlane)],
     connectivity: Connectivity,
+    ties: Ties,
     threads: ThreadCount,
     stop: &Stop,
 ) -> BatchResult<MaskCounts> {
     run_batch(pairs, threads, stop, |ws: &mut MaskWorkspace, (p, t)| {
-        if p.shape().dims() == 3 {
-            // Volumes take the general matching (and its memory).
+        if p.shape().dims() == 3 || ties == Ties::Distance {
+            // These take the general matching (and its memory).
             ws.watch(stop);
             ensure_memory(matching_bytes(p.shape()).saturating_add(p.shape().pixels().saturating_mul(16)))?;
         }
-        packed_mask_counts_with(ws, p, t, connectivity)
+        tied_mask_counts_with(ws, p, t, connectivity, ties)
     })
 }
 

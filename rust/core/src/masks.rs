@@ -28,7 +28,8 @@
 use crate::bitplane::{any_in, last_in, runs_of, BitPlane};
 use crate::error::InputError;
 use crate::grid::{Connectivity, Shape};
-use crate::matching::{two_level_volume_counts_with, MatchWorkspace};
+use crate::matching::{betti_matching_with, two_level_volume_counts_with, MatchWorkspace, Matching};
+use crate::tie_order::Ties;
 use crate::run_components::{OrderScratch, RunComponents};
 
 /// What the metrics need from the matching of two masks.
@@ -111,6 +112,44 @@ impl MaskWorkspace {
     /// Lets `stop` cut the general matching of volumes short (its result is then unusable).
     pub fn watch(&mut self, stop: &crate::batch::Stop) {
         self.matching.watch(stop);
+    }
+}
+
+/// [`packed_mask_counts_with`] under a tie order: [`Ties::Index`] is the labelling path above;
+/// [`Ties::Distance`] orders the equal values of the masks by the distance key, which labelling
+/// cannot follow, so the counts are read off the general matching of the masks' two-level values
+/// (images and volumes alike).
+pub fn tied_mask_counts_with(
+    ws: &mut MaskWorkspace,
+    pred: &BitPlane,
+    target: &BitPlane,
+    connectivity: Connectivity,
+    ties: Ties,
+) -> Result<MaskCounts, InputError> {
+    if ties == Ties::Index {
+        return packed_mask_counts_with(ws, pred, target, connectivity);
+    }
+    let shape = pred.shape();
+    shape.check_pair(target.shape())?;
+    shape.check_len(shape.pixels())?;
+    shape.check_connectivity(connectivity)?;
+    let [pred_values, target_values] = &mut ws.values;
+    pred.sublevel_values(pred_values);
+    target.sublevel_values(target_values);
+    let m = betti_matching_with(&mut ws.matching, pred_values, target_values, shape, connectivity, ties)?;
+    Ok(counts_of_matching(&m, pred.any(), target.any()))
+}
+
+/// What the metrics need, read off a full matching of two masks' two-level values.
+fn counts_of_matching(m: &Matching, pred_nonempty: bool, target_nonempty: bool) -> MaskCounts {
+    let lengths = |lists: &[Vec<u32>]| lists.iter().map(|l| l.len() as u32).collect();
+    MaskCounts {
+        unmatched_pred: lengths(&m.unmatched_pred),
+        unmatched_target: lengths(&m.unmatched_target),
+        finite_pred: m.pred.pairs.iter().map(|p| p.len() as u32).collect(),
+        finite_target: m.target.pairs.iter().map(|p| p.len() as u32).collect(),
+        pred_nonempty,
+        target_nonempty,
     }
 }
 
@@ -308,16 +347,8 @@ mod tests {
         mask.iter().map(|&x| if x { 0.0 } else { 1.0 }).collect()
     }
 
-    /// What the metrics need, read off a full matching of the two masks.
-    fn counts_of(m: &crate::matching::Matching, pred: &[bool], target: &[bool]) -> MaskCounts {
-        MaskCounts {
-            unmatched_pred: m.unmatched_pred.iter().map(|u| u.len() as u32).collect(),
-            unmatched_target: m.unmatched_target.iter().map(|u| u.len() as u32).collect(),
-            finite_pred: m.pred.pairs.iter().map(|p| p.len() as u32).collect(),
-            finite_target: m.target.pairs.iter().map(|p| p.len() as u32).collect(),
-            pred_nonempty: pred.iter().any(|&x| x),
-            target_nonempty: target.iter().any(|&x| x),
-        }
+    fn counts_of(m: &Matching, pred: &[bool], target: &[bool]) -> MaskCounts {
+        counts_of_matching(m, pred.iter().any(|&x| x), target.iter().any(|&x| x))
     }
 
     /// The counts of the full matching of two volumes (bars with deaths) of the same masks.
@@ -413,6 +444,47 @@ mod tests {
                 assert_eq!(mask_counts(p, t, shape, conn).unwrap(), general(p, t, shape, conn), "case {case} {conn:?}");
             }
         }
+    }
+
+    /// The distance order changes which bars pair up, never how many bars each mask has (its Betti
+    /// numbers); a mask against itself matches every bar in either order; the index order through
+    /// this entry point is the labelling path.
+    #[test]
+    fn distance_tied_counts_keep_the_betti_numbers() {
+        let mut rng = crate::test_rng::XorShift::new(0x51f1_5eed_0ddb_a11);
+        let mut next = move |n: u64| rng.below(n);
+        let mut ws = MaskWorkspace::default();
+        let mut differing = 0;
+        for case in 0..400 {
+            let volume = case % 2 == 1;
+            let shape = if volume {
+                Shape::volume(1 + next(5) as usize, 1 + next(6) as usize, 1 + next(7) as usize)
+            } else {
+                Shape::new(1 + next(12) as usize, 1 + next(70) as usize)
+            };
+            let density = 1 + next(7);
+            let masks: Vec<BitPlane> = (0..2)
+                .map(|_| {
+                    let m: Vec<bool> = (0..shape.pixels()).map(|_| next(8) < density).collect();
+                    let mut plane = BitPlane::default();
+                    plane.pack(&m, shape);
+                    plane
+                })
+                .collect();
+            let conns: &[Connectivity] =
+                if volume { &[Connectivity::Six, Connectivity::TwentySix] } else { &[Connectivity::Four, Connectivity::Eight] };
+            for &conn in conns {
+                let index = tied_mask_counts_with(&mut ws, &masks[0], &masks[1], conn, Ties::Index).unwrap();
+                assert_eq!(index, packed_mask_counts_with(&mut ws, &masks[0], &masks[1], conn).unwrap());
+                let distance = tied_mask_counts_with(&mut ws, &masks[0], &masks[1], conn, Ties::Distance).unwrap();
+                assert_eq!((&distance.finite_pred, &distance.finite_target), (&index.finite_pred, &index.finite_target), "case {case}");
+                assert_eq!((distance.pred_nonempty, distance.target_nonempty), (index.pred_nonempty, index.target_nonempty));
+                differing += usize::from(distance != index);
+                let own = tied_mask_counts_with(&mut ws, &masks[0], &masks[0], conn, Ties::Distance).unwrap();
+                assert!(own.unmatched_pred.iter().chain(&own.unmatched_target).all(|&n| n == 0), "case {case}");
+            }
+        }
+        assert!(differing > 0, "the two orders must disagree somewhere");
     }
 
     #[test]

@@ -63,7 +63,9 @@ fn entry_points_answer(input: AnyInput) -> bool {
             let (mut p, mut t) = (BitPlane::default(), BitPlane::default());
             p.pack(&mask, shape);
             t.pack(&mask, shape);
-            let _ = mask_counts_batch(&[(&p, &t)], connectivity, ThreadCount::Fixed(1), &stop);
+            for ties in [Ties::Index, Ties::Distance] {
+                let _ = mask_counts_batch(&[(&p, &t)], connectivity, ties, ThreadCount::Fixed(1), &stop);
+            }
         }
         for method in [Thinning::GuoHall, Thinning::ZhangSuen] {
             let _ = skeletonize(&mask, shape, method);

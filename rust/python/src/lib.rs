@@ -182,18 +182,20 @@ fn matching_batch<'py>(
 /// unmatched pred bars, then the unmatched target bars, the finite pred bars, the finite target
 /// bars, then `pred_nonempty, target_nonempty` (in 2D: `[unmatched_pred0, unmatched_pred1,
 /// unmatched_target0, unmatched_target1, finite_pred0, finite_pred1, finite_target0,
-/// finite_target1, pred_nonempty, target_nonempty]`).
+/// finite_target1, pred_nonempty, target_nonempty]`). `ties="distance"` takes the general
+/// matching under the distance tie order.
 #[pyfunction]
-#[pyo3(signature = (preds, targets, connectivity, num_threads))]
+#[pyo3(signature = (preds, targets, connectivity, num_threads, ties="index"))]
 fn mask_matching_counts<'py>(
     py: Python<'py>,
     preds: &Bound<'py, PyList>,
     targets: &Bound<'py, PyList>,
     connectivity: u32,
     num_threads: Option<i64>,
+    ties: &str,
 ) -> PyResult<Bound<'py, PyArray2<i64>>> {
     guarded("mask_matching_counts", || {
-        let (conn, threads) = (self::connectivity(connectivity)?, thread_count(num_threads)?);
+        let (conn, threads, ties) = (self::connectivity(connectivity)?, thread_count(num_threads)?, tie_order(ties)?);
         if preds.len() != targets.len() {
             return Err(PyValueError::new_err(format!(
                 "preds and targets must have the same length, got {} and {}",
@@ -208,7 +210,7 @@ fn mask_matching_counts<'py>(
         let t = to_planes(targets, "targets")?;
         let pairs: Vec<(&BitPlane, &BitPlane)> = p.iter().zip(&t).collect();
         let pixels = p.iter().map(|plane| plane.shape().pixels()).sum::<usize>() / 16;
-        let computed = detached(py, pixels, |stop| bettimatch_core::mask_counts_batch(&pairs, conn, threads, stop))?;
+        let computed = detached(py, pixels, |stop| bettimatch_core::mask_counts_batch(&pairs, conn, ties, threads, stop))?;
         let mut rows = Vec::with_capacity(computed.len());
         for (i, r) in computed.into_iter().enumerate() {
             let c = r.map_err(|e| input_error(&format!("pair {i}"), p[i].shape(), e))?;
