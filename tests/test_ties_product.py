@@ -292,3 +292,19 @@ def test_evaluate_folders_takes_ties(tmp_path):
         assert [int(rows[0][f"betti_matching_error_{d}"]) for d in (0, 1)] == want.tolist()
     with pytest.raises(ValueError, match="ties must be"):
         evaluate_folders(tmp_path / "pred", tmp_path / "gt", 2, ties="raster")
+
+
+def test_the_readme_picture_script_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "ties_speck.py"
+    out = tmp_path / "speck.png"
+    argv, sys.argv = sys.argv, [str(script), str(out)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
