@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -122,3 +123,20 @@ def test_cldice_loss_of_volumes():
     loss = ClDiceLoss(softmax=True)(logits, onehot)
     assert torch.isfinite(loss) and loss.requires_grad
     assert ClDiceLoss(include_background=True)(onehot, onehot).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_loss_of_a_large_float32_batch_sums_as_accurately_as_the_reference():
+    """Thousands of pairs per channel: a sequential float32 sum drifted by 1e-5 relative from the
+    exact value, ten times the reference's error; the sums are accumulated in float64."""
+    Reference = reference("BettiMatchingLoss")
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 3, (2, 40, 40, 40))
+    onehot = torch.movedim(F.one_hot(torch.from_numpy(labels), 3), -1, 1).float()
+    logits = torch.from_numpy((2.0 * onehot.numpy() + rng.normal(0, 1.0, onehot.shape)).astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = Reference(softmax=True, use_base_loss=False, alpha=1.0)(logits, onehot).item()
+    exact = BettiMatchingLoss(softmax=True)(logits.double(), onehot.double()).item()
+    got = BettiMatchingLoss(softmax=True)(logits, onehot).item()
+    assert abs(want - exact) < 2e-6 * exact
+    assert abs(got - exact) <= max(abs(want - exact), 1e-7 * exact)

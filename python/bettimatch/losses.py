@@ -271,10 +271,13 @@ def _filtration_values(x: torch.Tensor, births: torch.Tensor, deaths: torch.Tens
 
 
 def _per_channel_sum(terms: torch.Tensor, item: torch.Tensor, probs: torch.Tensor, start: int) -> torch.Tensor:
-    """Sum of `terms` per item, shaped (B, C - start) (attached to probs' graph even without pairs)."""
+    """Sum of `terms` per item, shaped (B, C - start) (attached to probs' graph even without pairs).
+
+    Accumulated in float64: a sequential float32 sum of the many terms of a volume drifts by about
+    1e-5 relative (0.006 on a 2x3x48³ loss of 614), ten times the reference's error."""
     b, c = probs.shape[0], probs.shape[1] - start
-    out = torch.zeros(b * c, dtype=probs.dtype, device=probs.device).index_add(0, item, terms)
-    return out.reshape(b, c)
+    out = torch.zeros(b * c, dtype=torch.float64, device=probs.device).index_add(0, item, terms.to(torch.float64))
+    return out.to(probs.dtype).reshape(b, c)
 
 
 def _check_any_connectivity(connectivity: Any) -> Optional[int]:
