@@ -25,6 +25,7 @@
 use rayon::prelude::*;
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::filtration::{edge_key, edge_rank, Edge, Filtration, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
@@ -172,14 +173,20 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
 
     /// Walks every column in memory order: apparent pairs go to `on_apparent(column, pivot)`
     /// (which says whether to keep them), the other columns to the result, in column order.
-    /// Chunks of the grid run as parallel tasks.
+    /// The rows the apparent columns own are marked in `reduction` for the reduction of the
+    /// others that follows ([`ReductionWorkspace::set_apparent_rows`]). Chunks of the grid run
+    /// as parallel tasks.
     pub(crate) fn split(
         &self,
         keep_apparent: impl Fn(Edge, Edge) -> bool + Sync,
         apparent: &mut Vec<(Edge, Edge)>,
         others: &mut Vec<Edge>,
+        reduction: &mut ReductionWorkspace,
     ) {
         let squares = self.column_ranks.len();
+        // A chunk's pivot rows reach a plane beyond its keys, so neighbouring chunks may share
+        // words: the bits are set atomically (each row has at most one owner).
+        let owned: Vec<AtomicU64> = (0..self.row_ranks.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
         let parts: Vec<ChunkSplit> = (0..squares.div_ceil(3 * CHUNK_ANCHORS))
             .into_par_iter()
             .map(|chunk| {
@@ -192,6 +199,8 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
                     let Some(column) = self.column(square as u32) else { continue };
                     match self.apparent_pivot(column) {
                         Some(pivot) => {
+                            let row = edge_key(pivot);
+                            owned[row as usize / 64].fetch_or(1 << (row % 64), Ordering::Relaxed);
                             if keep_apparent(column, pivot) {
                                 kept.push((column, pivot));
                             }
@@ -209,6 +218,7 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
             others.extend(rest);
         }
         others.par_sort_unstable();
+        reduction.set_apparent_rows(owned.into_iter().map(AtomicU64::into_inner).collect());
     }
 
     /// The pivots of the columns that are not apparent pairs (`others`, in column order).
@@ -238,6 +248,15 @@ impl<C: VolumeGeometry> BoundaryMatrix for Middle<'_, C> {
     fn stopped(&self) -> bool {
         self.geometry.stopped()
     }
+
+    fn row_slots(&self) -> usize {
+        self.row_ranks.len()
+    }
+
+    #[inline]
+    fn row_slot(&self, row: u64) -> usize {
+        edge_key(row) as usize
+    }
 }
 
 /// Starts loading the cache line of `x` (a no-op where the target has no prefetch instruction).
@@ -257,7 +276,7 @@ fn prefetch_read<T>(x: &T) {
 pub(crate) fn own_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
     let positive = |column: Edge, row: Edge| !m.geometry.same_level(edge_rank(column), edge_rank(row));
     let mut pairs = Vec::new();
-    m.split(positive, &mut pairs, others);
+    m.split(positive, &mut pairs, others, reduction);
     let reduced = m.reduce(others, reduction);
     pairs.extend(reduced.pairs.into_iter().filter(|&(column, row)| positive(column, row)));
     pairs.sort_unstable();
@@ -268,7 +287,7 @@ pub(crate) fn own_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Ed
 /// (the apparent ones are recomputed where needed, with [`Middle::apparent_pivot`]).
 pub(crate) fn image_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
     let mut none = Vec::new();
-    m.split(|_, _| false, &mut none, others);
+    m.split(|_, _| false, &mut none, others, reduction);
     m.reduce(others, reduction).pairs
 }
 
@@ -292,7 +311,7 @@ impl RankMaps {
     pub(crate) fn unpaired_rank_zero_rows<C: VolumeGeometry>(&self, f: &Filtration, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<u32> {
         let m = self.own::<C>(f);
         let mut paired = Vec::new();
-        m.split(|_, _| true, &mut paired, others);
+        m.split(|_, _| true, &mut paired, others, reduction);
         let mut paired: Vec<u32> = paired.into_iter().map(|(_, row)| edge_key(row)).collect();
         paired.extend(m.reduce(others, reduction).pairs.into_iter().map(|(_, row)| edge_key(row)));
         paired.sort_unstable();

@@ -15,11 +15,9 @@
 //!   column contains that row, so the column is already reduced. The caller settles those
 //!   beforehand and hands over only the others; when a reduction meets a pivot such a column
 //!   owns, [`BoundaryMatrix::apparent_owner`] names it and its boundary is computed again.
-//! - only the columns that needed work are stored, flat in one arena, found by their pivot in a
-//!   hash map; there are no per-cell maps.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+//! - only the columns that needed work are stored, flat in one arena (each behind its length),
+//!   found by their pivot in a flat map over the row slots ([`BoundaryMatrix::row_slot`]): one
+//!   `u32` per row, allocated per reduction and given back after it.
 
 /// A boundary matrix, column by column. Columns and rows are named by `u64` values whose order
 /// is the column order and the row order.
@@ -28,7 +26,8 @@ pub trait BoundaryMatrix {
     fn boundary(&self, column: u64, out: &mut Vec<u64>);
 
     /// The column that owns `row` as an apparent pair, among the columns the caller settled
-    /// without reducing them (see the module docs); `None` if there is none.
+    /// without reducing them (see the module docs); `None` if there is none. Asked only for the
+    /// rows [`ReductionWorkspace::set_apparent_rows`] marks, where the caller marked them.
     fn apparent_owner(&self, _row: u64) -> Option<u64> {
         None
     }
@@ -41,6 +40,13 @@ pub trait BoundaryMatrix {
     fn stopped(&self) -> bool {
         false
     }
+
+    /// How many row slots there are: every row has one below this ([`BoundaryMatrix::row_slot`]).
+    fn row_slots(&self) -> usize;
+
+    /// The slot of `row`: distinct rows have distinct slots, all below
+    /// [`BoundaryMatrix::row_slots`] (a cell's key, say).
+    fn row_slot(&self, row: u64) -> usize;
 }
 
 /// How many columns ahead [`reduce`] announces with [`BoundaryMatrix::prefetch`].
@@ -58,21 +64,32 @@ pub struct Pivots {
 /// Reusable buffers for [`reduce`].
 #[derive(Default)]
 pub struct ReductionWorkspace {
-    /// Pivot row -> slot of the reduced column that owns it.
-    owner: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
-    /// Per slot: where its reduced column starts in `arena` (it ends where the next starts).
-    starts: Vec<usize>,
+    /// Per row slot: 0, or 1 + where the reduced column that owns the row as its pivot starts in
+    /// `arena`. Allocated zeroed per reduction (only the pages it touches cost) and given back.
+    owner: Vec<u32>,
+    /// The reduced columns, each as its length followed by its rows.
     arena: Vec<u64>,
     working: Vec<u64>,
     addend: Vec<u64>,
     merged: Vec<u64>,
+    /// Bits by row slot: the rows apparent columns own, for the next reduction only.
+    apparent_rows: Option<Vec<u64>>,
+}
+
+impl ReductionWorkspace {
+    /// Marks, for the next [`reduce`] only, the row slots that the columns settled as apparent
+    /// pairs own (bit `s % 64` of word `s / 64`): it then asks
+    /// [`BoundaryMatrix::apparent_owner`] for those rows alone (a pivot row no reduced column
+    /// owns and not marked is final at once). Unmarked, it asks for every such row.
+    pub fn set_apparent_rows(&mut self, bits: Vec<u64>) {
+        self.apparent_rows = Some(bits);
+    }
 }
 
 /// Reduces the `columns` of `matrix` (in column order; the apparent pairs are left out by the
 /// caller): the pivot of every one that does not reduce to zero.
 pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut ReductionWorkspace) -> Pivots {
-    ws.owner.clear();
-    ws.starts.clear();
+    ws.owner = vec![0; matrix.row_slots()];
     ws.arena.clear();
     let mut out = Pivots::default();
     for (i, &column) in columns.iter().enumerate() {
@@ -86,14 +103,17 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
         debug_assert!(ws.working.windows(2).all(|w| w[0] < w[1]), "boundary rows must ascend");
         match reduce_column(matrix, ws) {
             Some(pivot) => {
-                ws.owner.insert(pivot, ws.starts.len() as u32);
-                ws.starts.push(ws.arena.len());
+                let start = u32::try_from(ws.arena.len() + 1).expect("the reduced columns fit in u32 offsets");
+                ws.owner[matrix.row_slot(pivot)] = start;
+                ws.arena.push(ws.working.len() as u64);
                 ws.arena.extend_from_slice(&ws.working);
                 out.pairs.push((column, pivot));
             }
             None => out.zero_columns.push(column),
         }
     }
+    ws.owner = Vec::new();
+    ws.apparent_rows = None;
     out
 }
 
@@ -101,48 +121,24 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
 fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace) -> Option<u64> {
     loop {
         let pivot = *ws.working.last()?;
-        let addend: &[u64] = match ws.owner.get(&pivot) {
-            Some(&slot) => {
-                let end = ws.starts.get(slot as usize + 1).copied().unwrap_or(ws.arena.len());
-                &ws.arena[ws.starts[slot as usize]..end]
-            }
-            None => match matrix.apparent_owner(pivot) {
+        let slot = matrix.row_slot(pivot);
+        let addend: &[u64] = match ws.owner[slot] {
+            0 if ws.apparent_rows.as_ref().is_some_and(|bits| bits[slot / 64] >> (slot % 64) & 1 == 0) => return Some(pivot),
+            0 => match matrix.apparent_owner(pivot) {
                 Some(owner) => {
                     matrix.boundary(owner, &mut ws.addend);
                     &ws.addend
                 }
                 None => return Some(pivot),
             },
+            start => {
+                let start = start as usize;
+                let len = ws.arena[start - 1] as usize;
+                &ws.arena[start..start + len]
+            }
         };
         symmetric_difference(&ws.working, addend, &mut ws.merged);
         std::mem::swap(&mut ws.working, &mut ws.merged);
-    }
-}
-
-/// A hasher for `u64` cell values (`rank << 32 | key`): no DoS resistance needed, just a good
-/// spread at a few cycles.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        // The finaliser of MurmurHash3: every output bit depends on every input bit (the hash
-        // map takes its bucket from the low bits and its tag from the high ones).
-        let mut h = x ^ x >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        self.0 = h ^ h >> 33;
     }
 }
 
@@ -191,6 +187,12 @@ mod tests {
         }
         fn apparent_owner(&self, row: u64) -> Option<u64> {
             self.apparent.as_ref().and_then(|a| a[row as usize])
+        }
+        fn row_slots(&self) -> usize {
+            self.rows as usize
+        }
+        fn row_slot(&self, row: u64) -> usize {
+            row as usize
         }
     }
 
@@ -267,6 +269,15 @@ mod tests {
             .collect()
     }
 
+    /// The bits of the apparent pairs' pivot rows, for [`ReductionWorkspace::set_apparent_rows`].
+    fn marks(apparent: &[(u64, u64)], rows: u64) -> Vec<u64> {
+        let mut bits = vec![0u64; (rows as usize).div_ceil(64)];
+        for &(_, row) in apparent {
+            bits[row as usize / 64] |= 1 << (row % 64);
+        }
+        bits
+    }
+
     #[test]
     fn pivots_equal_dense_elimination() {
         let mut rng = XorShift::new(0x51ed_2701_c0ff_ee11);
@@ -282,10 +293,15 @@ mod tests {
             assert_eq!((got.pairs.clone(), got.zero_columns.clone()), (pairs.clone(), zeros.clone()), "case {case}");
             let (m, apparent, others) = m.with_apparent();
             settled += apparent.len();
-            let mut with_shortcut = reduce(&m, &others, &mut ws);
-            with_shortcut.pairs.extend(apparent);
-            with_shortcut.pairs.sort_unstable();
-            assert_eq!((with_shortcut.pairs, with_shortcut.zero_columns), (pairs, zeros), "case {case} (apparent)");
+            for marked in [false, true] {
+                if marked {
+                    ws.set_apparent_rows(marks(&apparent, rows));
+                }
+                let mut with_shortcut = reduce(&m, &others, &mut ws);
+                with_shortcut.pairs.extend(apparent.iter().copied());
+                with_shortcut.pairs.sort_unstable();
+                assert_eq!((with_shortcut.pairs, with_shortcut.zero_columns), (pairs.clone(), zeros.clone()), "case {case} (apparent, marked {marked})");
+            }
         }
         assert!(settled > 1000, "the shortcut must be exercised ({settled} columns)");
     }
@@ -300,6 +316,10 @@ mod tests {
         let got = reduce(&m, &others, &mut ReductionWorkspace::default());
         assert_eq!(got.pairs, vec![(1, 1)]);
         assert_eq!(got.zero_columns, vec![2]);
+        let mut ws = ReductionWorkspace::default();
+        ws.set_apparent_rows(marks(&apparent, 3));
+        let got = reduce(&m, &others, &mut ws);
+        assert_eq!((got.pairs, got.zero_columns), (vec![(1, 1)], vec![2]));
     }
 
     #[test]
