@@ -25,12 +25,12 @@
 use rayon::prelude::*;
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::filtration::{edge_key, edge_rank, Edge, Filtration, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
 use crate::persistence::PersistencePair;
-use crate::reduction::{reduce, BoundaryMatrix, Pivots, ReductionWorkspace};
+use crate::reduction::{apparent_entry, reduce, BoundaryMatrix, Pivots, ReductionWorkspace};
 
 /// A middle boundary matrix. Columns and rows are named by their values in their own
 /// filtrations, `rank << 32 | key`, so comparing two of them compares their order.
@@ -173,9 +173,10 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
 
     /// Walks every column in memory order: apparent pairs go to `on_apparent(column, pivot)`
     /// (which says whether to keep them), the other columns to the result, in column order.
-    /// The rows the apparent columns own are marked in `reduction` for the reduction of the
-    /// others that follows ([`ReductionWorkspace::set_apparent_rows`]). Chunks of the grid run
-    /// as parallel tasks.
+    /// The apparent columns are entered as the owners of their pivots in `reduction`'s pivot
+    /// map for the reduction of the others that follows
+    /// ([`ReductionWorkspace::set_apparent_owners`], by square key). Chunks of the grid run as
+    /// parallel tasks.
     pub(crate) fn split(
         &self,
         keep_apparent: impl Fn(Edge, Edge) -> bool + Sync,
@@ -184,9 +185,15 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
         reduction: &mut ReductionWorkspace,
     ) {
         let squares = self.column_ranks.len();
-        // A chunk's pivot rows reach a plane beyond its keys, so neighbouring chunks may share
-        // words: the bits are set atomically (each row has at most one owner).
-        let owned: Vec<AtomicU64> = (0..self.row_ranks.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        // A chunk's pivot rows reach a plane beyond its keys, into its neighbours' (each row has
+        // at most one owner, so no entry is written twice; atomic stores say so to the compiler).
+        // (Square keys from 2^31 on, in volumes of over 700 M voxels, have no entry: there the
+        // reduction asks `apparent_owner` instead.)
+        let enter = squares <= 1 << 31;
+        let mut owners = if enter { vec![0u32; self.row_ranks.len()] } else { Vec::new() };
+        // SAFETY: `AtomicU32` has the size and alignment of `u32`, and `owners` is borrowed
+        // mutably (so only through this view) while `owned` lives.
+        let owned: &[AtomicU32] = unsafe { &*(owners.as_mut_slice() as *mut [u32] as *const [AtomicU32]) };
         let parts: Vec<ChunkSplit> = (0..squares.div_ceil(3 * CHUNK_ANCHORS))
             .into_par_iter()
             .map(|chunk| {
@@ -199,8 +206,9 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
                     let Some(column) = self.column(square as u32) else { continue };
                     match self.apparent_pivot(column) {
                         Some(pivot) => {
-                            let row = edge_key(pivot);
-                            owned[row as usize / 64].fetch_or(1 << (row % 64), Ordering::Relaxed);
+                            if enter {
+                                owned[edge_key(pivot) as usize].store(apparent_entry(square as u32), Ordering::Relaxed);
+                            }
                             if keep_apparent(column, pivot) {
                                 kept.push((column, pivot));
                             }
@@ -218,7 +226,9 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
             others.extend(rest);
         }
         others.par_sort_unstable();
-        reduction.set_apparent_rows(owned.into_iter().map(AtomicU64::into_inner).collect());
+        if enter {
+            reduction.set_apparent_owners(owners);
+        }
     }
 
     /// The pivots of the columns that are not apparent pairs (`others`, in column order).
@@ -229,14 +239,19 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
 
 impl<C: VolumeGeometry> BoundaryMatrix for Middle<'_, C> {
     fn boundary(&self, column: u64, out: &mut Vec<u64>) {
-        out.clear();
-        out.extend(self.edges_of(edge_key(column)).into_iter().filter_map(|e| self.row(e)));
-        out.sort_unstable();
+        self.apparent_boundary(edge_key(column), out);
     }
 
     fn apparent_owner(&self, row: u64) -> Option<u64> {
         let owner = self.oldest_coface(edge_key(row))?;
         (self.pivot(edge_key(owner)) == Some(row)).then_some(owner)
+    }
+
+    /// The handle of an apparent column is its square key.
+    fn apparent_boundary(&self, square: u32, out: &mut Vec<u64>) {
+        out.clear();
+        out.extend(self.edges_of(square).into_iter().filter_map(|e| self.row(e)));
+        out.sort_unstable();
     }
 
     fn prefetch(&self, column: u64) {

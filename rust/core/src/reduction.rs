@@ -14,7 +14,9 @@
 //! - *apparent pairs*: when a column's pivot row has this column as its oldest coface, no earlier
 //!   column contains that row, so the column is already reduced. The caller settles those
 //!   beforehand and hands over only the others; when a reduction meets a pivot such a column
-//!   owns, [`BoundaryMatrix::apparent_owner`] names it and its boundary is computed again.
+//!   owns, its boundary is computed again. The caller may enter those owners in the pivot map
+//!   beforehand ([`ReductionWorkspace::set_apparent_owners`]: then a pivot that owns nothing
+//!   there is final at once); otherwise [`BoundaryMatrix::apparent_owner`] is asked.
 //! - only the columns that needed work are stored, flat in one arena (each behind its length),
 //!   found by their pivot in a flat map over the row slots ([`BoundaryMatrix::row_slot`]): one
 //!   `u32` per row, allocated per reduction and given back after it.
@@ -26,10 +28,16 @@ pub trait BoundaryMatrix {
     fn boundary(&self, column: u64, out: &mut Vec<u64>);
 
     /// The column that owns `row` as an apparent pair, among the columns the caller settled
-    /// without reducing them (see the module docs); `None` if there is none. Asked only for the
-    /// rows [`ReductionWorkspace::set_apparent_rows`] marks, where the caller marked them.
+    /// without reducing them (see the module docs); `None` if there is none. Not asked where
+    /// the caller entered the owners ([`ReductionWorkspace::set_apparent_owners`]).
     fn apparent_owner(&self, _row: u64) -> Option<u64> {
         None
+    }
+
+    /// Replaces `out` with the rows, ascending, of the apparent column the caller entered as
+    /// `handle` ([`apparent_entry`]).
+    fn apparent_boundary(&self, _handle: u32, _out: &mut Vec<u64>) {
+        unreachable!("no apparent owners were entered")
     }
 
     /// A hint that `column`'s boundary will be needed soon (a matrix whose boundaries are read
@@ -49,6 +57,18 @@ pub trait BoundaryMatrix {
     fn row_slot(&self, row: u64) -> usize;
 }
 
+/// The tag of an entry of the pivot map that names an apparent column (its handle below); the
+/// other entries are 0 (no owner) or 1 + an offset into the arena.
+const APPARENT: u32 = 1 << 31;
+
+/// The pivot map entry of the apparent column `handle` (below `2^31`), for
+/// [`ReductionWorkspace::set_apparent_owners`].
+#[inline]
+pub fn apparent_entry(handle: u32) -> u32 {
+    debug_assert!(handle < APPARENT);
+    APPARENT | handle
+}
+
 /// How many columns ahead [`reduce`] announces with [`BoundaryMatrix::prefetch`].
 const PREFETCH_AHEAD: usize = 8;
 
@@ -65,31 +85,40 @@ pub struct Pivots {
 #[derive(Default)]
 pub struct ReductionWorkspace {
     /// Per row slot: 0, or 1 + where the reduced column that owns the row as its pivot starts in
-    /// `arena`. Allocated zeroed per reduction (only the pages it touches cost) and given back.
+    /// `arena`, or [`apparent_entry`] of the apparent column that owns it. Allocated zeroed per
+    /// reduction (only the pages it touches cost) and given back.
     owner: Vec<u32>,
     /// The reduced columns, each as its length followed by its rows.
     arena: Vec<u64>,
     working: Vec<u64>,
     addend: Vec<u64>,
     merged: Vec<u64>,
-    /// Bits by row slot: the rows apparent columns own, for the next reduction only.
-    apparent_rows: Option<Vec<u64>>,
+    /// The pivot map with the apparent owners entered, for the next reduction only.
+    apparent_owners: Option<Vec<u32>>,
 }
 
 impl ReductionWorkspace {
-    /// Marks, for the next [`reduce`] only, the row slots that the columns settled as apparent
-    /// pairs own (bit `s % 64` of word `s / 64`): it then asks
-    /// [`BoundaryMatrix::apparent_owner`] for those rows alone (a pivot row no reduced column
-    /// owns and not marked is final at once). Unmarked, it asks for every such row.
-    pub fn set_apparent_rows(&mut self, bits: Vec<u64>) {
-        self.apparent_rows = Some(bits);
+    /// Enters, for the next [`reduce`] only, the columns settled as apparent pairs in its pivot
+    /// map: per row slot ([`BoundaryMatrix::row_slot`], `row_slots` entries), 0 or the
+    /// [`apparent_entry`] of the apparent column that owns the row. A pivot row that owns
+    /// nothing there is then final at once; without this, [`BoundaryMatrix::apparent_owner`]
+    /// is asked for every such row.
+    pub fn set_apparent_owners(&mut self, owners: Vec<u32>) {
+        self.apparent_owners = Some(owners);
     }
 }
 
 /// Reduces the `columns` of `matrix` (in column order; the apparent pairs are left out by the
 /// caller): the pivot of every one that does not reduce to zero.
 pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut ReductionWorkspace) -> Pivots {
-    ws.owner = vec![0; matrix.row_slots()];
+    let entered = ws.apparent_owners.is_some();
+    ws.owner = match ws.apparent_owners.take() {
+        Some(owners) => {
+            assert_eq!(owners.len(), matrix.row_slots(), "one apparent owner entry per row slot");
+            owners
+        }
+        None => vec![0; matrix.row_slots()],
+    };
     ws.arena.clear();
     let mut out = Pivots::default();
     for (i, &column) in columns.iter().enumerate() {
@@ -101,9 +130,9 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
         }
         matrix.boundary(column, &mut ws.working);
         debug_assert!(ws.working.windows(2).all(|w| w[0] < w[1]), "boundary rows must ascend");
-        match reduce_column(matrix, ws) {
+        match reduce_column(matrix, ws, entered) {
             Some(pivot) => {
-                let start = u32::try_from(ws.arena.len() + 1).expect("the reduced columns fit in u32 offsets");
+                let start = u32::try_from(ws.arena.len() + 1).ok().filter(|&s| s < APPARENT).expect("the reduced columns fit in 31-bit offsets");
                 ws.owner[matrix.row_slot(pivot)] = start;
                 ws.arena.push(ws.working.len() as u64);
                 ws.arena.extend_from_slice(&ws.working);
@@ -113,17 +142,16 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
         }
     }
     ws.owner = Vec::new();
-    ws.apparent_rows = None;
     out
 }
 
 /// Reduces `ws.working` against the columns that own its pivots; its final pivot, if any.
-fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace) -> Option<u64> {
+/// `entered`: the apparent owners are in the pivot map.
+fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace, entered: bool) -> Option<u64> {
     loop {
         let pivot = *ws.working.last()?;
-        let slot = matrix.row_slot(pivot);
-        let addend: &[u64] = match ws.owner[slot] {
-            0 if ws.apparent_rows.as_ref().is_some_and(|bits| bits[slot / 64] >> (slot % 64) & 1 == 0) => return Some(pivot),
+        let addend: &[u64] = match ws.owner[matrix.row_slot(pivot)] {
+            0 if entered => return Some(pivot),
             0 => match matrix.apparent_owner(pivot) {
                 Some(owner) => {
                     matrix.boundary(owner, &mut ws.addend);
@@ -131,6 +159,10 @@ fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace) -> 
                 }
                 None => return Some(pivot),
             },
+            entry if entry & APPARENT != 0 => {
+                matrix.apparent_boundary(entry & !APPARENT, &mut ws.addend);
+                &ws.addend
+            }
             start => {
                 let start = start as usize;
                 let len = ws.arena[start - 1] as usize;
@@ -187,6 +219,9 @@ mod tests {
         }
         fn apparent_owner(&self, row: u64) -> Option<u64> {
             self.apparent.as_ref().and_then(|a| a[row as usize])
+        }
+        fn apparent_boundary(&self, handle: u32, out: &mut Vec<u64>) {
+            self.boundary(handle as u64, out);
         }
         fn row_slots(&self) -> usize {
             self.rows as usize
@@ -269,13 +304,13 @@ mod tests {
             .collect()
     }
 
-    /// The bits of the apparent pairs' pivot rows, for [`ReductionWorkspace::set_apparent_rows`].
-    fn marks(apparent: &[(u64, u64)], rows: u64) -> Vec<u64> {
-        let mut bits = vec![0u64; (rows as usize).div_ceil(64)];
-        for &(_, row) in apparent {
-            bits[row as usize / 64] |= 1 << (row % 64);
+    /// The pivot map entries of the apparent pairs, for [`ReductionWorkspace::set_apparent_owners`].
+    fn marks(apparent: &[(u64, u64)], rows: u64) -> Vec<u32> {
+        let mut owners = vec![0; rows as usize];
+        for &(column, row) in apparent {
+            owners[row as usize] = apparent_entry(column as u32);
         }
-        bits
+        owners
     }
 
     #[test]
@@ -295,7 +330,7 @@ mod tests {
             settled += apparent.len();
             for marked in [false, true] {
                 if marked {
-                    ws.set_apparent_rows(marks(&apparent, rows));
+                    ws.set_apparent_owners(marks(&apparent, rows));
                 }
                 let mut with_shortcut = reduce(&m, &others, &mut ws);
                 with_shortcut.pairs.extend(apparent.iter().copied());
@@ -317,7 +352,7 @@ mod tests {
         assert_eq!(got.pairs, vec![(1, 1)]);
         assert_eq!(got.zero_columns, vec![2]);
         let mut ws = ReductionWorkspace::default();
-        ws.set_apparent_rows(marks(&apparent, 3));
+        ws.set_apparent_owners(marks(&apparent, 3));
         let got = reduce(&m, &others, &mut ws);
         assert_eq!((got.pairs, got.zero_columns), (vec![(1, 1)], vec![2]));
     }
