@@ -247,7 +247,13 @@ impl<C: VolumeGeometry> BoundaryMatrix for Middle<'_, C> {
         (self.pivot(edge_key(owner)) == Some(row)).then_some(owner)
     }
 
-    /// The handle of an apparent column is its square key.
+    /// A column's handle is its square key (below `2^31` in all but the largest volumes).
+    fn handle(&self, column: u64) -> Option<u32> {
+        let square = edge_key(column);
+        (square < 1 << 31).then_some(square)
+    }
+
+    /// The handle of a column is its square key.
     fn apparent_boundary(&self, square: u32, out: &mut Vec<u64>) {
         out.clear();
         out.extend(self.edges_of(square).into_iter().filter_map(|e| self.row(e)));

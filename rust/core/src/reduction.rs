@@ -17,6 +17,8 @@
 //!   owns, its boundary is computed again. The caller may enter those owners in the pivot map
 //!   beforehand ([`ReductionWorkspace::set_apparent_owners`]: then a pivot that owns nothing
 //!   there is final at once); otherwise [`BoundaryMatrix::apparent_owner`] is asked.
+//! - a column that is reduced as it is (its pivot owned by none) is stored by its handle
+//!   ([`BoundaryMatrix::handle`]) where it has one, like an apparent column;
 //! - only the columns that needed work are stored, flat in one arena (each behind its length),
 //!   found by their pivot in a flat map over the row slots ([`BoundaryMatrix::row_slot`]): one
 //!   `u32` per row, allocated per reduction and given back after it.
@@ -34,10 +36,18 @@ pub trait BoundaryMatrix {
         None
     }
 
-    /// Replaces `out` with the rows, ascending, of the apparent column the caller entered as
-    /// `handle` ([`apparent_entry`]).
+    /// Replaces `out` with the rows, ascending, of the column whose handle is `handle` (an
+    /// apparent column the caller entered as [`apparent_entry`], or one [`BoundaryMatrix::handle`]
+    /// named).
     fn apparent_boundary(&self, _handle: u32, _out: &mut Vec<u64>) {
-        unreachable!("no apparent owners were entered")
+        unreachable!("no column has a handle")
+    }
+
+    /// A handle below `2^31` for `column`, by which [`BoundaryMatrix::apparent_boundary`] gives
+    /// its boundary again; `None` if it has none. A column that is reduced as it is (no
+    /// addition) is then stored as its handle, not copied into the arena.
+    fn handle(&self, _column: u64) -> Option<u32> {
+        None
     }
 
     /// A hint that `column`'s boundary will be needed soon (a matrix whose boundaries are read
@@ -131,33 +141,39 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
         matrix.boundary(column, &mut ws.working);
         debug_assert!(ws.working.windows(2).all(|w| w[0] < w[1]), "boundary rows must ascend");
         match reduce_column(matrix, ws, entered) {
-            Some(pivot) => {
+            (Some(pivot), false) if matrix.handle(column).is_some() => {
+                let handle = matrix.handle(column).unwrap_or_default();
+                ws.owner[matrix.row_slot(pivot)] = apparent_entry(handle);
+                out.pairs.push((column, pivot));
+            }
+            (Some(pivot), _) => {
                 let start = u32::try_from(ws.arena.len() + 1).ok().filter(|&s| s < APPARENT).expect("the reduced columns fit in 31-bit offsets");
                 ws.owner[matrix.row_slot(pivot)] = start;
                 ws.arena.push(ws.working.len() as u64);
                 ws.arena.extend_from_slice(&ws.working);
                 out.pairs.push((column, pivot));
             }
-            None => out.zero_columns.push(column),
+            (None, _) => out.zero_columns.push(column),
         }
     }
     ws.owner = Vec::new();
     out
 }
 
-/// Reduces `ws.working` against the columns that own its pivots; its final pivot, if any.
-/// `entered`: the apparent owners are in the pivot map.
-fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace, entered: bool) -> Option<u64> {
+/// Reduces `ws.working` against the columns that own its pivots; its final pivot, if any, and
+/// whether anything was added. `entered`: the apparent owners are in the pivot map.
+fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace, entered: bool) -> (Option<u64>, bool) {
+    let mut added = false;
     loop {
-        let pivot = *ws.working.last()?;
+        let Some(&pivot) = ws.working.last() else { return (None, added) };
         let addend: &[u64] = match ws.owner[matrix.row_slot(pivot)] {
-            0 if entered => return Some(pivot),
+            0 if entered => return (Some(pivot), added),
             0 => match matrix.apparent_owner(pivot) {
                 Some(owner) => {
                     matrix.boundary(owner, &mut ws.addend);
                     &ws.addend
                 }
-                None => return Some(pivot),
+                None => return (Some(pivot), added),
             },
             entry if entry & APPARENT != 0 => {
                 matrix.apparent_boundary(entry & !APPARENT, &mut ws.addend);
@@ -171,6 +187,7 @@ fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace, ent
         };
         symmetric_difference(&ws.working, addend, &mut ws.merged);
         std::mem::swap(&mut ws.working, &mut ws.merged);
+        added = true;
     }
 }
 
@@ -210,6 +227,8 @@ mod tests {
         columns: Vec<Vec<u64>>,
         rows: u64,
         apparent: Option<Vec<Option<u64>>>,
+        /// Whether the columns have handles (their indices).
+        handles: bool,
     }
 
     impl BoundaryMatrix for Explicit {
@@ -222,6 +241,9 @@ mod tests {
         }
         fn apparent_boundary(&self, handle: u32, out: &mut Vec<u64>) {
             self.boundary(handle as u64, out);
+        }
+        fn handle(&self, column: u64) -> Option<u32> {
+            self.handles.then_some(column as u32)
         }
         fn row_slots(&self) -> usize {
             self.rows as usize
@@ -322,20 +344,24 @@ mod tests {
             let rows = 1 + rng.below(40);
             let columns = rng.below(60) as usize;
             let per_column = 1 + (case % 5) as u64;
-            let m = Explicit { columns: random_matrix(&mut rng, columns, rows, per_column), rows, apparent: None };
+            let mut m = Explicit { columns: random_matrix(&mut rng, columns, rows, per_column), rows, apparent: None, handles: false };
             let (pairs, zeros) = dense_pivots(&m.columns, rows);
-            let got = reduce(&m, &m.all_columns(), &mut ws);
-            assert_eq!((got.pairs.clone(), got.zero_columns.clone()), (pairs.clone(), zeros.clone()), "case {case}");
-            let (m, apparent, others) = m.with_apparent();
+            for handles in [false, true] {
+                m.handles = handles;
+                let got = reduce(&m, &m.all_columns(), &mut ws);
+                assert_eq!((got.pairs, got.zero_columns), (pairs.clone(), zeros.clone()), "case {case} (handles {handles})");
+            }
+            let (mut m, apparent, others) = m.with_apparent();
             settled += apparent.len();
-            for marked in [false, true] {
+            for (marked, handles) in [(false, false), (true, false), (false, true), (true, true)] {
+                m.handles = handles;
                 if marked {
                     ws.set_apparent_owners(marks(&apparent, rows));
                 }
                 let mut with_shortcut = reduce(&m, &others, &mut ws);
                 with_shortcut.pairs.extend(apparent.iter().copied());
                 with_shortcut.pairs.sort_unstable();
-                assert_eq!((with_shortcut.pairs, with_shortcut.zero_columns), (pairs.clone(), zeros.clone()), "case {case} (apparent, marked {marked})");
+                assert_eq!((with_shortcut.pairs, with_shortcut.zero_columns), (pairs.clone(), zeros.clone()), "case {case} (apparent, marked {marked}, handles {handles})");
             }
         }
         assert!(settled > 1000, "the shortcut must be exercised ({settled} columns)");
@@ -345,7 +371,7 @@ mod tests {
     fn a_pivot_owned_by_an_apparent_column_is_added_from_its_boundary() {
         // Column 0 = {0, 2}: row 2's oldest column is 0, so it is apparent. Column 1 = {1, 2}
         // needs one addition ({0, 1}, pivot 1). Column 2 = {0, 1} then reduces to zero.
-        let m = Explicit { columns: vec![vec![0, 2], vec![1, 2], vec![0, 1]], rows: 3, apparent: None };
+        let m = Explicit { columns: vec![vec![0, 2], vec![1, 2], vec![0, 1]], rows: 3, apparent: None, handles: false };
         let (m, apparent, others) = m.with_apparent();
         assert_eq!(apparent, vec![(0, 2)]);
         let got = reduce(&m, &others, &mut ReductionWorkspace::default());
@@ -360,9 +386,9 @@ mod tests {
     #[test]
     fn empty_matrices_and_columns() {
         let mut ws = ReductionWorkspace::default();
-        let none = Explicit { columns: vec![], rows: 0, apparent: None };
+        let none = Explicit { columns: vec![], rows: 0, apparent: None, handles: false };
         assert_eq!(reduce(&none, &[], &mut ws), Pivots::default());
-        let empty_columns = Explicit { columns: vec![vec![], vec![3]], rows: 4, apparent: None };
+        let empty_columns = Explicit { columns: vec![vec![], vec![3]], rows: 4, apparent: None, handles: false };
         let got = reduce(&empty_columns, &[0, 1], &mut ws);
         assert_eq!((got.pairs, got.zero_columns), (vec![(1, 3)], vec![0]));
     }
