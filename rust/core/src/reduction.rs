@@ -98,7 +98,8 @@ pub struct ReductionWorkspace {
     /// `arena`, or [`apparent_entry`] of the apparent column that owns it. Allocated zeroed per
     /// reduction (only the pages it touches cost) and given back.
     owner: Vec<u32>,
-    /// The reduced columns, each as its length followed by its rows.
+    /// The reduced columns, each as its length followed by its rows (given back after each
+    /// reduction).
     arena: Vec<u64>,
     working: Vec<u64>,
     addend: Vec<u64>,
@@ -156,7 +157,10 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
             (None, _) => out.zero_columns.push(column),
         }
     }
+    // The map and the arena are given back: at 128³ they are tens of MB per reduction, and a
+    // matching runs five of them.
     ws.owner = Vec::new();
+    ws.arena = Vec::new();
     out
 }
 
