@@ -189,10 +189,20 @@ fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace, ent
                 &ws.arena[start..start + len]
             }
         };
-        symmetric_difference(&ws.working, addend, &mut ws.merged);
-        std::mem::swap(&mut ws.working, &mut ws.merged);
+        add_into(&mut ws.working, addend, &mut ws.merged);
         added = true;
     }
+}
+
+/// `working` += `addend` over Z/2 (both ascending): only the rows of `working` from the first
+/// one not below `addend`'s first on can change, so only that tail is merged (through
+/// `scratch`); an addend of a few rows near the pivot of a long column costs only those rows.
+fn add_into(working: &mut Vec<u64>, addend: &[u64], scratch: &mut Vec<u64>) {
+    let Some(&low) = addend.first() else { return };
+    let keep = working.partition_point(|&row| row < low);
+    symmetric_difference(&working[keep..], addend, scratch);
+    working.truncate(keep);
+    working.extend_from_slice(scratch);
 }
 
 /// `out` = the rows in exactly one of `a` and `b` (both ascending), ascending.
@@ -405,6 +415,16 @@ mod tests {
             symmetric_difference(&a, &b, &mut out);
             let want: Vec<u64> = a.iter().filter(|x| !b.contains(x)).chain(b.iter().filter(|x| !a.contains(x))).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             out == want
+        }
+
+        fn add_into_is_the_xor_of_sets(a: Vec<u16>, b: Vec<u16>) -> bool {
+            let norm = |v: Vec<u16>| { let mut v: Vec<u64> = v.into_iter().map(u64::from).collect(); v.sort_unstable(); v.dedup(); v };
+            let (a, b) = (norm(a), norm(b));
+            let mut want = Vec::new();
+            symmetric_difference(&a, &b, &mut want);
+            let (mut working, mut scratch) = (a, Vec::new());
+            add_into(&mut working, &b, &mut scratch);
+            working == want
         }
     }
 }
