@@ -18,28 +18,37 @@
 //! and owns that pivot) are settled by a pass over the squares in memory order, where every
 //! lookup is local: 80–99% of the columns, by the data. Only the other columns are sorted and
 //! reduced; a reduction that meets a pivot owned by an apparent square recomputes its owner
-//! from the grid instead of looking it up. Per cell, only two rank maps are kept (squares as
-//! columns, edges as rows, `u32` each, `PADDING` for a cell that is none); everything else is
-//! the size of the columns that need work.
+//! from the grid instead of looking it up. No per-cell map is built: a cell's rank as a column
+//! or a row is read off its filtration's voxel ranks when asked (the corners of a square are a
+//! few cache lines, and the voxel ranks a third of the size of a map by cell key), with the
+//! clearing and compression bit sets; everything else is the size of the columns that need
+//! work.
 
 use rayon::prelude::*;
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::filtration::{edge_key, edge_rank, Edge, Filtration, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
 use crate::persistence::PersistencePair;
-use crate::reduction::{reduce, BoundaryMatrix, Pivots, ReductionWorkspace};
+use crate::reduction::{apparent_entry, reduce, BoundaryMatrix, Pivots, ReductionWorkspace};
 
 /// A middle boundary matrix. Columns and rows are named by their values in their own
 /// filtrations, `rank << 32 | key`, so comparing two of them compares their order.
 pub(crate) struct Middle<'a, C> {
     /// The filtration whose squares are the columns (it gives the grid and the stop flag).
     pub geometry: &'a Filtration,
-    /// Per square key: its rank as a column ([`column_ranks`]), `PADDING` where it is none.
-    pub column_ranks: &'a [u32],
-    /// Per edge key: its rank as a row ([`row_ranks`]), `PADDING` where it is none.
-    pub row_ranks: &'a [u32],
+    /// The squares of `geometry` that are no columns (paired by its top sweep).
+    cleared: &'a KeySet,
+    /// Only the squares of rank below this are columns (a prefix of the column order).
+    rank_limit: u32,
+    /// The filtration that ranks the rows (`geometry` itself, or an input of an image reduction).
+    row_filtration: &'a Filtration,
+    /// Where given, the edges that may be rows (they close a cycle); all edges otherwise.
+    rows: Option<&'a KeySet>,
+    /// The padded voxels below this one anchor every middle cell ([`cell_anchors`]).
+    anchors: u32,
     cells: PhantomData<C>,
 }
 
@@ -51,17 +60,9 @@ impl<C> Clone for Middle<'_, C> {
 
 impl<C> Copy for Middle<'_, C> {}
 
-/// The rank maps of one filtration's middle matrix: its squares as columns, its edges as rows.
-#[derive(Default)]
-pub struct RankMaps {
-    column_ranks: Vec<u32>,
-    row_ranks: Vec<u32>,
-}
-
 /// Buffers of one filtration's middle reduction, reusable across images.
 #[derive(Default)]
 pub struct MiddleWorkspace {
-    pub(crate) maps: RankMaps,
     /// The columns that are not apparent pairs, in column order.
     pub(crate) others: Vec<Edge>,
     pub(crate) reduction: ReductionWorkspace,
@@ -73,30 +74,6 @@ type ChunkSplit = (Vec<(Edge, Edge)>, Vec<Edge>);
 /// How many anchors one task of the passes over the grid walks.
 const CHUNK_ANCHORS: usize = 1 << 14;
 
-/// Per square key of `f`: its rank if it is a column (four real corners, not paired by the top
-/// sweep: not in `cleared`, rank below `rank_limit`), `PADDING` otherwise. One pass in memory
-/// order, in parallel chunks.
-pub(crate) fn column_ranks<C: VolumeGeometry>(f: &Filtration, cleared: &KeySet, rank_limit: u32, out: &mut Vec<u32>) {
-    let ranks = &f.ranks;
-    let (stride, plane) = (f.stride(), f.plane());
-    let anchors = cell_anchors(f);
-    out.clear();
-    out.resize(3 * ranks.len(), PADDING);
-    out.par_chunks_mut(3 * CHUNK_ANCHORS).enumerate().for_each(|(chunk, slots)| {
-        let first = 3 * chunk * CHUNK_ANCHORS;
-        for (i, slot) in slots.iter_mut().enumerate() {
-            let square = (first + i) as u32;
-            if square / 3 >= anchors || cleared.contains(square) {
-                continue;
-            }
-            let rank = C::square_rank(ranks, square, stride, plane);
-            if rank < rank_limit {
-                *slot = rank;
-            }
-        }
-    });
-}
-
 /// The padded voxels below this one anchor every middle cell: past it, a cell's voxels would
 /// leave the padded grid (every cell has a real voxel, and every real voxel has the padding
 /// beyond it).
@@ -104,26 +81,20 @@ fn cell_anchors(f: &Filtration) -> u32 {
     (f.ranks.len() as u32).saturating_sub(f.plane() + f.stride() + 1)
 }
 
-/// Per edge key of `f`: its rank if it is a row (a cell, and in `rows` where given: it closes a
-/// cycle), `PADDING` otherwise.
-pub(crate) fn row_ranks<C: VolumeGeometry>(f: &Filtration, rows: Option<&KeySet>, out: &mut Vec<u32>) {
-    let ranks = &f.ranks;
-    let (stride, plane) = (f.stride(), f.plane());
-    let anchors = cell_anchors(f);
-    out.clear();
-    out.resize(3 * ranks.len(), PADDING);
-    out.par_chunks_mut(3 * CHUNK_ANCHORS).enumerate().for_each(|(chunk, slots)| {
-        let first = 3 * chunk * CHUNK_ANCHORS;
-        for (i, slot) in slots.iter_mut().enumerate() {
-            let edge = (first + i) as u32;
-            if edge / 3 < anchors && rows.is_none_or(|rows| rows.contains(edge)) {
-                *slot = C::row_rank(ranks, edge, stride, plane);
-            }
-        }
-    });
-}
-
 impl<'a, C: VolumeGeometry> Middle<'a, C> {
+    /// The matrix of `f`'s own reduction: its squares (four real corners, not in `cleared`, rank
+    /// below `rank_limit`) against its edges (in `rows` where given).
+    pub(crate) fn own(f: &'a Filtration, cleared: &'a KeySet, rows: Option<&'a KeySet>, rank_limit: u32) -> Self {
+        Middle { geometry: f, cleared, rank_limit, row_filtration: f, rows, anchors: cell_anchors(f), cells: PhantomData }
+    }
+
+    /// The matrix of the image reduction of `c`'s columns (cleared by `c_cleared`) against the
+    /// rows of `f` (in `f_rows` where given), ranked by `f`.
+    pub(crate) fn image(c: &'a Filtration, c_cleared: &'a KeySet, f: &'a Filtration, f_rows: Option<&'a KeySet>) -> Self {
+        debug_assert_eq!(c.ranks.len(), f.ranks.len());
+        Middle { geometry: c, cleared: c_cleared, rank_limit: PADDING, row_filtration: f, rows: f_rows, anchors: cell_anchors(c), cells: PhantomData }
+    }
+
     /// The four rows of a square.
     #[inline]
     fn edges_of(&self, square: u32) -> [u32; 4] {
@@ -139,15 +110,28 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// A square's value as a column, `None` where it is none.
     #[inline]
     fn column(&self, square: u32) -> Option<Edge> {
-        let rank = self.column_ranks[square as usize];
-        (rank != PADDING).then_some((rank as u64) << 32 | square as u64)
+        if square / 3 >= self.anchors || self.cleared.contains(square) {
+            return None;
+        }
+        let g = self.geometry;
+        let rank = C::square_rank(&g.ranks, square, g.stride(), g.plane());
+        (rank < self.rank_limit && rank != PADDING).then_some((rank as u64) << 32 | square as u64)
     }
 
     /// An edge's value as a row, `None` where it is none.
     #[inline]
     fn row(&self, edge: u32) -> Option<Edge> {
-        let rank = self.row_ranks[edge as usize];
+        if edge / 3 >= self.anchors || self.rows.is_some_and(|rows| !rows.contains(edge)) {
+            return None;
+        }
+        let f = self.row_filtration;
+        let rank = C::row_rank(&f.ranks, edge, f.stride(), f.plane());
         (rank != PADDING).then_some((rank as u64) << 32 | edge as u64)
+    }
+
+    /// How many keys each cell dimension has (three per padded voxel).
+    fn keys(&self) -> usize {
+        3 * self.geometry.ranks.len()
     }
 
     /// The youngest row of a square's boundary.
@@ -172,14 +156,27 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
 
     /// Walks every column in memory order: apparent pairs go to `on_apparent(column, pivot)`
     /// (which says whether to keep them), the other columns to the result, in column order.
-    /// Chunks of the grid run as parallel tasks.
+    /// The apparent columns are entered as the owners of their pivots in `reduction`'s pivot
+    /// map for the reduction of the others that follows
+    /// ([`ReductionWorkspace::set_apparent_owners`], by square key). Chunks of the grid run as
+    /// parallel tasks.
     pub(crate) fn split(
         &self,
         keep_apparent: impl Fn(Edge, Edge) -> bool + Sync,
         apparent: &mut Vec<(Edge, Edge)>,
         others: &mut Vec<Edge>,
+        reduction: &mut ReductionWorkspace,
     ) {
-        let squares = self.column_ranks.len();
+        let squares = self.keys();
+        // A chunk's pivot rows reach a plane beyond its keys, into its neighbours' (each row has
+        // at most one owner, so no entry is written twice; atomic stores say so to the compiler).
+        // (Square keys from 2^31 on, in volumes of over 700 M voxels, have no entry: there the
+        // reduction asks `apparent_owner` instead.)
+        let enter = squares <= 1 << 31;
+        let mut owners = if enter { vec![0u32; self.keys()] } else { Vec::new() };
+        // SAFETY: `AtomicU32` has the size and alignment of `u32`, and `owners` is borrowed
+        // mutably (so only through this view) while `owned` lives.
+        let owned: &[AtomicU32] = unsafe { &*(owners.as_mut_slice() as *mut [u32] as *const [AtomicU32]) };
         let parts: Vec<ChunkSplit> = (0..squares.div_ceil(3 * CHUNK_ANCHORS))
             .into_par_iter()
             .map(|chunk| {
@@ -192,6 +189,9 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
                     let Some(column) = self.column(square as u32) else { continue };
                     match self.apparent_pivot(column) {
                         Some(pivot) => {
+                            if enter {
+                                owned[edge_key(pivot) as usize].store(apparent_entry(square as u32), Ordering::Relaxed);
+                            }
                             if keep_apparent(column, pivot) {
                                 kept.push((column, pivot));
                             }
@@ -209,6 +209,9 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
             others.extend(rest);
         }
         others.par_sort_unstable();
+        if enter {
+            reduction.set_apparent_owners(owners);
+        }
     }
 
     /// The pivots of the columns that are not apparent pairs (`others`, in column order).
@@ -219,9 +222,7 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
 
 impl<C: VolumeGeometry> BoundaryMatrix for Middle<'_, C> {
     fn boundary(&self, column: u64, out: &mut Vec<u64>) {
-        out.clear();
-        out.extend(self.edges_of(edge_key(column)).into_iter().filter_map(|e| self.row(e)));
-        out.sort_unstable();
+        self.apparent_boundary(edge_key(column), out);
     }
 
     fn apparent_owner(&self, row: u64) -> Option<u64> {
@@ -229,14 +230,42 @@ impl<C: VolumeGeometry> BoundaryMatrix for Middle<'_, C> {
         (self.pivot(edge_key(owner)) == Some(row)).then_some(owner)
     }
 
+    /// A column's handle is its square key (below `2^31` in all but the largest volumes).
+    fn handle(&self, column: u64) -> Option<u32> {
+        let square = edge_key(column);
+        (square < 1 << 31).then_some(square)
+    }
+
+    /// The handle of a column is its square key.
+    fn apparent_boundary(&self, square: u32, out: &mut Vec<u64>) {
+        out.clear();
+        out.extend(self.edges_of(square).into_iter().filter_map(|e| self.row(e)));
+        out.sort_unstable();
+    }
+
     fn prefetch(&self, column: u64) {
-        for edge in self.edges_of(edge_key(column)) {
-            prefetch_read(&self.row_ranks[edge as usize]);
+        // The voxels of a square lie on these four lines of the grid (a hint: the lines of
+        // another cell shape are near them).
+        let (ranks, p) = (&self.row_filtration.ranks, (edge_key(column) / 3) as usize);
+        let (stride, plane) = (self.geometry.stride() as usize, self.geometry.plane() as usize);
+        for voxel in [p, p + stride, p + plane, p + stride + plane] {
+            if let Some(x) = ranks.get(voxel) {
+                prefetch_read(x);
+            }
         }
     }
 
     fn stopped(&self) -> bool {
         self.geometry.stopped()
+    }
+
+    fn row_slots(&self) -> usize {
+        self.keys()
+    }
+
+    #[inline]
+    fn row_slot(&self, row: u64) -> usize {
+        edge_key(row) as usize
     }
 }
 
@@ -257,7 +286,7 @@ fn prefetch_read<T>(x: &T) {
 pub(crate) fn own_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
     let positive = |column: Edge, row: Edge| !m.geometry.same_level(edge_rank(column), edge_rank(row));
     let mut pairs = Vec::new();
-    m.split(positive, &mut pairs, others);
+    m.split(positive, &mut pairs, others, reduction);
     let reduced = m.reduce(others, reduction);
     pairs.extend(reduced.pairs.into_iter().filter(|&(column, row)| positive(column, row)));
     pairs.sort_unstable();
@@ -268,56 +297,26 @@ pub(crate) fn own_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Ed
 /// (the apparent ones are recomputed where needed, with [`Middle::apparent_pivot`]).
 pub(crate) fn image_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<(Edge, Edge)> {
     let mut none = Vec::new();
-    m.split(|_, _| false, &mut none, others);
+    m.split(|_, _| false, &mut none, others, reduction);
     m.reduce(others, reduction).pairs
 }
 
-impl RankMaps {
-    /// Fills the maps of `f` (see [`column_ranks`], [`row_ranks`]).
-    pub(crate) fn index<C: VolumeGeometry>(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: Option<&KeySet>) {
-        self.index_below::<C>(f, cleared, positive_edges, PADDING);
-    }
-
-    /// [`RankMaps::index`] keeping only the columns of rank below `rank_limit` (a prefix of the
-    /// column order: its pivots are those of the whole matrix's first columns).
-    pub(crate) fn index_below<C: VolumeGeometry>(&mut self, f: &Filtration, cleared: &KeySet, positive_edges: Option<&KeySet>, rank_limit: u32) {
-        column_ranks::<C>(f, cleared, rank_limit, &mut self.column_ranks);
-        row_ranks::<C>(f, positive_edges, &mut self.row_ranks);
-    }
-
-    /// The rows of rank 0 that no column pairs (the maps built with [`RankMaps::index_below`]
-    /// `(.., 1)`), ascending. In a two-level filtration these are the births of the bars of
-    /// dimension 1 of positive length: such a row is a cycle that no square of its own level
-    /// fills, so a square of the upper level does.
-    pub(crate) fn unpaired_rank_zero_rows<C: VolumeGeometry>(&self, f: &Filtration, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<u32> {
-        let m = self.own::<C>(f);
+impl<C: VolumeGeometry> Middle<'_, C> {
+    /// The rows of rank 0 that no column pairs (a matrix built with rank limit 1), ascending.
+    /// In a two-level filtration these are the births of the bars of dimension 1 of positive
+    /// length: such a row is a cycle that no square of its own level fills, so a square of the
+    /// upper level does.
+    pub(crate) fn unpaired_rank_zero_rows(&self, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<u32> {
         let mut paired = Vec::new();
-        m.split(|_, _| true, &mut paired, others);
+        self.split(|_, _| true, &mut paired, others, reduction);
         let mut paired: Vec<u32> = paired.into_iter().map(|(_, row)| edge_key(row)).collect();
-        paired.extend(m.reduce(others, reduction).pairs.into_iter().map(|(_, row)| edge_key(row)));
+        paired.extend(self.reduce(others, reduction).pairs.into_iter().map(|(_, row)| edge_key(row)));
         paired.sort_unstable();
-        let rank_zero = self.row_ranks.iter().enumerate().filter(|&(_, &rank)| rank == 0).map(|(edge, _)| edge as u32);
+        let rank_zero = (0..self.keys() as u32).filter(|&edge| self.row(edge).is_some_and(|row| edge_rank(row) == 0));
         rank_zero.filter(|edge| paired.binary_search(edge).is_err()).collect()
     }
-
-    /// The matrix of `f`'s own reduction (these maps being `f`'s).
-    pub(crate) fn own<'a, C>(&'a self, f: &'a Filtration) -> Middle<'a, C> {
-        Middle { geometry: f, column_ranks: &self.column_ranks, row_ranks: &self.row_ranks, cells: PhantomData }
-    }
-
-    /// The matrix of the image reduction of `c`'s columns (`c_maps`) against these rows.
-    pub(crate) fn image<'a, C>(&'a self, c: &'a Filtration, c_maps: &'a RankMaps) -> Middle<'a, C> {
-        Middle { geometry: c, column_ranks: &c_maps.column_ranks, row_ranks: &self.row_ranks, cells: PhantomData }
-    }
 }
 
-impl MiddleWorkspace {
-    /// [`own_pairs`] of `f`, whose maps these are.
-    pub(crate) fn own_pairs<C: VolumeGeometry>(&mut self, f: &Filtration) -> Vec<(Edge, Edge)> {
-        let MiddleWorkspace { maps, others, reduction } = self;
-        own_pairs(maps.own::<C>(f), others, reduction)
-    }
-}
 
 /// The finite bars of dimension 1 of `f` (a volume), in ascending order of their death squares.
 pub(crate) fn middle_bars<C: VolumeGeometry>(
@@ -326,8 +325,8 @@ pub(crate) fn middle_bars<C: VolumeGeometry>(
     positive_edges: Option<&KeySet>,
     ws: &mut MiddleWorkspace,
 ) -> Vec<PersistencePair> {
-    ws.maps.index::<C>(f, cleared, positive_edges);
-    ws.own_pairs::<C>(f).into_iter().map(|(square, edge)| loop_bar::<C>(f, square, edge)).collect()
+    let MiddleWorkspace { others, reduction } = ws;
+    own_pairs(Middle::<C>::own(f, cleared, positive_edges, PADDING), others, reduction).into_iter().map(|(square, edge)| loop_bar::<C>(f, square, edge)).collect()
 }
 
 /// The bar of a loop born at row `edge` and dying at `square` of `f`.

@@ -14,12 +14,14 @@
 //! - *apparent pairs*: when a column's pivot row has this column as its oldest coface, no earlier
 //!   column contains that row, so the column is already reduced. The caller settles those
 //!   beforehand and hands over only the others; when a reduction meets a pivot such a column
-//!   owns, [`BoundaryMatrix::apparent_owner`] names it and its boundary is computed again.
-//! - only the columns that needed work are stored, flat in one arena, found by their pivot in a
-//!   hash map; there are no per-cell maps.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+//!   owns, its boundary is computed again. The caller may enter those owners in the pivot map
+//!   beforehand ([`ReductionWorkspace::set_apparent_owners`]: then a pivot that owns nothing
+//!   there is final at once); otherwise [`BoundaryMatrix::apparent_owner`] is asked.
+//! - a column that is reduced as it is (its pivot owned by none) is stored by its handle
+//!   ([`BoundaryMatrix::handle`]) where it has one, like an apparent column;
+//! - only the columns that needed work are stored, flat in one arena (each behind its length),
+//!   found by their pivot in a flat map over the row slots ([`BoundaryMatrix::row_slot`]): one
+//!   `u32` per row, allocated per reduction and given back after it.
 
 /// A boundary matrix, column by column. Columns and rows are named by `u64` values whose order
 /// is the column order and the row order.
@@ -28,8 +30,23 @@ pub trait BoundaryMatrix {
     fn boundary(&self, column: u64, out: &mut Vec<u64>);
 
     /// The column that owns `row` as an apparent pair, among the columns the caller settled
-    /// without reducing them (see the module docs); `None` if there is none.
+    /// without reducing them (see the module docs); `None` if there is none. Not asked where
+    /// the caller entered the owners ([`ReductionWorkspace::set_apparent_owners`]).
     fn apparent_owner(&self, _row: u64) -> Option<u64> {
+        None
+    }
+
+    /// Replaces `out` with the rows, ascending, of the column whose handle is `handle` (an
+    /// apparent column the caller entered as [`apparent_entry`], or one [`BoundaryMatrix::handle`]
+    /// named).
+    fn apparent_boundary(&self, _handle: u32, _out: &mut Vec<u64>) {
+        unreachable!("no column has a handle")
+    }
+
+    /// A handle below `2^31` for `column`, by which [`BoundaryMatrix::apparent_boundary`] gives
+    /// its boundary again; `None` if it has none. A column that is reduced as it is (no
+    /// addition) is then stored as its handle, not copied into the arena.
+    fn handle(&self, _column: u64) -> Option<u32> {
         None
     }
 
@@ -41,6 +58,25 @@ pub trait BoundaryMatrix {
     fn stopped(&self) -> bool {
         false
     }
+
+    /// How many row slots there are: every row has one below this ([`BoundaryMatrix::row_slot`]).
+    fn row_slots(&self) -> usize;
+
+    /// The slot of `row`: distinct rows have distinct slots, all below
+    /// [`BoundaryMatrix::row_slots`] (a cell's key, say).
+    fn row_slot(&self, row: u64) -> usize;
+}
+
+/// The tag of an entry of the pivot map that names an apparent column (its handle below); the
+/// other entries are 0 (no owner) or 1 + an offset into the arena.
+const APPARENT: u32 = 1 << 31;
+
+/// The pivot map entry of the apparent column `handle` (below `2^31`), for
+/// [`ReductionWorkspace::set_apparent_owners`].
+#[inline]
+pub fn apparent_entry(handle: u32) -> u32 {
+    debug_assert!(handle < APPARENT);
+    APPARENT | handle
 }
 
 /// How many columns ahead [`reduce`] announces with [`BoundaryMatrix::prefetch`].
@@ -58,21 +94,42 @@ pub struct Pivots {
 /// Reusable buffers for [`reduce`].
 #[derive(Default)]
 pub struct ReductionWorkspace {
-    /// Pivot row -> slot of the reduced column that owns it.
-    owner: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
-    /// Per slot: where its reduced column starts in `arena` (it ends where the next starts).
-    starts: Vec<usize>,
+    /// Per row slot: 0, or 1 + where the reduced column that owns the row as its pivot starts in
+    /// `arena`, or [`apparent_entry`] of the apparent column that owns it. Allocated zeroed per
+    /// reduction (only the pages it touches cost) and given back.
+    owner: Vec<u32>,
+    /// The reduced columns, each as its length followed by its rows (given back after each
+    /// reduction).
     arena: Vec<u64>,
     working: Vec<u64>,
     addend: Vec<u64>,
     merged: Vec<u64>,
+    /// The pivot map with the apparent owners entered, for the next reduction only.
+    apparent_owners: Option<Vec<u32>>,
+}
+
+impl ReductionWorkspace {
+    /// Enters, for the next [`reduce`] only, the columns settled as apparent pairs in its pivot
+    /// map: per row slot ([`BoundaryMatrix::row_slot`], `row_slots` entries), 0 or the
+    /// [`apparent_entry`] of the apparent column that owns the row. A pivot row that owns
+    /// nothing there is then final at once; without this, [`BoundaryMatrix::apparent_owner`]
+    /// is asked for every such row.
+    pub fn set_apparent_owners(&mut self, owners: Vec<u32>) {
+        self.apparent_owners = Some(owners);
+    }
 }
 
 /// Reduces the `columns` of `matrix` (in column order; the apparent pairs are left out by the
 /// caller): the pivot of every one that does not reduce to zero.
 pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut ReductionWorkspace) -> Pivots {
-    ws.owner.clear();
-    ws.starts.clear();
+    let entered = ws.apparent_owners.is_some();
+    ws.owner = match ws.apparent_owners.take() {
+        Some(owners) => {
+            assert_eq!(owners.len(), matrix.row_slots(), "one apparent owner entry per row slot");
+            owners
+        }
+        None => vec![0; matrix.row_slots()],
+    };
     ws.arena.clear();
     let mut out = Pivots::default();
     for (i, &column) in columns.iter().enumerate() {
@@ -84,66 +141,68 @@ pub fn reduce<M: BoundaryMatrix>(matrix: &M, columns: &[u64], ws: &mut Reduction
         }
         matrix.boundary(column, &mut ws.working);
         debug_assert!(ws.working.windows(2).all(|w| w[0] < w[1]), "boundary rows must ascend");
-        match reduce_column(matrix, ws) {
-            Some(pivot) => {
-                ws.owner.insert(pivot, ws.starts.len() as u32);
-                ws.starts.push(ws.arena.len());
+        match reduce_column(matrix, ws, entered) {
+            (Some(pivot), false) if matrix.handle(column).is_some() => {
+                let handle = matrix.handle(column).unwrap_or_default();
+                ws.owner[matrix.row_slot(pivot)] = apparent_entry(handle);
+                out.pairs.push((column, pivot));
+            }
+            (Some(pivot), _) => {
+                let start = u32::try_from(ws.arena.len() + 1).ok().filter(|&s| s < APPARENT).expect("the reduced columns fit in 31-bit offsets");
+                ws.owner[matrix.row_slot(pivot)] = start;
+                ws.arena.push(ws.working.len() as u64);
                 ws.arena.extend_from_slice(&ws.working);
                 out.pairs.push((column, pivot));
             }
-            None => out.zero_columns.push(column),
+            (None, _) => out.zero_columns.push(column),
         }
     }
+    // The map and the arena are given back: at 128³ they are tens of MB per reduction, and a
+    // matching runs five of them.
+    ws.owner = Vec::new();
+    ws.arena = Vec::new();
     out
 }
 
-/// Reduces `ws.working` against the columns that own its pivots; its final pivot, if any.
-fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace) -> Option<u64> {
+/// Reduces `ws.working` against the columns that own its pivots; its final pivot, if any, and
+/// whether anything was added. `entered`: the apparent owners are in the pivot map.
+fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace, entered: bool) -> (Option<u64>, bool) {
+    let mut added = false;
     loop {
-        let pivot = *ws.working.last()?;
-        let addend: &[u64] = match ws.owner.get(&pivot) {
-            Some(&slot) => {
-                let end = ws.starts.get(slot as usize + 1).copied().unwrap_or(ws.arena.len());
-                &ws.arena[ws.starts[slot as usize]..end]
-            }
-            None => match matrix.apparent_owner(pivot) {
+        let Some(&pivot) = ws.working.last() else { return (None, added) };
+        let addend: &[u64] = match ws.owner[matrix.row_slot(pivot)] {
+            0 if entered => return (Some(pivot), added),
+            0 => match matrix.apparent_owner(pivot) {
                 Some(owner) => {
                     matrix.boundary(owner, &mut ws.addend);
                     &ws.addend
                 }
-                None => return Some(pivot),
+                None => return (Some(pivot), added),
             },
+            entry if entry & APPARENT != 0 => {
+                matrix.apparent_boundary(entry & !APPARENT, &mut ws.addend);
+                &ws.addend
+            }
+            start => {
+                let start = start as usize;
+                let len = ws.arena[start - 1] as usize;
+                &ws.arena[start..start + len]
+            }
         };
-        symmetric_difference(&ws.working, addend, &mut ws.merged);
-        std::mem::swap(&mut ws.working, &mut ws.merged);
+        add_into(&mut ws.working, addend, &mut ws.merged);
+        added = true;
     }
 }
 
-/// A hasher for `u64` cell values (`rank << 32 | key`): no DoS resistance needed, just a good
-/// spread at a few cycles.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        // The finaliser of MurmurHash3: every output bit depends on every input bit (the hash
-        // map takes its bucket from the low bits and its tag from the high ones).
-        let mut h = x ^ x >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        self.0 = h ^ h >> 33;
-    }
+/// `working` += `addend` over Z/2 (both ascending): only the rows of `working` from the first
+/// one not below `addend`'s first on can change, so only that tail is merged (through
+/// `scratch`); an addend of a few rows near the pivot of a long column costs only those rows.
+fn add_into(working: &mut Vec<u64>, addend: &[u64], scratch: &mut Vec<u64>) {
+    let Some(&low) = addend.first() else { return };
+    let keep = working.partition_point(|&row| row < low);
+    symmetric_difference(&working[keep..], addend, scratch);
+    working.truncate(keep);
+    working.extend_from_slice(scratch);
 }
 
 /// `out` = the rows in exactly one of `a` and `b` (both ascending), ascending.
@@ -182,6 +241,8 @@ mod tests {
         columns: Vec<Vec<u64>>,
         rows: u64,
         apparent: Option<Vec<Option<u64>>>,
+        /// Whether the columns have handles (their indices).
+        handles: bool,
     }
 
     impl BoundaryMatrix for Explicit {
@@ -191,6 +252,18 @@ mod tests {
         }
         fn apparent_owner(&self, row: u64) -> Option<u64> {
             self.apparent.as_ref().and_then(|a| a[row as usize])
+        }
+        fn apparent_boundary(&self, handle: u32, out: &mut Vec<u64>) {
+            self.boundary(handle as u64, out);
+        }
+        fn handle(&self, column: u64) -> Option<u32> {
+            self.handles.then_some(column as u32)
+        }
+        fn row_slots(&self) -> usize {
+            self.rows as usize
+        }
+        fn row_slot(&self, row: u64) -> usize {
+            row as usize
         }
     }
 
@@ -267,6 +340,15 @@ mod tests {
             .collect()
     }
 
+    /// The pivot map entries of the apparent pairs, for [`ReductionWorkspace::set_apparent_owners`].
+    fn marks(apparent: &[(u64, u64)], rows: u64) -> Vec<u32> {
+        let mut owners = vec![0; rows as usize];
+        for &(column, row) in apparent {
+            owners[row as usize] = apparent_entry(column as u32);
+        }
+        owners
+    }
+
     #[test]
     fn pivots_equal_dense_elimination() {
         let mut rng = XorShift::new(0x51ed_2701_c0ff_ee11);
@@ -276,16 +358,25 @@ mod tests {
             let rows = 1 + rng.below(40);
             let columns = rng.below(60) as usize;
             let per_column = 1 + (case % 5) as u64;
-            let m = Explicit { columns: random_matrix(&mut rng, columns, rows, per_column), rows, apparent: None };
+            let mut m = Explicit { columns: random_matrix(&mut rng, columns, rows, per_column), rows, apparent: None, handles: false };
             let (pairs, zeros) = dense_pivots(&m.columns, rows);
-            let got = reduce(&m, &m.all_columns(), &mut ws);
-            assert_eq!((got.pairs.clone(), got.zero_columns.clone()), (pairs.clone(), zeros.clone()), "case {case}");
-            let (m, apparent, others) = m.with_apparent();
+            for handles in [false, true] {
+                m.handles = handles;
+                let got = reduce(&m, &m.all_columns(), &mut ws);
+                assert_eq!((got.pairs, got.zero_columns), (pairs.clone(), zeros.clone()), "case {case} (handles {handles})");
+            }
+            let (mut m, apparent, others) = m.with_apparent();
             settled += apparent.len();
-            let mut with_shortcut = reduce(&m, &others, &mut ws);
-            with_shortcut.pairs.extend(apparent);
-            with_shortcut.pairs.sort_unstable();
-            assert_eq!((with_shortcut.pairs, with_shortcut.zero_columns), (pairs, zeros), "case {case} (apparent)");
+            for (marked, handles) in [(false, false), (true, false), (false, true), (true, true)] {
+                m.handles = handles;
+                if marked {
+                    ws.set_apparent_owners(marks(&apparent, rows));
+                }
+                let mut with_shortcut = reduce(&m, &others, &mut ws);
+                with_shortcut.pairs.extend(apparent.iter().copied());
+                with_shortcut.pairs.sort_unstable();
+                assert_eq!((with_shortcut.pairs, with_shortcut.zero_columns), (pairs.clone(), zeros.clone()), "case {case} (apparent, marked {marked}, handles {handles})");
+            }
         }
         assert!(settled > 1000, "the shortcut must be exercised ({settled} columns)");
     }
@@ -294,20 +385,24 @@ mod tests {
     fn a_pivot_owned_by_an_apparent_column_is_added_from_its_boundary() {
         // Column 0 = {0, 2}: row 2's oldest column is 0, so it is apparent. Column 1 = {1, 2}
         // needs one addition ({0, 1}, pivot 1). Column 2 = {0, 1} then reduces to zero.
-        let m = Explicit { columns: vec![vec![0, 2], vec![1, 2], vec![0, 1]], rows: 3, apparent: None };
+        let m = Explicit { columns: vec![vec![0, 2], vec![1, 2], vec![0, 1]], rows: 3, apparent: None, handles: false };
         let (m, apparent, others) = m.with_apparent();
         assert_eq!(apparent, vec![(0, 2)]);
         let got = reduce(&m, &others, &mut ReductionWorkspace::default());
         assert_eq!(got.pairs, vec![(1, 1)]);
         assert_eq!(got.zero_columns, vec![2]);
+        let mut ws = ReductionWorkspace::default();
+        ws.set_apparent_owners(marks(&apparent, 3));
+        let got = reduce(&m, &others, &mut ws);
+        assert_eq!((got.pairs, got.zero_columns), (vec![(1, 1)], vec![2]));
     }
 
     #[test]
     fn empty_matrices_and_columns() {
         let mut ws = ReductionWorkspace::default();
-        let none = Explicit { columns: vec![], rows: 0, apparent: None };
+        let none = Explicit { columns: vec![], rows: 0, apparent: None, handles: false };
         assert_eq!(reduce(&none, &[], &mut ws), Pivots::default());
-        let empty_columns = Explicit { columns: vec![vec![], vec![3]], rows: 4, apparent: None };
+        let empty_columns = Explicit { columns: vec![vec![], vec![3]], rows: 4, apparent: None, handles: false };
         let got = reduce(&empty_columns, &[0, 1], &mut ws);
         assert_eq!((got.pairs, got.zero_columns), (vec![(1, 3)], vec![0]));
     }
@@ -320,6 +415,16 @@ mod tests {
             symmetric_difference(&a, &b, &mut out);
             let want: Vec<u64> = a.iter().filter(|x| !b.contains(x)).chain(b.iter().filter(|x| !a.contains(x))).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             out == want
+        }
+
+        fn add_into_is_the_xor_of_sets(a: Vec<u16>, b: Vec<u16>) -> bool {
+            let norm = |v: Vec<u16>| { let mut v: Vec<u64> = v.into_iter().map(u64::from).collect(); v.sort_unstable(); v.dedup(); v };
+            let (a, b) = (norm(a), norm(b));
+            let mut want = Vec::new();
+            symmetric_difference(&a, &b, &mut want);
+            let (mut working, mut scratch) = (a, Vec::new());
+            add_into(&mut working, &b, &mut scratch);
+            working == want
         }
     }
 }

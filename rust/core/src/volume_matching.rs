@@ -25,7 +25,7 @@
 use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
 use crate::matching::{clear_map, comparison_components, matched, record_bar, unmatched, ComparisonSweeps, Matching};
-use crate::middle::{image_pairs, loop_bar, own_pairs, MiddleWorkspace, RankMaps};
+use crate::middle::{image_pairs, loop_bar, own_pairs, Middle, MiddleWorkspace};
 use crate::persistence::{component_sweep_over, top_sweep, PersistencePair};
 use crate::reduction::ReductionWorkspace;
 use crate::union_find::{Image, UnionFind};
@@ -56,6 +56,8 @@ struct InputSweeps {
     /// The edges of this input that close cycles (the rows), the squares its top sweep paired.
     positive_edges: KeySet,
     cleared: KeySet,
+    /// The columns of its own middle matrix are its squares of rank below this.
+    column_rank_limit: u32,
     middle: MiddleWorkspace,
     /// The bars of dimension 1 by birth edge key: `(key, bar index)`, ascending.
     loop_births: Vec<(u32, u32)>,
@@ -156,26 +158,29 @@ fn matched_bars<C: VolumeGeometry>(
     if c.stopped() {
         return None;
     }
-    let Comparison { middle: MiddleWorkspace { maps: c_maps, others, reduction }, loop_columns, .. } = &mut *comparison;
-    let c_maps = &*c_maps;
+    let Comparison { middle: MiddleWorkspace { others, reduction }, loop_columns, cleared: c_cleared, positive_edges: c_rows, .. } = &mut *comparison;
+    let (c_cleared, c_rows) = (&*c_cleared, &*c_rows);
     rayon::join(
-        || rayon::join(|| reduce_input::<C>(p, c, pred, c_maps, loops), || reduce_input::<C>(t, c, target, c_maps, loops)),
-        || *loop_columns = own_pairs(c_maps.own::<C>(c), others, reduction).into_iter().map(|(square, _)| square).collect(),
+        || rayon::join(|| reduce_input::<C>(p, c, pred, c_cleared, loops), || reduce_input::<C>(t, c, target, c_cleared, loops)),
+        || {
+            let m = Middle::<C>::own(c, c_cleared, Some(c_rows), PADDING);
+            *loop_columns = own_pairs(m, others, reduction).into_iter().map(|(square, _)| square).collect()
+        },
     );
     if c.stopped() {
         return None;
     }
     Some([
         matched(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
-        matched_loops::<C>(c, comparison, pred, target),
+        matched_loops::<C>(p, t, c, comparison, pred, target),
         matched(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
     ])
 }
 
 /// An input's bottom and top sweeps (dimension 2 annotated with the comparison's roots), each
-/// over a cell list that lives only while it runs, then the rank maps of its middle matrix.
+/// over a cell list that lives only while it runs.
 fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, loops: Loops) {
-    let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, middle, .. } = s;
+    let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, column_rank_limit, .. } = s;
     let [components, _, cavities] = bars;
     components.clear();
     clear_map(component_bar_of, f.ranks.len());
@@ -197,17 +202,15 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
     cells.squares = Vec::new();
     C::sweep_cycle_rows(f, uf, positive_edges);
     *uf = UnionFind::default();
-    let column_rank_limit = match loops {
+    *column_rank_limit = match loops {
         Loops::Bars => PADDING,
         Loops::TwoLevelBirths => 1,
     };
-    middle.maps.index_below::<C>(f, cleared, Some(&*positive_edges), column_rank_limit);
 }
 
-/// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep, then
-/// the rank maps of its middle matrix.
+/// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep.
 fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comparison) {
-    let Comparison { sweeps, cells, cavity_roots, positive_edges, cleared, middle, .. } = s;
+    let Comparison { sweeps, cells, cavity_roots, positive_edges, cleared, .. } = s;
     // Filled only where the rows are the primal edges (`comparison_components` puts none else).
     positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * c.ranks.len() } else { 0 });
     c.volume_edges(cells);
@@ -219,43 +222,50 @@ fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtr
     cells.squares = Vec::new();
     C::sweep_cycle_rows(c, &mut sweeps.uf, positive_edges);
     sweeps.release();
-    middle.maps.index::<C>(c, cleared, Some(&*positive_edges));
 }
 
 /// An input's own middle reduction (its bars of dimension 1) and its image reduction against
 /// the comparison's columns, as parallel tasks.
-fn reduce_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_maps: &RankMaps, loops: Loops) {
-    let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, .. } = s;
-    let MiddleWorkspace { maps, others, reduction } = middle;
-    let maps = &*maps;
+fn reduce_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_cleared: &KeySet, loops: Loops) {
+    let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, cleared, positive_edges, column_rank_limit, .. } = s;
+    let MiddleWorkspace { others, reduction } = middle;
+    let own = Middle::<C>::own(f, cleared, Some(positive_edges), *column_rank_limit);
+    let image = Middle::<C>::image(c, c_cleared, f, Some(positive_edges));
     rayon::join(
         || {
             loop_births.clear();
             match loops {
                 Loops::Bars => {
-                    let own = own_pairs(maps.own::<C>(f), others, reduction);
+                    let own = own_pairs(own, others, reduction);
                     bars[1] = own.iter().map(|&(square, edge)| loop_bar::<C>(f, square, edge)).collect();
                     loop_births.extend(own.iter().enumerate().map(|(i, &(_, edge))| (edge_key(edge), i as u32)));
                 }
                 Loops::TwoLevelBirths => {
                     bars[1].clear();
-                    let births = maps.unpaired_rank_zero_rows::<C>(f, others, reduction);
+                    let births = own.unpaired_rank_zero_rows(others, reduction);
                     loop_births.extend(births.into_iter().enumerate().map(|(i, edge)| (edge, i as u32)));
                 }
             }
             loop_births.sort_unstable();
         },
-        || *pairs = image_pairs(maps.image::<C>(c, c_maps), image_others, image_reduction),
+        || *pairs = image_pairs(image, image_others, image_reduction),
     );
 }
 
 /// The matched bars of dimension 1: per bar of the comparison (its death square, a column of
 /// the image reductions), the inputs' bars born at the pivots the image reductions give it.
-fn matched_loops<C: VolumeGeometry>(c: &Filtration, comparison: &Comparison, pred: &InputSweeps, target: &InputSweeps) -> Vec<(u32, u32)> {
-    let bar_at = |s: &InputSweeps, column: Edge| {
+fn matched_loops<C: VolumeGeometry>(
+    p: &Filtration,
+    t: &Filtration,
+    c: &Filtration,
+    comparison: &Comparison,
+    pred: &InputSweeps,
+    target: &InputSweeps,
+) -> Vec<(u32, u32)> {
+    let bar_at = |f: &Filtration, s: &InputSweeps, column: Edge| {
         let pivot = match s.image_pairs.binary_search_by_key(&column, |&(c, _)| c) {
             Ok(i) => Some(s.image_pairs[i].1),
-            Err(_) => s.middle.maps.image::<C>(c, &comparison.middle.maps).apparent_pivot(column),
+            Err(_) => Middle::<C>::image(c, &comparison.cleared, f, Some(&s.positive_edges)).apparent_pivot(column),
         };
         pivot
             .and_then(|row| s.loop_births.binary_search_by_key(&edge_key(row), |&(key, _)| key).ok())
@@ -264,7 +274,7 @@ fn matched_loops<C: VolumeGeometry>(c: &Filtration, comparison: &Comparison, pre
     comparison
         .loop_columns
         .iter()
-        .map(|&column| (bar_at(pred, column), bar_at(target, column)))
+        .map(|&column| (bar_at(p, pred, column), bar_at(t, target, column)))
         .filter(|&(p, t)| p != NONE && t != NONE)
         .collect()
 }

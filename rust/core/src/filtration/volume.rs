@@ -96,7 +96,9 @@ fn squares<C: VolumeGeometry>(ranks: &[u32], voxels: &[u32], stride: u32, plane:
 /// keys are met in order, so one count and one scatter pass give `(rank, key)` order, three to
 /// four times faster than sorting the list.
 pub(super) fn cells_by_rank(keys: u32, top: u32, rank_of: impl Fn(u32) -> u32, out: &mut Vec<Edge>) {
-    let mut starts = vec![0usize; top as usize + 2];
+    // `u32` counts (there are at most `keys` cells): half the footprint of the scatter's
+    // random accesses.
+    let mut starts = vec![0u32; top as usize + 2];
     for key in 0..keys {
         let rank = rank_of(key);
         if rank != PADDING {
@@ -107,12 +109,12 @@ pub(super) fn cells_by_rank(keys: u32, top: u32, rank_of: impl Fn(u32) -> u32, o
         starts[r] += starts[r - 1];
     }
     out.clear();
-    out.resize(starts[starts.len() - 1], 0);
+    out.resize(starts[starts.len() - 1] as usize, 0);
     for key in 0..keys {
         let rank = rank_of(key);
         if rank != PADDING {
             let slot = &mut starts[rank as usize];
-            out[*slot] = (rank as u64) << 32 | key as u64;
+            out[*slot as usize] = (rank as u64) << 32 | key as u64;
             *slot += 1;
         }
     }
