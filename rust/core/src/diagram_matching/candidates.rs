@@ -102,8 +102,13 @@ impl Nearest {
             }
         };
         search.for_each_candidate(pred, target, |i, j, cost| {
-            offer(i, cost, j);
-            offer(n + j, cost, i);
+            if std::env::var_os("NEAREST_REDUCED").is_some() {
+                offer(i, cost - super::diagonal_cost(target[j]), j);
+                offer(n + j, cost - super::diagonal_cost(pred[i]), i);
+            } else {
+                offer(i, cost, j);
+                offer(n + j, cost, i);
+            }
         });
         self.pairs.clear();
         for (point, list) in self.slots.chunks(k.max(1)).enumerate() {
@@ -113,6 +118,15 @@ impl Nearest {
         }
         self.pairs.sort_unstable();
         self.pairs.dedup();
+    }
+
+    /// Per side, whether each point has a candidate partner (after [`Nearest::collect`]).
+    pub(super) fn active(&self, n: usize, m: usize, active: &mut [Vec<bool>; 2]) {
+        let k = self.k.max(1);
+        for (side, (first, len)) in [(0, n), (n, m)].into_iter().enumerate() {
+            active[side].clear();
+            active[side].extend((first..first + len).map(|p| self.slots[p * k].1 != NONE));
+        }
     }
 
     pub(super) fn pairs(&self) -> &[(u32, u32)] {

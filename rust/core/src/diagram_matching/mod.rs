@@ -5,54 +5,51 @@
 //! at cost `|x - y|²` (squared Euclidean), or sent to its projection onto the diagonal, at cost
 //! `diag(x) = (death - birth)² / 2`. The matching minimises the total cost.
 //!
-//! The textbook formulation is an assignment problem on an `(n + m) × (n + m)` matrix: rows are
-//! the pred points and the target points' diagonal copies, columns the target points and the
-//! pred points' diagonal copies; a point takes a point of the other diagram or its own diagonal
-//! copy, and two diagonal copies pair up at no cost. We solve it exactly on a sparse graph:
+//! The textbook formulation is an `(n + m) × (n + m)` assignment with one diagonal copy per
+//! point; the transport form (GUDHI's and POT's) has `n + 1` sources and `m + 1` sinks, each
+//! diagram's diagonal one hub node of capacity the other's size. We solve the hub form as an
+//! assignment of *rows* (one diagram's points) to *columns* (the other's) or to a hub (the rows'
+//! diagonal), which any number of rows may take: row `x` to column `y` costs `|x - y|² - diag(y)`,
+//! row `x` to the hub `diag(x)`, and every column's `diag(y)` is paid up front (an unmatched
+//! column costs nothing more; the columns' hub needs no node). Exactly:
 //!
 //! - Only *candidate* pairs, `|x - y|² < diag(x) + diag(y)`, are ever needed: any other matched
-//!   pair costs at least as much as sending both points to the diagonal. They are enumerated
-//!   without looking at all pairs where they are few (the shorter point of a candidate pair lies
-//!   within the longer one's persistence of it: a strip of births, searched in sorted order). On
-//!   white-noise predictions they are not few, though: most bars are long enough that well over
-//!   half of all pairs are candidates.
-//! - So the graph starts from each point's few nearest candidates (and the diagonal edges: a
-//!   diagonal copy of target `j` pairs with pred `i`'s copy for each pair `(i, j)` in the graph,
-//!   which is what a matched pair leaves over), and is solved by successive shortest augmenting
-//!   paths with potentials (Hungarian method, Dijkstra on the sparse graph, one search per row
-//!   left unassigned by a greedy start).
-//! - Then the potentials certify optimality (LP duality) if no candidate pair outside the graph
-//!   has a negative reduced cost. Pairs that do join the graph, the rows they leave from lower
-//!   their potentials (keeping every reduced cost non-negative) and give up their assignment,
-//!   and the solve resumes from there (only the most violated pair per row joins in a round: all
-//!   of them can be a large share of all pairs while the diagonal copies' potentials are still
-//!   far apart). Each round is one pass over the candidate pairs (a few to a dozen rounds on
-//!   noise); the result is exactly optimal for the whole problem.
-//! - Where `r² (R + r)` is small (`r`, `R` the smaller and larger diagram's sizes) the dense
-//!   Hungarian method of earlier versions is used instead: after the same reduction to candidate
-//!   points, rows are the smaller diagram's points, columns the larger one's plus `r` shared
-//!   diagonal columns. It is the faster one for a small target diagram, and the sparse one is
-//!   slow on massive ties (hundreds of identical points, e.g. a speckled one-hot target), where
-//!   many pricing rounds are needed to link the diagonal copies; a hub node for the diagonal
-//!   (the `(n + 1) × (m + 1)` transport form) would remove that limit.
+//!   pair costs at least as much as sending both points to the diagonal (and its reduced cost is
+//!   non-negative under any potentials that are feasible for the hub edges). They are
+//!   enumerated without looking at all pairs where they are few (the shorter point of a candidate
+//!   pair lies within the longer one's persistence of it: a strip of births, searched in sorted
+//!   order). A point without one goes to the diagonal. On white-noise predictions they are not
+//!   few, though: well over half of all pairs are candidates.
+//! - Small problems (`r² (R + 1)` small, `r`, `R` the smaller and larger number of points with a
+//!   candidate, rows the smaller side) take the dense solver (`hub.rs`): shortest augmenting
+//!   paths over all pairs, the Hungarian method in the Jonker–Volgenant form.
+//! - Larger ones take the sparse solver (`sparse_hub.rs`): the graph starts from each point's
+//!   few nearest candidates plus every row's hub edge, successive shortest augmenting paths
+//!   (Dijkstra with potentials, one search per row left unassigned by a greedy start) solve it,
+//!   and then the potentials certify optimality for the whole problem (LP duality) if no
+//!   candidate pair outside the graph has a negative reduced cost. Where one does, the most
+//!   violated pair of each row joins, the potentials are repaired (the row is lowered and freed;
+//!   a column it leaves is raised back to the free columns' 0, freeing rows in turn where that
+//!   is needed) and the solve resumes. Each round is one pass over the candidate pairs; the
+//!   result is exactly optimal.
 //!
 //! Ties: the result is deterministic (a function of the two diagrams, independent of buffer
 //! reuse or threads). Among equally cheap matchings the one returned is the one this procedure
 //! reaches: nearest candidates rank by cost, then index; searches settle columns by distance,
-//! then by column index (target points, then pred points' diagonal copies); rows are served in
-//! index order; a pair that only ties with the two diagonal moves is never used (`<`, not `<=`).
-//! Which optimal matching is returned may differ from the dense solver of earlier versions; the
-//! cost does not.
+//! then by column index, the hub winning ties; rows are served in index order; rows are the pred
+//! points unless the target has fewer points with a candidate; a pair that only ties with the
+//! two diagonal moves is never used by the sparse solver (`<`, not `<=`). Which optimal matching
+//! is returned may differ between the solvers and from earlier versions; the cost does not.
 
 mod candidates;
-mod dense;
-mod sparse;
+mod hub;
+mod sparse_hub;
 #[cfg(test)]
 mod tests;
 
 use candidates::{CandidateSearch, Nearest};
-use dense::{dense_matching_with, DenseBuffers};
-use sparse::{Assignment, PairGraph};
+use hub::DenseHub;
+use sparse_hub::{SparseHub, HUB};
 
 /// A point of a persistence diagram.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -103,142 +100,152 @@ pub fn optimal_matching(pred: &[Point], target: &[Point]) -> DiagramMatching {
 #[derive(Default)]
 pub struct Workspace {
     search: CandidateSearch,
-    graph: PairGraph,
     nearest: Nearest,
-    new_pairs: Vec<(u32, u32)>,
-    worst: Vec<(f64, u32, u32)>,
-    lowered: Vec<bool>,
-    assignment: Assignment,
-    dense: DenseBuffers,
+    sparse: SparseHub,
+    dense: DenseHub,
+    /// Per side, whether each point has a candidate partner.
+    active: [Vec<bool>; 2],
+    /// The dense solver's rows and columns: indices into the diagrams, and the points.
+    index: [Vec<u32>; 2],
+    points: [Vec<Point>; 2],
+    pairs: Vec<(u32, u32)>,
 }
 
-/// Below this many steps of the dense solver (`r² (R + r)`, `r`, `R` the smaller and larger
-/// diagram's sizes; about 0.3 s) it is used instead of the sparse one when the diagrams are
-/// tie-heavy (below [`SMALL_DENSE_STEPS`] always). It takes microseconds with
-/// a small target diagram (the usual training case), and the sparse one is weak on massive ties:
-/// a one-hot speckle target (300 identical points) against a 48² softmax map took the sparse
-/// solver 2 s a channel, as its pricing rounds connect only one more diagonal copy per row and
-/// round (a known limit; see the module docs).
-const DENSE_STEPS: f64 = 3e8;
+/// Up to this many steps of the dense solver (`r² (R + 1)`, `r`, `R` the smaller and larger
+/// number of points with a candidate partner) it is used instead of the sparse one.
+const DENSE_STEPS: f64 = 2e5;
 
-/// How many nearest candidate partners of each point start the graph. The optimal matching of
-/// noisy diagrams pairs almost every point with one of its nearest partners; any pair it needs
-/// beyond those is found by the pricing check. Measured on 128² noise vs noise: 6 neighbours take
-/// 25 pricing rounds and 11 s, 12 take 6 s, 24 take 13 rounds and 3 s.
-const START_NEIGHBOURS: usize = 24;
+/// How many nearest candidate partners of each point start the sparse solver's graph. The
+/// optimal matching of noisy diagrams pairs almost every point with one of its nearest partners;
+/// any pair it needs beyond those is found by the pricing check.
+const START_NEIGHBOURS: usize = 8;
 
 /// An optimal matching of `pred` with `target`, reusing `ws`'s buffers. The result is a function
 /// of the two diagrams alone (not of `ws`'s history).
 pub fn optimal_matching_with(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> DiagramMatching {
-    let (r, big) = (pred.len().min(target.len()) as f64, pred.len().max(target.len()) as f64);
-    let steps = r * r * (big + r);
-    if steps <= SMALL_DENSE_STEPS || (steps <= DENSE_STEPS && (tie_heavy(pred) || tie_heavy(target))) {
-        return dense_matching_with(&mut ws.dense, pred, target);
+    let steps = |a: usize, b: usize| {
+        let (r, big) = (a.min(b) as f64, a.max(b) as f64);
+        r * r * (big + 1.0)
+    };
+    if steps(pred.len(), target.len()) <= DENSE_STEPS {
+        return dense_on_all_pairs(ws, pred, target);
     }
-    matching_from_nearest(ws, pred, target, START_NEIGHBOURS)
-}
-
-/// Below this many dense steps the dense solver is the faster one whatever the diagrams.
-/// Measured on noise-vs-noise HuTopoLoss (forward + backward, one 2D image):
-/// at 16² (about 2e5 steps) dense 1.7 ms, sparse 2.2 ms; at 32² (2e7 steps) dense 28 ms,
-/// sparse 11 ms.
-const SMALL_DENSE_STEPS: f64 = 2e6;
-
-/// Whether a tenth or more of the points repeat another: the sparse solver's weak case.
-fn tie_heavy(points: &[Point]) -> bool {
-    let mut keys: Vec<(u64, u64)> = points.iter().map(|p| (p.birth.to_bits(), p.death.to_bits())).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.len() * 10 < points.len() * 9
-}
-
-/// The optimal matching, starting from the `neighbours` nearest candidates of each point (any
-/// number >= 1 gives the same cost; tests use few, so that the pricing rounds do the work).
-fn matching_from_nearest(ws: &mut Workspace, pred: &[Point], target: &[Point], neighbours: usize) -> DiagramMatching {
-    let (n, m) = (pred.len(), target.len());
     ws.search.build(pred, target);
-    ws.nearest.collect(&ws.search, pred, target, neighbours.max(1));
-    ws.graph.build(n, m, ws.nearest.pairs());
-    ws.assignment.start(&ws.graph, pred, target);
-    loop {
-        ws.assignment.augment_free_rows(&ws.graph, pred, target);
-        if !price(ws, pred, target) {
-            break;
+    ws.nearest.collect(&ws.search, pred, target, START_NEIGHBOURS);
+    ws.nearest.active(pred.len(), target.len(), &mut ws.active);
+    let count = |a: &[bool]| a.iter().filter(|&&x| x).count();
+    if steps(count(&ws.active[0]), count(&ws.active[1])) <= DENSE_STEPS {
+        return dense_matching(ws, pred, target);
+    }
+    sparse_matching(ws, pred, target)
+}
+
+/// The dense solver, after the reduction to points with a candidate partner found by looking at
+/// every pair (small problems).
+fn dense_on_all_pairs(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> DiagramMatching {
+    for (side, len) in [(0, pred.len()), (1, target.len())] {
+        ws.active[side].clear();
+        ws.active[side].resize(len, false);
+    }
+    for (i, &x) in pred.iter().enumerate() {
+        for (j, &y) in target.iter().enumerate() {
+            if is_candidate(x, y) {
+                ws.active[0][i] = true;
+                ws.active[1][j] = true;
+            }
         }
     }
+    dense_matching(ws, pred, target)
+}
 
-    let mut out = DiagramMatching::default();
-    for i in 0..n {
-        let c = ws.assignment.col_of_row[i] as usize;
-        if c < m {
-            out.matched.push((i as u32, c as u32));
+/// The sparse solver whatever the size, its graph starting from `neighbours` nearest candidates
+/// of each point (any number >= 1 gives the same cost; tests use few, so that the pricing rounds
+/// do the work).
+#[cfg(test)]
+fn matching_from_nearest(ws: &mut Workspace, pred: &[Point], target: &[Point], neighbours: usize) -> DiagramMatching {
+    ws.search.build(pred, target);
+    ws.nearest.collect(&ws.search, pred, target, neighbours.max(1));
+    ws.nearest.active(pred.len(), target.len(), &mut ws.active);
+    sparse_matching(ws, pred, target)
+}
+
+/// The dense solver on the points marked active in `ws.active` (the others go to the diagonal).
+fn dense_matching(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> DiagramMatching {
+    let sides = [pred, target];
+    for side in 0..2 {
+        ws.index[side].clear();
+        ws.index[side].extend((0..sides[side].len() as u32).filter(|&i| ws.active[side][i as usize]));
+        ws.points[side].clear();
+        ws.points[side].extend(ws.index[side].iter().map(|&i| sides[side][i as usize]));
+    }
+    // Rows: the smaller side (pred on a tie).
+    let rows = usize::from(ws.points[1].len() < ws.points[0].len());
+    let cols = 1 - rows;
+    ws.dense.solve(&ws.points[rows], &ws.points[cols]);
+    ws.pairs.clear();
+    for (r, &c) in ws.dense.col_of_row.iter().enumerate() {
+        if c != HUB {
+            let (a, b) = (ws.index[rows][r], ws.index[cols][c as usize]);
+            ws.pairs.push(if rows == 0 { (a, b) } else { (b, a) });
+        }
+    }
+    result(&mut ws.pairs, pred, target)
+}
+
+/// The sparse solver from the nearest candidate pairs, on all points (those without a candidate
+/// have no edge but the hub's).
+fn sparse_matching(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> DiagramMatching {
+    let count = |a: &[bool]| a.iter().filter(|&&x| x).count();
+    let swapped = count(&ws.active[1]) < count(&ws.active[0]);
+    let (rows, cols) = if swapped { (target, pred) } else { (pred, target) };
+    ws.pairs.clear();
+    ws.pairs.extend(ws.nearest.pairs().iter().map(|&(i, j)| if swapped { (j, i) } else { (i, j) }));
+    if swapped {
+        ws.pairs.sort_unstable();
+    }
+    let search = &ws.search;
+    ws.sparse.solve(rows, cols, &ws.pairs, |f| {
+        if swapped {
+            search.for_each_candidate(pred, target, |i, j, cost| f(j, i, cost));
         } else {
+            search.for_each_candidate(pred, target, |i, j, cost| f(i, j, cost));
+        }
+    });
+    ws.pairs.clear();
+    for (r, &c) in ws.sparse.col_of_row.iter().enumerate() {
+        if c != HUB {
+            ws.pairs.push(if swapped { (c, r as u32) } else { (r as u32, c) });
+        }
+    }
+    result(&mut ws.pairs, pred, target)
+}
+
+/// The matching of the matched `(pred, target)` pairs (any order; sorted here), every other
+/// point on the diagonal, and its cost.
+fn result(pairs: &mut [(u32, u32)], pred: &[Point], target: &[Point]) -> DiagramMatching {
+    pairs.sort_unstable();
+    let mut out = DiagramMatching { matched: pairs.to_vec(), ..Default::default() };
+    let (mut pred_taken, mut target_taken) = (vec![false; pred.len()], vec![false; target.len()]);
+    let mut total = 0.0;
+    for &(i, j) in pairs.iter() {
+        pred_taken[i as usize] = true;
+        target_taken[j as usize] = true;
+        total += point_cost(pred[i as usize], target[j as usize]);
+    }
+    for (i, &taken) in pred_taken.iter().enumerate() {
+        if !taken {
+            total += diagonal_cost(pred[i]);
             out.unmatched_pred.push(i as u32);
         }
     }
-    for j in 0..m {
-        if ws.assignment.row_of_col[j] as usize >= n {
+    for (j, &taken) in target_taken.iter().enumerate() {
+        if !taken {
+            total += diagonal_cost(target[j]);
             out.unmatched_target.push(j as u32);
         }
     }
-    out.cost = out.matched.iter().map(|&(i, j)| point_cost(pred[i as usize], target[j as usize])).sum::<f64>()
-        + out.unmatched_pred.iter().map(|&i| diagonal_cost(pred[i as usize])).sum::<f64>()
-        + out.unmatched_target.iter().map(|&j| diagonal_cost(target[j as usize])).sum::<f64>();
+    out.cost = total;
     out
-}
-
-/// The optimality check: the assignment is optimal for the whole problem once no candidate pair
-/// outside the graph has a negative reduced cost (LP duality: the potentials are then feasible
-/// for every edge). Pairs that have one join the graph, the rows they start from get potentials
-/// that keep every reduced cost non-negative, and those rows give up their (no longer tight)
-/// assignment. Returns whether any pair was added.
-fn price(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> bool {
-    let (n, m) = (pred.len(), target.len());
-    let Workspace { search, graph, new_pairs, lowered, worst, assignment: a, .. } = ws;
-    // Reduced costs of edges already in the graph may be a hair negative after rounding; a
-    // violation has to be larger than that to count.
-    let scale = pred.iter().chain(target).map(|&p| diagonal_cost(p)).fold(1.0, f64::max);
-    let tolerance = 1e-12 * scale;
-    // The most violated pair of each row joins (all of them at once can be a large share of all
-    // pairs while the potentials of the diagonal copies are still far apart).
-    worst.clear();
-    worst.resize(n + m, (-tolerance, NONE, NONE));
-    search.for_each_candidate(pred, target, |i, j, cost| {
-        let point_edge = cost - a.row_potential[i] - a.col_potential[j];
-        let diagonal_edge = -a.row_potential[n + j] - a.col_potential[m + i];
-        for (row, reduced) in [(i, point_edge), (n + j, diagonal_edge)] {
-            if (reduced, i as u32, j as u32) < worst[row] && !graph.has(i, j) {
-                worst[row] = (reduced, i as u32, j as u32);
-            }
-        }
-    });
-    new_pairs.clear();
-    new_pairs.extend(worst.iter().filter(|w| w.1 != NONE).map(|w| (w.1, w.2)));
-    if new_pairs.is_empty() {
-        return false;
-    }
-    new_pairs.sort_unstable();
-    new_pairs.dedup();
-    lowered.clear();
-    lowered.resize(n + m, false);
-    for &(i, j) in new_pairs.iter() {
-        let (i, j) = (i as usize, j as usize);
-        for (row, col, cost) in [(i, j, point_cost(pred[i], target[j])), (n + j, m + i, 0.0)] {
-            let feasible = cost - a.col_potential[col];
-            if feasible < a.row_potential[row] {
-                a.row_potential[row] = feasible;
-                lowered[row] = true;
-            }
-        }
-    }
-    for (row, &was_lowered) in lowered.iter().enumerate() {
-        if was_lowered && a.col_of_row[row] != NONE {
-            a.row_of_col[a.col_of_row[row] as usize] = NONE;
-            a.col_of_row[row] = NONE;
-        }
-    }
-    graph.add(n, m, new_pairs);
-    true
 }
 
 /// Whether matching `x` with `y` beats sending both to the diagonal. Only such pairs can appear in

@@ -234,7 +234,7 @@ mod dense {
 /// The dense path (what `optimal_matching` picks for these small inputs) and the sparse one.
 fn both_solvers(pred: &[Point], target: &[Point]) -> [DiagramMatching; 2] {
     [
-        dense_matching_with(&mut DenseBuffers::default(), pred, target),
+        dense_on_all_pairs(&mut Workspace::default(), pred, target),
         matching_from_nearest(&mut Workspace::default(), pred, target, START_NEIGHBOURS),
     ]
 }
@@ -388,5 +388,55 @@ fn non_finite_points_go_to_the_diagonal_without_a_panic() {
         assert_eq!(m.matched, vec![(1, 0)]);
         assert_eq!(m.unmatched_pred, vec![0, 2]);
         assert_eq!(m.unmatched_target, vec![1]);
+    }
+}
+
+#[test]
+#[ignore]
+fn scratch_timing() {
+    for side in [32usize, 64, 128] {
+        let pred = noise_diagrams(side, 41);
+        let target = noise_diagrams(side, 42);
+        for d in 0..2 {
+            for k in [4usize, 8, 16, 32] {
+                let mut ws = Workspace::default();
+                let t0 = std::time::Instant::now();
+                let reps = if side <= 64 { 10 } else { 2 };
+                let mut cost = 0.0;
+                for _ in 0..reps {
+                    cost = matching_from_nearest(&mut ws, &pred[d], &target[d], k).cost;
+                }
+                let dt = t0.elapsed().as_secs_f64() / reps as f64;
+                let t1 = std::time::Instant::now();
+                let mut dcost = 0.0;
+                if side <= 64 {
+                    for _ in 0..reps { dcost = dense_on_all_pairs(&mut ws, &pred[d], &target[d]).cost; }
+                }
+                let dd = t1.elapsed().as_secs_f64() / reps as f64;
+                eprintln!("{side}² dim {d} n={} m={} k={k}: sparse {:.2} ms, dense {:.2} ms  {cost} {dcost} stats {:?}", pred[d].len(), target[d].len(), dt * 1e3, dd * 1e3, ws.sparse.stats);
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn scratch_parts() {
+    for side in [64usize, 128] {
+        let pred = noise_diagrams(side, 41);
+        let target = noise_diagrams(side, 42);
+        for d in 0..2 {
+            let mut search = CandidateSearch::default();
+            let t0 = std::time::Instant::now();
+            search.build(&pred[d], &target[d]);
+            let mut count = 0usize;
+            search.for_each_candidate(&pred[d], &target[d], |_, _, c| { if c >= 0.0 { count += 1 } });
+            let t1 = t0.elapsed().as_secs_f64() * 1e3;
+            let mut nearest = Nearest::default();
+            let t0 = std::time::Instant::now();
+            nearest.collect(&search, &pred[d], &target[d], 16);
+            let t2 = t0.elapsed().as_secs_f64() * 1e3;
+            eprintln!("{side}² dim {d}: {} x {}: {count} candidates, enumerate {t1:.2} ms, nearest(16) {t2:.2} ms", pred[d].len(), target[d].len());
+        }
     }
 }
