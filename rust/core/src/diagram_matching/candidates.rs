@@ -79,8 +79,9 @@ impl CandidateSearch {
 #[derive(Default)]
 pub(super) struct Nearest {
     k: usize,
-    /// `k` slots per point (pred points, then target points), each `(cost, partner)` ascending;
-    /// unused slots hold `(inf, NONE)`.
+    /// `k` slots per point (pred points, then target points), each `(cost, turn)` ascending
+    /// (`turn`: the partner's index counted cyclically from the point's own); unused slots hold
+    /// `(inf, NONE)`.
     slots: Vec<(f64, u32)>,
     pairs: Vec<(u32, u32)>,
 }
@@ -92,28 +93,33 @@ impl Nearest {
         self.slots.clear();
         self.slots.resize((n + target.len()) * k, (f64::INFINITY, NONE));
         let slots = &mut self.slots;
+        // Slots hold (cost, turn): ties go to the first partner from the point's own index on
+        // (cyclically, whatever the search order), so that points tied over many identical
+        // partners do not all take the same few.
+        let (m, sizes) = (target.len(), [target.len(), n]);
+        let turn = |point: usize, partner: usize| {
+            let (own, len) = if point < n { (point, m) } else { (point - n, n) };
+            ((partner + len - own % len) % len) as u32
+        };
         let mut offer = |point: usize, cost: f64, partner: usize| {
             let list = &mut slots[point * k..(point + 1) * k];
-            // (cost, partner) order: ties go to the lower index, whatever the search order
-            if (cost, partner as u32) < list[k - 1] {
-                let at = list.partition_point(|&e| e < (cost, partner as u32));
+            let key = (cost, turn(point, partner));
+            if key < list[k - 1] {
+                let at = list.partition_point(|&e| e < key);
                 list.copy_within(at..k - 1, at + 1);
-                list[at] = (cost, partner as u32);
+                list[at] = key;
             }
         };
         search.for_each_candidate(pred, target, |i, j, cost| {
-            if std::env::var_os("NEAREST_REDUCED").is_some() {
-                offer(i, cost - super::diagonal_cost(target[j]), j);
-                offer(n + j, cost - super::diagonal_cost(pred[i]), i);
-            } else {
-                offer(i, cost, j);
-                offer(n + j, cost, i);
-            }
+            offer(i, cost, j);
+            offer(n + j, cost, i);
         });
         self.pairs.clear();
         for (point, list) in self.slots.chunks(k.max(1)).enumerate() {
-            for &(_, partner) in list.iter().take_while(|e| e.1 != NONE) {
-                self.pairs.push(if point < n { (point as u32, partner) } else { (partner, (point - n) as u32) });
+            let (own, len) = if point < n { (point, sizes[0]) } else { (point - n, sizes[1]) };
+            for &(_, turn) in list.iter().take_while(|e| e.1 != NONE) {
+                let partner = ((turn as usize + own) % len) as u32;
+                self.pairs.push(if point < n { (point as u32, partner) } else { (partner, own as u32) });
             }
         }
         self.pairs.sort_unstable();

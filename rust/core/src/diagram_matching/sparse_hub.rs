@@ -75,8 +75,7 @@ pub(super) struct SparseHub {
     worst: Vec<(f64, u32)>,
     new_pairs: Vec<(u32, u32)>,
     lowered: Vec<(u32, f64)>,
-    cascade: Vec<u32>,
-    /// (pricing rounds, searches, columns settled, edges added, rows freed by the cascade)
+    /// (pricing rounds, searches, columns settled, edges added, rows freed by the repairs)
     pub(super) stats: [usize; 5],
 }
 
@@ -320,9 +319,6 @@ impl SparseHub {
             }
         };
         self.u[start] += length;
-        if std::env::var("HUB_TRACE").is_ok() {
-            eprintln!("search {} from {start}: settled {} length {length:.3e} end {}", self.searches, self.settled.len(), if end == HUB { "hub".to_string() } else { end.to_string() });
-        }
         for &col in &self.settled {
             let col = col as usize;
             let slack = length - self.dist[col];
@@ -344,12 +340,11 @@ impl SparseHub {
         }
     }
 
-    /// The optimality check: no candidate pair may have a negative reduced cost. The most
-    /// violated pair of each row joins the graph, the row's potential drops so that its edges
-    /// are all feasible again, and it gives up its (no longer tight) assignment; a column it
-    /// leaves with a negative potential is raised to 0 (free columns must be at 0), and the rows
-    /// whose edges that makes infeasible are lowered and freed in turn. Returns whether any pair
-    /// was added.
+    /// The optimality check: no candidate pair may have a negative reduced cost (pairs that are
+    /// no candidates never do: see the module docs). The most violated pair of each row joins
+    /// the graph and the potentials are repaired (below) so that every edge of the graph is
+    /// feasible again, assigned edges tight and free columns at 0. Returns whether any pair was
+    /// added (each round adds one at least, so the rounds end).
     fn price(
         &mut self,
         rows: &[Point],
@@ -357,22 +352,28 @@ impl SparseHub {
         tolerance: f64,
         for_each_candidate: &mut impl FnMut(&mut dyn FnMut(usize, usize, f64)),
     ) -> bool {
-        let n = self.col_of_row.len();
+        let (n, m) = (self.col_of_row.len(), cols.len());
         self.worst.clear();
         self.worst.resize(n, (-tolerance, NONE));
         {
-            let SparseHub { worst, u, v, .. } = &mut *self;
+            let SparseHub { worst, u, v, row_first, edge_col, .. } = &mut *self;
+            // (an edge of the graph never counts: its reduced cost is only ever a rounding error
+            // below 0, and it must not hide a true violation of its row)
+            let in_graph = |r: usize, c: u32| edge_col[row_first[r] as usize..row_first[r + 1] as usize].binary_search(&c).is_ok();
             for_each_candidate(&mut |r, c, cost| {
                 let reduced = cost - diagonal_cost(cols[c]) - u[r] - v[c];
-                if (reduced, c as u32) < worst[r] {
-                    worst[r] = (reduced, c as u32);
+                // Ties go to the first column from the row's own index on (cyclically), so that
+                // rows tied over many identical columns do not all pick the same one.
+                let turn = ((c + m - r % m) % m) as u32;
+                if (reduced, turn) < worst[r] && !in_graph(r, c as u32) {
+                    worst[r] = (reduced, turn);
                 }
             });
         }
         self.new_pairs.clear();
-        for (r, &(_, c)) in self.worst.iter().enumerate() {
-            if c != NONE && !self.has(r, c) {
-                self.new_pairs.push((r as u32, c));
+        for (r, &(_, turn)) in self.worst.iter().enumerate() {
+            if turn != NONE {
+                self.new_pairs.push((r as u32, ((turn as usize + r) % m) as u32));
             }
         }
         if self.new_pairs.is_empty() {
@@ -395,49 +396,60 @@ impl SparseHub {
         self.merged.extend(b);
         std::mem::swap(&mut self.pairs, &mut self.merged);
         self.index(rows, cols);
+        // Repair: each new edge's row is lowered to make it feasible; a row on a column keeps it
+        // (tight) as the column's potential rises by as much, which may make other rows' edges to
+        // that column infeasible, repaired the same way in turn (potentials only move down for
+        // rows and up for columns, so it settles). A column may not rise above 0 (the free
+        // columns' level): its row is then freed instead, as is a row on the hub. Past a bound on
+        // the steps every column goes straight to 0, which ends the repair after at most one
+        // raise per column.
         self.lowered.clear();
         for k in 0..self.new_pairs.len() {
             let (r, c) = self.new_pairs[k];
             let e = self.find(r as usize, c).expect("a new pair is in the graph");
-            let feasible = self.edge_cost[e] - self.v[c as usize];
-            self.lowered.push((r, feasible));
+            self.lowered.push((r, self.edge_cost[e] - self.v[c as usize]));
         }
-        for k in 0..self.lowered.len() {
-            let (r, feasible) = self.lowered[k];
-            self.lower(r as usize, feasible);
-        }
-        while let Some(c) = self.cascade.pop() {
-            let c = c as usize;
-            if self.row_of_col[c] != NONE || self.v[c] >= 0.0 {
+        let limit = 8 * (n + self.pairs.len());
+        let mut steps = 0usize;
+        while let Some((r, to)) = self.lowered.pop() {
+            let r = r as usize;
+            if to >= self.u[r] {
                 continue;
             }
-            self.v[c] = 0.0;
+            steps += 1;
+            let drop = self.u[r] - to;
+            self.u[r] = to;
+            let c = self.col_of_row[r];
+            if c == NONE {
+                continue;
+            }
+            if c == HUB {
+                self.col_of_row[r] = NONE;
+                self.stats[4] += 1;
+                continue;
+            }
+            let c = c as usize;
+            let mut raised = self.v[c] + drop;
+            if raised >= 0.0 || steps > limit {
+                raised = 0.0;
+                self.col_of_row[r] = NONE;
+                self.row_of_col[c] = NONE;
+                self.stats[4] += 1;
+            }
+            if raised <= self.v[c] {
+                continue;
+            }
+            self.v[c] = raised;
             for k in self.col_first[c] as usize..self.col_first[c + 1] as usize {
                 let e = self.col_edges[k] as usize;
-                let r = self.pairs[e].0 as usize;
-                let feasible = self.edge_cost[e];
-                self.lower(r, feasible);
+                let other = self.pairs[e].0 as usize;
+                let feasible = self.edge_cost[e] - raised;
+                if feasible < self.u[other] {
+                    self.lowered.push((other as u32, feasible));
+                }
             }
         }
         true
-    }
-
-    /// Lowers row `r`'s potential to `to` if that is below it, freeing the row (and queueing the
-    /// column it leaves for the cascade).
-    fn lower(&mut self, r: usize, to: f64) {
-        if to >= self.u[r] {
-            return;
-        }
-        self.u[r] = to;
-        self.stats[4] += 1;
-        let c = self.col_of_row[r];
-        self.col_of_row[r] = NONE;
-        if c != NONE && c != HUB {
-            self.row_of_col[c as usize] = NONE;
-            if self.v[c as usize] < 0.0 {
-                self.cascade.push(c);
-            }
-        }
     }
 
     fn find(&self, r: usize, c: u32) -> Option<usize> {
@@ -446,7 +458,4 @@ impl SparseHub {
         self.edge_col[range].binary_search(&c).ok().map(|k| start + k)
     }
 
-    fn has(&self, r: usize, c: u32) -> bool {
-        self.find(r, c).is_some()
-    }
 }

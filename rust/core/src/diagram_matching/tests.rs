@@ -391,52 +391,113 @@ fn non_finite_points_go_to_the_diagonal_without_a_panic() {
     }
 }
 
+/// The sparse solver with `neighbours` starting partners, and its pricing rounds.
+fn sparse_rounds(pred: &[Point], target: &[Point], neighbours: usize) -> (DiagramMatching, usize) {
+    let mut ws = Workspace::default();
+    let got = matching_from_nearest(&mut ws, pred, target, neighbours);
+    (got, ws.sparse.stats[0])
+}
+
 #[test]
-#[ignore]
-fn scratch_timing() {
-    for side in [32usize, 64, 128] {
-        let pred = noise_diagrams(side, 41);
-        let target = noise_diagrams(side, 42);
-        for d in 0..2 {
-            for k in [4usize, 8, 16, 32] {
-                let mut ws = Workspace::default();
-                let t0 = std::time::Instant::now();
-                let reps = if side <= 64 { 10 } else { 2 };
-                let mut cost = 0.0;
-                for _ in 0..reps {
-                    cost = matching_from_nearest(&mut ws, &pred[d], &target[d], k).cost;
-                }
-                let dt = t0.elapsed().as_secs_f64() / reps as f64;
-                let t1 = std::time::Instant::now();
-                let mut dcost = 0.0;
-                if side <= 64 {
-                    for _ in 0..reps { dcost = dense_on_all_pairs(&mut ws, &pred[d], &target[d]).cost; }
-                }
-                let dd = t1.elapsed().as_secs_f64() / reps as f64;
-                eprintln!("{side}² dim {d} n={} m={} k={k}: sparse {:.2} ms, dense {:.2} ms  {cost} {dcost} stats {:?}", pred[d].len(), target[d].len(), dt * 1e3, dd * 1e3, ws.sparse.stats);
-            }
+fn the_sparse_solver_matches_brute_force_from_one_neighbour() {
+    // one starting partner a point: the pricing rounds find every other pair the optimum needs
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut priced = 0;
+    for case in 0..600 {
+        let (n, m) = (rng.below(5), rng.below(4));
+        let grid = case % 2 == 0;
+        let mut pred = rng.diagram(n, grid);
+        let target = rng.diagram(m, grid);
+        if case % 7 == 0 && n > 0 {
+            pred[0] = Point::new(0.25, 0.25); // on the diagonal
         }
+        let want = brute_force(&pred, &target);
+        let (got, rounds) = sparse_rounds(&pred, &target, 1);
+        check_valid(&pred, &target, &got);
+        assert!(close(got.cost, want), "case {case}: {} vs {want}\n{pred:?}\n{target:?}", got.cost);
+        priced += usize::from(rounds > 1);
+        let dense = dense_on_all_pairs(&mut Workspace::default(), &pred, &target);
+        check_valid(&pred, &target, &dense);
+        assert!(close(dense.cost, want), "case {case}: dense {} vs {want}", dense.cost);
+    }
+    assert!(priced > 20, "only {priced} cases needed a pricing round: the test would not see that check");
+}
+
+#[test]
+fn massive_ties_are_optimal_and_end() {
+    // A one-hot speckle target (hundreds of identical points, and a few on the diagonal) against
+    // a noisy prediction, and both sides tied: the graph's ties all point at the same few
+    // partners, so the pricing rounds must link the rest.
+    let [noise, _] = noise_diagrams(24, 7);
+    let mut speckle = vec![Point::new(0.0, 1.0); 300];
+    speckle.extend([Point::new(0.5, 0.5); 20]);
+    let coarse: Vec<Point> = noise.iter().map(|p| Point::new((p.birth * 3.0).round() / 3.0, (p.death * 3.0).round() / 3.0)).collect();
+    for (pred, target) in [(&noise, &speckle), (&speckle, &noise), (&coarse, &speckle), (&speckle, &speckle), (&coarse, &coarse)] {
+        let want = dense::optimal_cost(pred, target);
+        for neighbours in [1, 4, START_NEIGHBOURS] {
+            let (got, rounds) = sparse_rounds(pred, target, neighbours);
+            check_valid(pred, target, &got);
+            assert!(close(got.cost, want), "{neighbours} neighbours: {} vs {want}", got.cost);
+            assert!(rounds <= pred.len() * target.len() + 1);
+        }
+        let dense = dense_on_all_pairs(&mut Workspace::default(), pred, target);
+        check_valid(pred, target, &dense);
+        assert!(close(dense.cost, want));
+        assert!(close(optimal_matching(pred, target).cost, want));
     }
 }
 
 #[test]
+fn degenerate_diagrams_do_not_panic() {
+    let same = vec![Point::new(0.3, 0.7); 50];
+    let diagonal: Vec<Point> = (0..50).map(|k| Point::new(k as f64 / 50.0, k as f64 / 50.0)).collect();
+    let huge = vec![Point::new(-1e150, 1e150), Point::new(0.0, 1e150), Point::new(1e150, 1e150)];
+    let cases: [&[Point]; 4] = [&same, &diagonal, &huge, &[]];
+    for pred in cases {
+        for target in cases {
+            for got in [sparse_rounds(pred, target, 1).0, optimal_matching(pred, target)] {
+                check_valid(pred, target, &got);
+            }
+        }
+    }
+    let m = optimal_matching(&diagonal, &same);
+    assert!(close(m.cost, 50.0 * diagonal_cost(same[0])) && m.matched.is_empty());
+}
+
+/// Timings of the sparse solver's parts on noise (`SIDES`, `KS`: comma-separated lists):
+/// `cargo test --release profile -- --ignored --nocapture`.
+#[test]
 #[ignore]
-fn scratch_parts() {
-    for side in [64usize, 128] {
+fn profile() {
+    let list = |name: &str, default: &str| -> Vec<usize> {
+        std::env::var(name).unwrap_or(default.into()).split(',').map(|s| s.parse().unwrap()).collect()
+    };
+    for side in list("SIDES", "64,128") {
         let pred = noise_diagrams(side, 41);
         let target = noise_diagrams(side, 42);
         for d in 0..2 {
-            let mut search = CandidateSearch::default();
-            let t0 = std::time::Instant::now();
-            search.build(&pred[d], &target[d]);
-            let mut count = 0usize;
-            search.for_each_candidate(&pred[d], &target[d], |_, _, c| { if c >= 0.0 { count += 1 } });
-            let t1 = t0.elapsed().as_secs_f64() * 1e3;
-            let mut nearest = Nearest::default();
-            let t0 = std::time::Instant::now();
-            nearest.collect(&search, &pred[d], &target[d], 16);
-            let t2 = t0.elapsed().as_secs_f64() * 1e3;
-            eprintln!("{side}² dim {d}: {} x {}: {count} candidates, enumerate {t1:.2} ms, nearest(16) {t2:.2} ms", pred[d].len(), target[d].len());
+            for k in list("KS", "8,16,32") {
+                let mut ws = Workspace::default();
+                let reps = if side <= 64 { 5 } else { 1 };
+                let (mut t_near, mut t_solve, mut cost) = (f64::INFINITY, f64::INFINITY, 0.0);
+                for _ in 0..reps {
+                    let t0 = std::time::Instant::now();
+                    ws.search.build(&pred[d], &target[d]);
+                    ws.nearest.collect(&ws.search, &pred[d], &target[d], k);
+                    ws.nearest.active(pred[d].len(), target[d].len(), &mut ws.active);
+                    let t1 = std::time::Instant::now();
+                    cost = sparse_matching(&mut ws, &pred[d], &target[d]).cost;
+                    let t2 = std::time::Instant::now();
+                    t_near = t_near.min((t1 - t0).as_secs_f64() * 1e3);
+                    t_solve = t_solve.min((t2 - t1).as_secs_f64() * 1e3);
+                }
+                eprintln!(
+                    "{side}² dim {d} n={} m={} k={k}: nearest {t_near:.1} ms, solve {t_solve:.1} ms, cost {cost:.12}, stats {:?}",
+                    pred[d].len(),
+                    target[d].len(),
+                    ws.sparse.stats
+                );
+            }
         }
     }
 }
