@@ -10,17 +10,20 @@ Cases (superlevel filtration, connectivity 4 = GUDHI's ``CubicalComplex(vertices
 
 - ``noise``: two independent white-noise maps, the hardest case for the matching (hundreds to
   thousands of points per diagram, most near the diagonal, over half of all pairs candidates);
+- ``smooth``: two independent smooth random maps (box-blurred noise, tens of points);
 - ``mask``: a smooth likelihood map against the binary mask it predicts (the training case: the
   target's points all repeat (0, 1)).
 
 Rows: ``bettimatch``: ``HuTopoLoss(include_background=True)`` on a (B, 1, H, W) float64 tensor,
-forward and backward (``num_threads=None``: all cores). ``gudhi+POT``: per image, GUDHI's cubical
-persistence of ``1 - x`` and ``1 - t`` (prepared outside the timed region), then per dimension 0
+forward and backward (``num_threads=None``: all cores); ``native``: the barcodes and matchings
+alone (``_core.diagram_matching_pairs``, no torch), the same work as the reference's.
+``gudhi+POT``: per image, GUDHI's cubical persistence of ``1 - x`` and ``1 - t`` (timed), then per dimension 0
 and 1 the (n + 1) x (m + 1) cost matrix with the diagonal (squared distances, ``½ (d - b)²`` to
 the diagonal, weights 1 and m / n for the diagonal) and ``ot.emd`` (the plan, which the gradient
 needs; the loss is its cost). The reference computes values only, no gradient, in one thread.
 Each row is the median (and min) over ``--repeat`` runs after one warm-up, candidates run
-round-robin; "ratio" = gudhi+POT median / bettimatch median (> 1: bettimatch is faster). The
+round-robin; "ratio" = gudhi+POT median / bettimatch median (> 1: bettimatch is faster), "native
+ratio" the same for the native row. The
 loss values of the two are compared (relative 1e-9) and a mismatch is printed.
 """
 
@@ -60,6 +63,9 @@ def inputs(case: str, batch: int, size: int, seed: int) -> Tuple[np.ndarray, np.
     rng = np.random.default_rng(seed)
     if case == "noise":
         return rng.random((batch, size, size)), rng.random((batch, size, size))
+    if case == "smooth":
+        r = max(1, size // 16)
+        return smooth(rng.random((batch, size, size)), r), smooth(rng.random((batch, size, size)), r)
     target = (smooth(rng.random((batch, size, size)), max(1, size // 32)) > 0.5).astype(np.float64)
     likelihood = smooth(0.75 * target + 0.5 * rng.random((batch, size, size)), 1)
     return np.ascontiguousarray(likelihood), target
@@ -110,7 +116,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="16,32,64,128,256")
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--cases", default="noise,mask")
+    ap.add_argument("--cases", default="noise,smooth,mask")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument(
         "--ref-max-cells",
@@ -125,11 +131,12 @@ def main() -> None:
     import ot
 
     import bettimatch as bm
+    from bettimatch import _core
     from bettimatch.losses import HuTopoLoss
 
     print(f"torch {torch.__version__}, gudhi {gudhi.__version__}, POT {ot.__version__}, torch threads {torch.get_num_threads()}")
-    print(f"| {'case':<6} | {'size':>5} | {'B':>2} | {'points dim0/dim1 (pred+target, image 0)':<40} | {'bettimatch ms':>13} | {'gudhi+POT ms':>12} | {'ratio':>6} |")
-    print(f"|{'-' * 8}|{'-' * 6}:|{'-' * 3}:|{'-' * 42}|{'-' * 14}:|{'-' * 13}:|{'-' * 7}:|")
+    print(f"| {'case':<6} | {'size':>5} | {'B':>2} | {'points dim0/dim1 (pred+target, image 0)':<40} | {'bettimatch ms':>13} | {'native ms':>9} | {'gudhi+POT ms':>12} | {'ratio':>6} | {'native ratio':>12} |")
+    print(f"|{'-' * 8}|{'-' * 6}:|{'-' * 3}:|{'-' * 42}|{'-' * 14}:|{'-' * 10}:|{'-' * 13}:|{'-' * 7}:|{'-' * 13}:|")
     loss_fn = HuTopoLoss(include_background=True)
     for case in args.cases.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
@@ -144,7 +151,10 @@ def main() -> None:
                     loss.backward()
                     values["ours"] = float(loss.detach())
 
-                cands = [("ours", ours)]
+                def native():
+                    _core.diagram_matching_pairs(p, t, "superlevel", 4, None)
+
+                cands = [("ours", ours), ("native", native)]
                 bp, bt = bm.barcode(p[0]), bm.barcode(t[0])
                 counts = [(len(bp.birth_value[d]), len(bt.birth_value[d])) for d in (0, 1)]
                 points = " / ".join(f"{a}+{b}" for a, b in counts)
@@ -163,7 +173,11 @@ def main() -> None:
                 ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}
                 ref = f"{ms['ref']:>12.2f}" if "ref" in ms else f"{'skipped':>12}"
                 ratio = f"{ms['ref'] / ms['ours']:>6.2f}" if "ref" in ms else f"{'':>6}"
-                print(f"| {case:<6} | {size:>4}² | {batch:>2} | {points:<40} | {ms['ours']:>13.2f} | {ref} | {ratio} |", flush=True)
+                native_ratio = f"{ms['ref'] / ms['native']:>12.2f}" if "ref" in ms else f"{'':>12}"
+                print(
+                    f"| {case:<6} | {size:>4}² | {batch:>2} | {points:<40} | {ms['ours']:>13.2f} | {ms['native']:>9.2f} | {ref} | {ratio} | {native_ratio} |",
+                    flush=True,
+                )
                 if "ref" in values and not math.isclose(values["ours"], values["ref"], rel_tol=1e-9, abs_tol=1e-12):
                     print(f"  MISMATCH {case} {size}² B={batch}: bettimatch {values['ours']!r} vs gudhi+POT {values['ref']!r}", file=sys.stderr)
 

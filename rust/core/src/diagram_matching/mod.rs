@@ -123,8 +123,11 @@ const DENSE_STEPS: f64 = 2e5;
 /// (matching alone, dimension 0, one thread): at 64² (830 points a side) 8 neighbours take 8
 /// pricing rounds and 67 ms, 16 take 4 and 53 ms, 32 take 1 and 29 ms; at 128² (3300 a side) 8:
 /// 9 rounds, 860 ms; 16: 5, 700 ms; 32: 1, 300 ms. Ranking the neighbours by the saving over
-/// the diagonal instead of the distance needs many more rounds (seconds).
+/// the diagonal instead of the distance needs many more rounds (seconds). Small diagrams (under
+/// [`FEW_POINTS`] a side) need fewer: at 32² (210 points) 8 take 2.1 ms, 32 take 4.1 ms.
 const START_NEIGHBOURS: usize = 32;
+const FEW_POINTS: usize = 300;
+const FEW_NEIGHBOURS: usize = 8;
 
 /// An optimal matching of `pred` with `target`, reusing `ws`'s buffers. The result is a function
 /// of the two diagrams alone (not of `ws`'s history).
@@ -137,7 +140,8 @@ pub fn optimal_matching_with(ws: &mut Workspace, pred: &[Point], target: &[Point
         return dense_on_all_pairs(ws, pred, target);
     }
     ws.search.build(pred, target);
-    ws.nearest.collect(&ws.search, pred, target, START_NEIGHBOURS);
+    let neighbours = if pred.len().max(target.len()) < FEW_POINTS { FEW_NEIGHBOURS } else { START_NEIGHBOURS };
+    ws.nearest.collect(&ws.search, pred, target, neighbours);
     ws.nearest.active(pred.len(), target.len(), &mut ws.active);
     let count = |a: &[bool]| a.iter().filter(|&&x| x).count();
     if steps(count(&ws.active[0]), count(&ws.active[1])) <= DENSE_STEPS {
