@@ -51,3 +51,27 @@ def test_hutopo_loss_equals_the_optimal_cost_on_noise(size, seed):
         want = sum(_textbook_cost(_diagram(bp, d), _diagram(bt, d)) for d in (0, 1))
         got = HuTopoLoss(include_background=True)(torch.tensor(pred)[None, None], torch.tensor(target)[None, None])
         assert got.item() == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+gudhi_wasserstein = pytest.importorskip("gudhi.wasserstein")
+
+
+@pytest.mark.parametrize("size, seed, smooth", [(16, 10, False), (32, 11, False), (48, 12, False), (32, 13, True), (64, 14, True)])
+def test_hutopo_loss_equals_gudhi_wasserstein(size, seed, smooth):
+    """The loss against GUDHI's exact 2-Wasserstein distance (POT's network simplex with the
+    diagonal), squared, summed over dimensions 0 and 1: white noise against white noise and
+    smooth maps against smooth maps."""
+    rng = np.random.default_rng(seed)
+    pred, target = rng.random((size, size)), rng.random((size, size))
+    if smooth:
+        k = np.ones(5) / 5
+        blur = lambda x: np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), 0, np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), 1, x))  # noqa: E731
+        pred, target = blur(pred), blur(target)
+    bp, bt = bm.barcode(pred), bm.barcode(target)
+    want = 0.0
+    for d in (0, 1):
+        p, q = _diagram(bp, d), _diagram(bt, d)
+        w = gudhi_wasserstein.wasserstein_distance(p, q, order=2, internal_p=2)
+        want += w * w
+    got = HuTopoLoss(include_background=True)(torch.tensor(pred)[None, None], torch.tensor(target)[None, None])
+    assert got.item() == pytest.approx(want, rel=1e-9, abs=1e-12)
