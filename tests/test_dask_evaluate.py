@@ -617,3 +617,35 @@ def test_scheduler_usage_errors(data, tmp_path, capsys, monkeypatch):
     assert "pip install 'bettimatch[dask]'" in capsys.readouterr().err
     assert main(args) == 0  # and the in-process path needs nothing of it
     capsys.readouterr()
+
+
+def test_a_handshake_assertion_of_distributed_is_retried():
+    """distributed's Client can trip its own handshake assert when another client of the same
+    scheduler connects at once (seen in CI): connecting is tried again, a lasting failure is a
+    SchedulerError naming the scheduler."""
+    from bettimatch import _dask
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 2:
+            raise AssertionError
+        return "client"
+
+    assert _dask._client(flaky) == "client" and len(calls) == 2
+
+    def broken():
+        raise AssertionError
+
+    with pytest.raises(AssertionError):
+        _dask._client(broken)
+    distributed = pytest.importorskip("distributed")
+    original = distributed.Client
+    distributed.Client = lambda *a, **k: broken()
+    try:
+        with pytest.raises(_dask.SchedulerError, match="tcp://127.0.0.1:1: cannot connect"):
+            with _dask.connect("tcp://127.0.0.1:1"):
+                pass
+    finally:
+        distributed.Client = original
