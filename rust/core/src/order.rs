@@ -202,3 +202,37 @@ fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) 
         }
     }
 }
+
+/// `out` = the merge of two ascending slices, ascending (on equal elements `b`'s first).
+pub fn merge_sorted_into<T: Copy + Ord>(a: &[T], b: &[T], out: &mut Vec<T>) {
+    out.clear();
+    out.reserve(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] < b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+}
+
+#[cfg(test)]
+mod merge_tests {
+    quickcheck::quickcheck! {
+        fn merging_equals_sorting_the_concatenation(a: Vec<u8>, b: Vec<u8>) -> bool {
+            let (mut a, mut b) = (a, b);
+            a.sort_unstable();
+            b.sort_unstable();
+            let mut out = vec![7];
+            super::merge_sorted_into(&a, &b, &mut out);
+            let mut want = [a, b].concat();
+            want.sort_unstable();
+            out == want
+        }
+    }
+}

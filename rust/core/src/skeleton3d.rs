@@ -235,20 +235,7 @@ impl LeeWorkspace {
             return;
         }
         self.exposed.sort_unstable();
-        self.merged.clear();
-        self.merged.reserve(self.surface.len() + self.exposed.len());
-        let (mut a, mut b) = (self.surface.iter().peekable(), self.exposed.iter().peekable());
-        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
-            if x < y {
-                self.merged.push(x);
-                a.next();
-            } else {
-                self.merged.push(y);
-                b.next();
-            }
-        }
-        self.merged.extend(a);
-        self.merged.extend(b);
+        crate::order::merge_sorted_into(&self.surface, &self.exposed, &mut self.merged);
         std::mem::swap(&mut self.surface, &mut self.merged);
     }
 }

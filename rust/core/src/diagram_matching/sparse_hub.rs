@@ -381,19 +381,7 @@ impl SparseHub {
         }
         self.stats[3] += self.new_pairs.len();
         // The new edges join the graph first (the cascade needs the columns' full adjacency).
-        self.merged.clear();
-        let (mut a, mut b) = (self.pairs.iter().peekable(), self.new_pairs.iter().peekable());
-        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
-            if x < y {
-                self.merged.push(x);
-                a.next();
-            } else {
-                self.merged.push(y);
-                b.next();
-            }
-        }
-        self.merged.extend(a);
-        self.merged.extend(b);
+        crate::order::merge_sorted_into(&self.pairs, &self.new_pairs, &mut self.merged);
         std::mem::swap(&mut self.pairs, &mut self.merged);
         self.index(rows, cols);
         // Repair: each new edge's row is lowered to make it feasible; a row on a column keeps it
