@@ -39,21 +39,54 @@ impl BirthIndex {
 /// Finds the candidate pairs without looking at every pair where they are few: for a candidate
 /// pair, `|x - y|² < diag(x) + diag(y) <= persistence(longer)²`, so the shorter point lies in the
 /// strip of births that wide around the longer one. Each pair is looked up from its longer point
-/// (ties: from the pred side), so it is found once.
+/// (ties: from the pred side), so it is found once. The first pass over the pairs keeps them
+/// (up to [`CACHED_PAIRS`]), so that later passes (the solver's pricing rounds) read a flat list.
 #[derive(Default)]
 pub(super) struct CandidateSearch {
     pred_index: BirthIndex,
     target_index: BirthIndex,
+    cache: Vec<(u32, u32, f64)>,
+    cached: bool,
 }
+
+/// At most this many candidate pairs (16 bytes each) are kept between passes; white noise at 64²
+/// has about 400 000, at 128² about 5 million (those are searched again each round).
+const CACHED_PAIRS: usize = 1 << 20;
 
 impl CandidateSearch {
     pub(super) fn build(&mut self, pred: &[Point], target: &[Point]) {
         self.pred_index.build(pred);
         self.target_index.build(target);
+        self.cache.clear();
+        self.cached = false;
     }
 
-    /// Calls `f(pred index, target index, |x - y|²)` for every candidate pair, in a fixed order.
-    pub(super) fn for_each_candidate(&self, pred: &[Point], target: &[Point], mut f: impl FnMut(usize, usize, f64)) {
+    /// Calls `f(pred index, target index, |x - y|²)` for every candidate pair, in a fixed order
+    /// (the same on every call).
+    pub(super) fn for_each_candidate(&mut self, pred: &[Point], target: &[Point], mut f: impl FnMut(usize, usize, f64)) {
+        if self.cached {
+            for &(i, j, cost) in &self.cache {
+                f(i as usize, j as usize, cost);
+            }
+            return;
+        }
+        let (mut cache, mut complete) = (std::mem::take(&mut self.cache), true);
+        cache.clear();
+        self.search(pred, target, |i, j, cost| {
+            if cache.len() < CACHED_PAIRS {
+                cache.push((i as u32, j as u32, cost));
+            } else {
+                complete = false;
+            }
+            f(i, j, cost)
+        });
+        if complete {
+            self.cache = cache;
+            self.cached = true;
+        }
+    }
+
+    fn search(&self, pred: &[Point], target: &[Point], mut f: impl FnMut(usize, usize, f64)) {
         for (i, &x) in pred.iter().enumerate() {
             let reach = persistence(x);
             for j in self.target_index.near(x.birth, reach) {
@@ -87,7 +120,7 @@ pub(super) struct Nearest {
 }
 
 impl Nearest {
-    pub(super) fn collect(&mut self, search: &CandidateSearch, pred: &[Point], target: &[Point], k: usize) {
+    pub(super) fn collect(&mut self, search: &mut CandidateSearch, pred: &[Point], target: &[Point], k: usize) {
         let n = pred.len();
         self.k = k;
         self.slots.clear();
@@ -99,10 +132,14 @@ impl Nearest {
         let (m, sizes) = (target.len(), [target.len(), n]);
         let turn = |point: usize, partner: usize| {
             let (own, len) = if point < n { (point, m) } else { (point - n, n) };
-            ((partner + len - own % len) % len) as u32
+            let own = if own < len { own } else { own % len };
+            (if partner >= own { partner - own } else { partner + len - own }) as u32
         };
         let mut offer = |point: usize, cost: f64, partner: usize| {
             let list = &mut slots[point * k..(point + 1) * k];
+            if cost > list[k - 1].0 {
+                return;
+            }
             let key = (cost, turn(point, partner));
             if key < list[k - 1] {
                 let at = list.partition_point(|&e| e < key);

@@ -28,10 +28,14 @@
 //!   (Dijkstra with potentials, one search per row left unassigned by a greedy start) solve it,
 //!   and then the potentials certify optimality for the whole problem (LP duality) if no
 //!   candidate pair outside the graph has a negative reduced cost. Where one does, the most
-//!   violated pair of each row joins, the potentials are repaired (the row is lowered; its
-//!   column rises as much, up to the free columns' 0, so that it stays tight, lowering other
-//!   rows in turn; rows that can no longer stay where they are are freed) and the solve
-//!   resumes. Each round is one pass over the candidate pairs; the result is exactly optimal.
+//!   violated pair of each row joins and the row is lowered to make it tight; a row that no
+//!   longer fits where it is is freed, its column left waiting for a new row, and the solve
+//!   resumes as a min-cost flow with the hub as a node: a search from a free row may also pass
+//!   through the hub (taking over a column's diagonal, or moving a row off the hub) to a waiting
+//!   column. No repair spreads beyond its row, so a round with few violations costs few searches.
+//!   The pricing passes read the candidate pairs from a flat list kept by the first one (up to a
+//!   million pairs; beyond that they are searched again); each round adds one pair at least, and
+//!   the result is exactly optimal.
 //!
 //! Ties: the result is deterministic (a function of the two diagrams, independent of buffer
 //! reuse or threads). Among equally cheap matchings the one returned is the one this procedure
@@ -119,15 +123,15 @@ const DENSE_STEPS: f64 = 2e5;
 
 /// How many nearest candidate partners of each point start the sparse solver's graph. The
 /// optimal matching of noisy diagrams pairs almost every point with one of its nearest partners;
-/// any pair it needs beyond those is found by the pricing check. Measured on noise vs noise
-/// (matching alone, dimension 0, one thread): at 64² (830 points a side) 8 neighbours take 8
-/// pricing rounds and 67 ms, 16 take 4 and 53 ms, 32 take 1 and 29 ms; at 128² (3300 a side) 8:
-/// 9 rounds, 860 ms; 16: 5, 700 ms; 32: 1, 300 ms. Ranking the neighbours by the saving over
-/// the diagonal instead of the distance needs many more rounds (seconds). Small diagrams (under
-/// [`FEW_POINTS`] a side) need fewer: at 32² (210 points) 8 take 2.1 ms, 32 take 4.1 ms.
+/// any pair it needs beyond those is found by the pricing check. Measured on white noise vs
+/// white noise (matching alone, dimension 0, one thread, four seeds each): at 64² (830 points a
+/// side) 16 and 32 neighbours take 28-57 and 31-48 ms; at 128² (3300 a side) 16 take 400-1560 ms
+/// and 32 take 330-1040 ms (1-12 pricing rounds); 8 or fewer need many more rounds at both sizes.
+/// Small diagrams (under [`FEW_POINTS`] a side) are best served by fewer: at 32² (210 points a
+/// side) 8, 16 and 32 take 2.3-7, 3-5 and 6-6.7 ms for both dimensions.
 const START_NEIGHBOURS: usize = 32;
 const FEW_POINTS: usize = 300;
-const FEW_NEIGHBOURS: usize = 8;
+const FEW_NEIGHBOURS: usize = 16;
 
 /// An optimal matching of `pred` with `target`, reusing `ws`'s buffers. The result is a function
 /// of the two diagrams alone (not of `ws`'s history).
@@ -141,7 +145,7 @@ pub fn optimal_matching_with(ws: &mut Workspace, pred: &[Point], target: &[Point
     }
     ws.search.build(pred, target);
     let neighbours = if pred.len().max(target.len()) < FEW_POINTS { FEW_NEIGHBOURS } else { START_NEIGHBOURS };
-    ws.nearest.collect(&ws.search, pred, target, neighbours);
+    ws.nearest.collect(&mut ws.search, pred, target, neighbours);
     ws.nearest.active(pred.len(), target.len(), &mut ws.active);
     let count = |a: &[bool]| a.iter().filter(|&&x| x).count();
     if steps(count(&ws.active[0]), count(&ws.active[1])) <= DENSE_STEPS {
@@ -174,7 +178,7 @@ fn dense_on_all_pairs(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> D
 #[cfg(test)]
 fn matching_from_nearest(ws: &mut Workspace, pred: &[Point], target: &[Point], neighbours: usize) -> DiagramMatching {
     ws.search.build(pred, target);
-    ws.nearest.collect(&ws.search, pred, target, neighbours.max(1));
+    ws.nearest.collect(&mut ws.search, pred, target, neighbours.max(1));
     ws.nearest.active(pred.len(), target.len(), &mut ws.active);
     sparse_matching(ws, pred, target)
 }
@@ -182,11 +186,11 @@ fn matching_from_nearest(ws: &mut Workspace, pred: &[Point], target: &[Point], n
 /// The dense solver on the points marked active in `ws.active` (the others go to the diagonal).
 fn dense_matching(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> DiagramMatching {
     let sides = [pred, target];
-    for side in 0..2 {
+    for (side, points) in sides.iter().enumerate() {
         ws.index[side].clear();
-        ws.index[side].extend((0..sides[side].len() as u32).filter(|&i| ws.active[side][i as usize]));
+        ws.index[side].extend((0..points.len() as u32).filter(|&i| ws.active[side][i as usize]));
         ws.points[side].clear();
-        ws.points[side].extend(ws.index[side].iter().map(|&i| sides[side][i as usize]));
+        ws.points[side].extend(ws.index[side].iter().map(|&i| points[i as usize]));
     }
     // Rows: the smaller side (pred on a tie).
     let rows = usize::from(ws.points[1].len() < ws.points[0].len());
@@ -213,12 +217,12 @@ fn sparse_matching(ws: &mut Workspace, pred: &[Point], target: &[Point]) -> Diag
     if swapped {
         ws.pairs.sort_unstable();
     }
-    let search = &ws.search;
+    let search = &mut ws.search;
     ws.sparse.solve(rows, cols, &ws.pairs, |f| {
         if swapped {
             search.for_each_candidate(pred, target, |i, j, cost| f(j, i, cost));
         } else {
-            search.for_each_candidate(pred, target, |i, j, cost| f(i, j, cost));
+            search.for_each_candidate(pred, target, f);
         }
     });
     ws.pairs.clear();

@@ -6,16 +6,34 @@
 //! diagonal: row `r` to column `c` costs `|x - y|² - diag(y)` (the column's diagonal cost is paid
 //! up front, so that an unmatched column costs nothing), row `r` to the hub `diag(x)`. Every row
 //! is assigned to a column or to the hub, a column takes at most one row, the hub any number.
-//! Potentials `u` (rows) and `v` (columns, the hub's is 0) certify optimality (LP duality) when
-//! every reduced cost `cost - u[r] - v[c]` is non-negative, assigned edges are tight, `v <= 0`,
-//! and free columns have `v = 0`. Successive shortest paths keep all of that: a search from a
-//! free row ends at the first free column or the hub it reaches (all at potential 0), and only
-//! the columns it settled before that get lower potentials.
+//! As a flow: each row sends one unit, to a column or to the hub; each column takes one, from a
+//! row or from the hub (its diagonal; a free column). Potentials `u` (rows), `v` (columns) and
+//! `h` (the hub) certify optimality (LP duality) when every residual arc has a non-negative
+//! reduced cost: `cost - u[r] - v[c]` for an edge, `diag(x) - u[r] - h` for a hub edge (both
+//! zero where used), `h - v[c]` for the hub to a column it does not feed, `v[c] - h` for a free
+//! column back to the hub. Successive shortest paths (Dijkstra on reduced costs, the Johnson
+//! update of the settled nodes' potentials) keep that; a search from a free row ends at the
+//! hub, through a row's hub edge or a free column, unless every free row is owed to a column
+//! that a repair left waiting, then at the nearest waiting column (through the hub if need be).
+//! Until the first repair `h = 0` and every free column is at 0, the classic hub form.
 
 use super::{diagonal_cost, Point, NONE};
 
-/// The row is assigned to the hub (in `col_of_row`).
+/// The row is assigned to the hub (in `col_of_row`); the column was reached from the hub (in
+/// `reached_from`).
 pub(super) const HUB: u32 = u32::MAX - 1;
+
+/// The column lost its row to a repair and is owed one (in `row_of_col`); [`NONE`] there means
+/// the column goes to its diagonal.
+const WAITING: u32 = u32::MAX - 2;
+
+/// How a search enters the hub: by a row's hub edge, or through a free column (whose diagonal
+/// then takes the unit).
+#[derive(Clone, Copy)]
+enum HubEntry {
+    Row(u32),
+    Col(u32),
+}
 
 /// A column reached by the search, at `dist` (min-heap order; ties: the lower column).
 #[derive(Clone, Copy, PartialEq)]
@@ -65,6 +83,10 @@ pub(super) struct SparseHub {
     pub(super) row_of_col: Vec<u32>,
     u: Vec<f64>,
     v: Vec<f64>,
+    /// The hub's potential (0 until a search settles it).
+    h: f64,
+    /// Columns that lost their row to a repair and wait for a new one ([`WAITING`]).
+    waiting: usize,
     dist: Vec<f64>,
     reached_from: Vec<u32>,
     seen_in: Vec<u32>,
@@ -74,9 +96,9 @@ pub(super) struct SparseHub {
     heap: std::collections::BinaryHeap<Reached>,
     worst: Vec<(f64, u32)>,
     new_pairs: Vec<(u32, u32)>,
-    lowered: Vec<(u32, f64)>,
-    /// (pricing rounds, searches, columns settled, edges added, rows freed by the repairs)
-    pub(super) stats: [usize; 5],
+    /// (pricing rounds, searches, columns settled, edges added, rows freed by the repairs,
+    /// searches that passed through the hub to a waiting column)
+    pub(super) stats: [usize; 6],
 }
 
 impl SparseHub {
@@ -98,13 +120,19 @@ impl SparseHub {
         // has to be larger than that to count.
         let scale = rows.iter().chain(cols).map(|&p| hub_cost(p)).fold(1.0, f64::max);
         let tolerance = 1e-12 * scale;
-        self.stats = [0; 5];
+        self.stats = [0; 6];
         loop {
             self.stats[0] += 1;
-            for _ in 0..2 {
-                self.reduce_free_rows();
+            if self.stats[0] == 1 {
+                // (the auction-like passes assume the starting state: the hub and every column
+                // without a row at potential 0, no column waiting)
+                for _ in 0..2 {
+                    self.reduce_free_rows();
+                }
             }
             self.augment_free_rows();
+            #[cfg(test)]
+            self.check_invariants();
             if !self.price(rows, cols, tolerance, &mut for_each_candidate) {
                 break;
             }
@@ -166,6 +194,8 @@ impl SparseHub {
         reset(&mut self.seen_in, m, 0);
         reset(&mut self.settled_in, m, 0);
         self.searches = 0;
+        self.h = 0.0;
+        self.waiting = 0;
         self.dist.clear();
         self.dist.resize(m, 0.0);
         self.v.clear();
@@ -256,11 +286,15 @@ impl SparseHub {
     }
 
     fn augment_free_rows(&mut self) {
+        let mut free = self.col_of_row.iter().filter(|&&c| c == NONE).count();
         for row in 0..self.col_of_row.len() {
             if self.col_of_row[row] == NONE {
-                self.augment_from(row);
+                // The hub may absorb this row's unit unless every free row is owed to a waiting column.
+                self.augment_from(row, free > self.waiting);
+                free -= 1;
             }
         }
+        debug_assert_eq!(self.waiting, 0);
     }
 
     /// Offers `row`'s columns to the search at `base` plus their reduced costs; returns the
@@ -275,31 +309,67 @@ impl SparseHub {
             }
             // Rounding can make a reduced cost a hair negative; Dijkstra needs it non-negative.
             let d = base + (self.edge_cost[e] - u - self.v[col]).max(0.0);
-            if self.seen_in[col] != search || d < self.dist[col] {
-                self.seen_in[col] = search;
-                self.dist[col] = d;
-                self.reached_from[col] = row as u32;
-                self.heap.push(Reached { dist: d, col: col as u32 });
-            }
+            self.offer(col, d, row as u32);
         }
-        base + (self.hub[row] - u).max(0.0)
+        base + (self.hub[row] - u - self.h).max(0.0)
     }
 
-    /// One Dijkstra search from the free `start` row over the alternating graph (row to column by
-    /// an edge, column to row by the assignment) to the nearest free column or the hub (the hub
-    /// on a tie), then the potential update that keeps every reduced cost non-negative and the
+    #[inline]
+    fn offer(&mut self, col: usize, d: f64, from: u32) {
+        if self.seen_in[col] != self.searches || d < self.dist[col] {
+            self.seen_in[col] = self.searches;
+            self.dist[col] = d;
+            self.reached_from[col] = from;
+            self.heap.push(Reached { dist: d, col: col as u32 });
+        }
+    }
+
+    /// The hub, settled at `base`, offers every column it does not feed (it can take over a
+    /// column's diagonal, whose row then moves on) and the columns of the rows it holds (a row
+    /// on the hub can leave it for one of its columns).
+    fn relax_from_hub(&mut self, base: f64) {
+        for col in 0..self.row_of_col.len() {
+            if self.row_of_col[col] != NONE && self.settled_in[col] != self.searches {
+                let d = base + (self.h - self.v[col]).max(0.0);
+                self.offer(col, d, HUB);
+            }
+        }
+        for row in 0..self.col_of_row.len() {
+            if self.col_of_row[row] == HUB {
+                self.relax(row, base);
+            }
+        }
+    }
+
+    /// One Dijkstra search from the free `start` row over the residual graph of the flow form:
+    /// row to column by an edge, column to its row by the assignment, row to the hub by its hub
+    /// edge, a free column to the hub (its diagonal takes the unit), the hub to any other column.
+    /// It ends at the hub (the hub winning ties) if `hub_open`, else at the nearest waiting
+    /// column. Then the potential update that keeps every reduced cost non-negative and the
     /// assignment tight, then the flip along the path.
-    fn augment_from(&mut self, start: usize) {
+    fn augment_from(&mut self, start: usize, hub_open: bool) {
         self.searches += 1;
         self.stats[1] += 1;
         let search = self.searches;
         self.heap.clear();
         self.settled.clear();
-        let mut hub = (self.relax(start, 0.0), start);
+        // The best way into the hub so far, by a row's hub edge or through a free column.
+        let mut hub = (self.relax(start, 0.0), HubEntry::Row(start as u32));
+        let mut hub_settled_at: Option<f64> = None;
         let (end, length) = loop {
-            let top = match self.heap.peek() {
-                Some(&top) if top.dist < hub.0 => top,
-                _ => break (HUB, hub.0),
+            let top = self.heap.peek().copied();
+            if hub_settled_at.is_none() && top.is_none_or(|t| hub.0 <= t.dist) {
+                if hub_open {
+                    break (HUB, hub.0);
+                }
+                hub_settled_at = Some(hub.0);
+                self.stats[5] += 1;
+                self.relax_from_hub(hub.0);
+                continue;
+            }
+            let Some(top) = top else {
+                debug_assert!(false, "a waiting column is always reachable through the hub");
+                break (HUB, hub.0);
             };
             self.heap.pop();
             let col = top.col as usize;
@@ -307,15 +377,23 @@ impl SparseHub {
                 continue; // an outdated entry
             }
             self.settled_in[col] = search;
-            let owner = self.row_of_col[col];
-            if owner == NONE {
-                break (col as u32, top.dist);
-            }
-            self.settled.push(col as u32);
-            self.stats[2] += 1;
-            let at_hub = self.relax(owner as usize, top.dist);
-            if at_hub < hub.0 {
-                hub = (at_hub, owner as usize);
+            match self.row_of_col[col] {
+                WAITING => break (col as u32, top.dist),
+                NONE => {
+                    self.settled.push(col as u32);
+                    let at_hub = top.dist + (self.v[col] - self.h).max(0.0);
+                    if hub_settled_at.is_none() && at_hub < hub.0 {
+                        hub = (at_hub, HubEntry::Col(col as u32));
+                    }
+                }
+                owner => {
+                    self.settled.push(col as u32);
+                    self.stats[2] += 1;
+                    let at_hub = self.relax(owner as usize, top.dist);
+                    if hub_settled_at.is_none() && at_hub < hub.0 {
+                        hub = (at_hub, HubEntry::Row(owner));
+                    }
+                }
             }
         };
         self.u[start] += length;
@@ -323,28 +401,55 @@ impl SparseHub {
             let col = col as usize;
             let slack = length - self.dist[col];
             self.v[col] -= slack;
-            self.u[self.row_of_col[col] as usize] += slack;
-        }
-        let (mut col, mut row) = if end == HUB { (HUB, hub.1) } else { (end, self.reached_from[end as usize] as usize) };
-        loop {
-            let previous = self.col_of_row[row];
-            self.col_of_row[row] = col;
-            if col != HUB {
-                self.row_of_col[col as usize] = row as u32;
+            let owner = self.row_of_col[col];
+            if owner != NONE {
+                self.u[owner as usize] += slack;
             }
-            if row == start {
+        }
+        if let Some(at) = hub_settled_at {
+            let slack = length - at;
+            self.h -= slack;
+            for row in 0..self.col_of_row.len() {
+                if self.col_of_row[row] == HUB {
+                    self.u[row] += slack;
+                }
+            }
+        }
+        if end != HUB {
+            self.waiting -= 1;
+        }
+        // The flip, from the end back to `start`: each column (or the hub) on the path takes the
+        // row it was reached from; a column reached from the hub is fed by it (no row), and the
+        // path goes on from where it entered the hub.
+        let into_hub = |s: &Self| match hub.1 {
+            HubEntry::Row(r) => (HUB, r),
+            HubEntry::Col(c) => (c, s.reached_from[c as usize]),
+        };
+        let (mut col, mut row) = if end == HUB { into_hub(self) } else { (end, self.reached_from[end as usize]) };
+        loop {
+            if row == HUB {
+                self.row_of_col[col as usize] = NONE;
+                (col, row) = into_hub(self);
+                continue;
+            }
+            let previous = self.col_of_row[row as usize];
+            self.col_of_row[row as usize] = col;
+            if col != HUB {
+                self.row_of_col[col as usize] = row;
+            }
+            if row as usize == start {
                 break;
             }
-            col = previous;
-            row = self.reached_from[col as usize] as usize;
+            (col, row) = if previous == HUB { into_hub(self) } else { (previous, self.reached_from[previous as usize]) };
         }
     }
 
     /// The optimality check: no candidate pair may have a negative reduced cost (pairs that are
     /// no candidates never do: see the module docs). The most violated pair of each row joins
-    /// the graph and the potentials are repaired (below) so that every edge of the graph is
-    /// feasible again, assigned edges tight and free columns at 0. Returns whether any pair was
-    /// added (each round adds one at least, so the rounds end).
+    /// the graph and its row is lowered to make it tight; a row that no longer fits where it is
+    /// is freed, and its column waits for a new row (or goes to its diagonal, if its potential
+    /// allows). Returns whether any pair was added (each round adds one at least, so the rounds
+    /// end).
     fn price(
         &mut self,
         rows: &[Point],
@@ -380,64 +485,67 @@ impl SparseHub {
             return false;
         }
         self.stats[3] += self.new_pairs.len();
-        // The new edges join the graph first (the cascade needs the columns' full adjacency).
         crate::order::merge_sorted_into(&self.pairs, &self.new_pairs, &mut self.merged);
         std::mem::swap(&mut self.pairs, &mut self.merged);
         self.index(rows, cols);
-        // Repair: each new edge's row is lowered to make it feasible; a row on a column keeps it
-        // (tight) as the column's potential rises by as much, which may make other rows' edges to
-        // that column infeasible, repaired the same way in turn (potentials only move down for
-        // rows and up for columns, so it settles). A column may not rise above 0 (the free
-        // columns' level): its row is then freed instead, as is a row on the hub. Past a bound on
-        // the steps every column goes straight to 0, which ends the repair after at most one
-        // raise per column.
-        self.lowered.clear();
         for k in 0..self.new_pairs.len() {
             let (r, c) = self.new_pairs[k];
-            let e = self.find(r as usize, c).expect("a new pair is in the graph");
-            self.lowered.push((r, self.edge_cost[e] - self.v[c as usize]));
-        }
-        let limit = 8 * (n + self.pairs.len());
-        let mut steps = 0usize;
-        while let Some((r, to)) = self.lowered.pop() {
             let r = r as usize;
-            if to >= self.u[r] {
+            let Some(e) = self.find(r, c) else { continue };
+            let tight = self.edge_cost[e] - self.v[c as usize];
+            if tight >= self.u[r] {
                 continue;
             }
-            steps += 1;
-            let drop = self.u[r] - to;
-            self.u[r] = to;
-            let c = self.col_of_row[r];
-            if c == NONE {
-                continue;
-            }
-            if c == HUB {
-                self.col_of_row[r] = NONE;
-                self.stats[4] += 1;
-                continue;
-            }
-            let c = c as usize;
-            let mut raised = self.v[c] + drop;
-            if raised >= 0.0 || steps > limit {
-                raised = 0.0;
-                self.col_of_row[r] = NONE;
-                self.row_of_col[c] = NONE;
-                self.stats[4] += 1;
-            }
-            if raised <= self.v[c] {
-                continue;
-            }
-            self.v[c] = raised;
-            for k in self.col_first[c] as usize..self.col_first[c + 1] as usize {
-                let e = self.col_edges[k] as usize;
-                let other = self.pairs[e].0 as usize;
-                let feasible = self.edge_cost[e] - raised;
-                if feasible < self.u[other] {
-                    self.lowered.push((other as u32, feasible));
+            self.u[r] = tight;
+            self.stats[4] += 1;
+            let old = self.col_of_row[r];
+            self.col_of_row[r] = NONE;
+            if old != HUB && old != NONE {
+                let old = old as usize;
+                // An owned column's potential is at most the hub's; at the hub's it may go to
+                // its diagonal at once.
+                if self.v[old] >= self.h {
+                    self.row_of_col[old] = NONE;
+                } else {
+                    self.row_of_col[old] = WAITING;
+                    self.waiting += 1;
                 }
             }
         }
         true
+    }
+
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let scale = self.hub.iter().chain(&self.u).chain(&self.v).fold(1.0f64, |a, &b| a.max(b.abs()));
+        let eps = 1e-9 * scale;
+        for r in 0..self.col_of_row.len() {
+            let c = self.col_of_row[r];
+            assert!(c != NONE, "row {r} free");
+            let hub_red = self.hub[r] - self.u[r] - self.h;
+            assert!(hub_red > -eps, "row {r} hub reduced {hub_red}");
+            if c == HUB {
+                assert!(hub_red < eps, "row {r} on hub not tight {hub_red}");
+            }
+            for e in self.edges(r) {
+                let col = self.edge_col[e] as usize;
+                let red = self.edge_cost[e] - self.u[r] - self.v[col];
+                assert!(red > -eps, "edge {r}-{col} reduced {red}");
+                if col as u32 == c {
+                    assert!(red < eps, "assigned {r}-{col} not tight {red}");
+                }
+            }
+        }
+        for c in 0..self.row_of_col.len() {
+            match self.row_of_col[c] {
+                NONE => assert!(self.v[c] >= self.h - eps, "free col {c} v {} h {}", self.v[c], self.h),
+                WAITING => panic!("col {c} waiting"),
+                r => {
+                    assert_eq!(self.col_of_row[r as usize], c as u32);
+                    assert!(self.v[c] <= self.h + eps, "owned col {c} v {} h {}", self.v[c], self.h);
+                }
+            }
+        }
     }
 
     fn find(&self, r: usize, c: u32) -> Option<usize> {

@@ -381,6 +381,31 @@ fn noise_diagrams_match_the_dense_oracle() {
 }
 
 #[test]
+fn repairs_that_leave_columns_waiting_keep_the_cost_optimal() {
+    // Few starting neighbours force many pricing rounds; their repairs free rows and leave
+    // columns waiting, and some searches must pass through the hub to reach one. Every solve is
+    // checked against the dense oracle (and, in test builds, the flow invariants after each round).
+    let (mut waiting_rows, mut through_hub) = (0, 0);
+    for seed in 0..24u64 {
+        let side = 12 + (seed as usize % 4) * 4;
+        let pred = noise_diagrams(side, 1000 + seed);
+        let target = noise_diagrams(side, 2000 + seed);
+        for d in 0..2 {
+            let want = dense::optimal_cost(&pred[d], &target[d]);
+            for neighbours in [1, 2, 4] {
+                let mut ws = Workspace::default();
+                let got = matching_from_nearest(&mut ws, &pred[d], &target[d], neighbours);
+                check_valid(&pred[d], &target[d], &got);
+                assert!(close(got.cost, want), "{side}² seed {seed} dim {d} k {neighbours}: {} vs {want}", got.cost);
+                waiting_rows += ws.sparse.stats[4];
+                through_hub += ws.sparse.stats[5];
+            }
+        }
+    }
+    assert!(waiting_rows > 100 && through_hub > 10, "repairs {waiting_rows}, searches through the hub {through_hub}");
+}
+
+#[test]
 fn non_finite_points_go_to_the_diagonal_without_a_panic() {
     let pred = [Point::new(0.0, f64::INFINITY), Point::new(0.0, 1.0), Point::new(f64::NAN, 0.5)];
     let target = [Point::new(0.0, 1.0), Point::new(f64::NEG_INFINITY, 2.0)];
@@ -483,7 +508,7 @@ fn profile() {
                 for _ in 0..reps {
                     let t0 = std::time::Instant::now();
                     ws.search.build(&pred[d], &target[d]);
-                    ws.nearest.collect(&ws.search, &pred[d], &target[d], k);
+                    ws.nearest.collect(&mut ws.search, &pred[d], &target[d], k);
                     ws.nearest.active(pred[d].len(), target[d].len(), &mut ws.active);
                     let t1 = std::time::Instant::now();
                     cost = sparse_matching(&mut ws, &pred[d], &target[d]).cost;
