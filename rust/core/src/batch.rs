@@ -50,11 +50,18 @@ impl ThreadCount {
                 match from_env {
                     Some(n) if n > MAX_THREADS => Err(BatchError::BadThreadCount { requested: n, from_env: true }),
                     Some(n) if n > 0 => Ok(n),
-                    _ => Ok(std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)),
+                    _ => Ok(cores()),
                 }
             }
         }
     }
+}
+
+/// The cores this process may use, asked once: on Linux the answer reads the cgroup's CPU quota
+/// from files, about 0.1 ms, which would be most of the time of a call on a small image.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS))
 }
 
 /// Why a batch call as a whole did not run to the end (a bad item is an error of its own instead).
