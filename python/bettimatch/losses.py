@@ -332,6 +332,7 @@ class _SquareSums(torch.autograd.Function):
             inputs = [x for x, need in zip((probs, target), needed) if need]
             sums = ctx.plan.torch_sums(probs, target).to(probs.dtype)
             got = iter(torch.autograd.grad(sums, inputs, grad_sums, create_graph=True, allow_unused=True))
+            # (allow_unused gives None for an input no pair touches; torch >= 2.1 could materialize it)
             grads = [(next(got) if need else None) for need in needed]
             grads = [torch.zeros_like(x) if need and g is None else g for x, g, need in zip((probs, target), grads, needed)]
             return grads[0], grads[1], None, None, None
@@ -361,7 +362,7 @@ def _square_sums(
     # d(filtration value)/d(input value)
     slope = -1.0 if superlevel else 1.0
     n_items = probs.shape[0] * c
-    pixels = sources[0].shape[0] // max(n_items, 1)
+    pixels = math.prod(probs.shape[2:])
     plan = _SquarePlan(n_items, superlevel)
     sums = np.zeros(n_items, dtype=np.float64)
     entries: Tuple[list, list] = ([], [])
@@ -532,8 +533,8 @@ class BettiMatchingLoss(_ChannelLoss):
         unmatched_pred = np.flatnonzero(kind == _UNMATCHED_PRED)
         unmatched_target = np.flatnonzero(kind == _UNMATCHED_TARGET)
         # unmatched predicted bars no longer than the threshold cost nothing
-        lengths = np.abs(pairs.probs.reshape(-1)[rows[_PRED_BIRTH, unmatched_pred]].astype(np.float64)
-                         - pairs.probs.reshape(-1)[rows[_PRED_DEATH, unmatched_pred]])
+        values = pairs.probs.reshape(-1).astype(np.float64, copy=False)
+        lengths = np.abs(values[rows[_PRED_BIRTH, unmatched_pred]] - values[rows[_PRED_DEATH, unmatched_pred]])
         unmatched_pred = unmatched_pred[lengths > self.barcode_length_threshold]
         squares = [
             _Square(matched, 2 * gm, _PRED_BIRTH, _TARGET_BIRTH),

@@ -46,43 +46,64 @@ pub(super) struct CandidateSearch {
     pred_index: BirthIndex,
     target_index: BirthIndex,
     cache: Vec<(u32, u32, f64)>,
-    cached: bool,
+    cached: Cached,
+}
+
+/// Whether the pairs found by the first pass are kept.
+#[derive(Default, Clone, Copy, PartialEq)]
+enum Cached {
+    /// No pass since [`CandidateSearch::build`]: the next one keeps what it finds.
+    #[default]
+    NotYet,
+    Kept,
+    /// More than [`CACHED_PAIRS`]: every pass searches.
+    TooMany,
 }
 
 /// At most this many candidate pairs (16 bytes each) are kept between passes; white noise at 64²
-/// has about 400 000, at 128² about 5 million (those are searched again each round).
+/// has about 400 000, at 128² about 5 million (those are searched again each round). Tests use a
+/// small bound, so that their noise diagrams take both ways.
+#[cfg(not(test))]
 const CACHED_PAIRS: usize = 1 << 20;
+#[cfg(test)]
+const CACHED_PAIRS: usize = 1 << 12;
 
 impl CandidateSearch {
     pub(super) fn build(&mut self, pred: &[Point], target: &[Point]) {
         self.pred_index.build(pred);
         self.target_index.build(target);
         self.cache.clear();
-        self.cached = false;
+        self.cached = Cached::NotYet;
     }
 
     /// Calls `f(pred index, target index, |x - y|²)` for every candidate pair, in a fixed order
     /// (the same on every call).
     pub(super) fn for_each_candidate(&mut self, pred: &[Point], target: &[Point], mut f: impl FnMut(usize, usize, f64)) {
-        if self.cached {
-            for &(i, j, cost) in &self.cache {
-                f(i as usize, j as usize, cost);
+        match self.cached {
+            Cached::Kept => {
+                for &(i, j, cost) in &self.cache {
+                    f(i as usize, j as usize, cost);
+                }
             }
-            return;
-        }
-        let (mut cache, mut complete) = (std::mem::take(&mut self.cache), true);
-        cache.clear();
-        self.search(pred, target, |i, j, cost| {
-            if cache.len() < CACHED_PAIRS {
-                cache.push((i as u32, j as u32, cost));
-            } else {
-                complete = false;
+            Cached::TooMany => self.search(pred, target, f),
+            Cached::NotYet => {
+                let (mut cache, mut too_many) = (std::mem::take(&mut self.cache), false);
+                self.search(pred, target, |i, j, cost| {
+                    if cache.len() < CACHED_PAIRS {
+                        cache.push((i as u32, j as u32, cost));
+                    } else {
+                        too_many = true;
+                    }
+                    f(i, j, cost)
+                });
+                // (a list cut at the bound is no use: later passes need every pair)
+                if too_many {
+                    self.cached = Cached::TooMany;
+                } else {
+                    self.cached = Cached::Kept;
+                    self.cache = cache;
+                }
             }
-            f(i, j, cost)
-        });
-        if complete {
-            self.cache = cache;
-            self.cached = true;
         }
     }
 

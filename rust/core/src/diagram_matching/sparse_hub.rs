@@ -64,8 +64,7 @@ pub(super) fn hub_cost(p: Point) -> f64 {
     Some(diagonal_cost(p)).filter(|c| c.is_finite()).unwrap_or(0.0)
 }
 
-/// The graph (rows' sorted adjacency with reduced-form costs, and the columns' adjacency), the
-/// assignment, the potentials and the search buffers.
+/// The graph (rows' sorted adjacency with reduced-form costs), the assignment, the potentials and the search buffers.
 #[derive(Default)]
 pub(super) struct SparseHub {
     /// Edges as sorted (row, col) pairs; `edge_cost[k]` belongs to `pairs[k]`.
@@ -74,10 +73,6 @@ pub(super) struct SparseHub {
     row_first: Vec<u32>,
     edge_col: Vec<u32>,
     edge_cost: Vec<f64>,
-    col_first: Vec<u32>,
-    /// For each column, the edges (indices into `edge_col`) that reach it.
-    col_edges: Vec<u32>,
-    col_fill: Vec<u32>,
     hub: Vec<f64>,
     pub(super) col_of_row: Vec<u32>,
     pub(super) row_of_col: Vec<u32>,
@@ -139,22 +134,16 @@ impl SparseHub {
         }
     }
 
-    /// The CSR adjacency of rows and of columns from `pairs`.
+    /// The CSR adjacency of the rows from `pairs`, with the edges' costs.
     fn index(&mut self, rows: &[Point], cols: &[Point]) {
-        let (n, m) = (rows.len(), cols.len());
+        let n = rows.len();
         self.row_first.clear();
         self.row_first.resize(n + 1, 0);
-        self.col_first.clear();
-        self.col_first.resize(m + 1, 0);
-        for &(r, c) in &self.pairs {
+        for &(r, _) in &self.pairs {
             self.row_first[r as usize + 1] += 1;
-            self.col_first[c as usize + 1] += 1;
         }
         for k in 0..n {
             self.row_first[k + 1] += self.row_first[k];
-        }
-        for k in 0..m {
-            self.col_first[k + 1] += self.col_first[k];
         }
         self.edge_col.clear();
         self.edge_cost.clear();
@@ -162,15 +151,6 @@ impl SparseHub {
             let (x, y) = (rows[r as usize], cols[c as usize]);
             self.edge_col.push(c);
             self.edge_cost.push(super::point_cost(x, y) - diagonal_cost(y));
-        }
-        self.col_fill.clear();
-        self.col_fill.extend_from_slice(&self.col_first[..m]);
-        self.col_edges.clear();
-        self.col_edges.resize(self.pairs.len(), 0);
-        for (k, &(_, c)) in self.pairs.iter().enumerate() {
-            let at = &mut self.col_fill[c as usize];
-            self.col_edges[*at as usize] = k as u32;
-            *at += 1;
         }
         self.hub.clear();
         self.hub.extend(rows.iter().map(|&p| hub_cost(p)));
@@ -491,7 +471,7 @@ impl SparseHub {
         for k in 0..self.new_pairs.len() {
             let (r, c) = self.new_pairs[k];
             let r = r as usize;
-            let Some(e) = self.find(r, c) else { continue };
+            let e = self.find(r, c).expect("a new pair is in the graph");
             let tight = self.edge_cost[e] - self.v[c as usize];
             if tight >= self.u[r] {
                 continue;
