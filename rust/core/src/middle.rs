@@ -159,7 +159,7 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// The apparent columns are entered as the owners of their pivots in `reduction`'s pivot
     /// map for the reduction of the others that follows
     /// ([`ReductionWorkspace::set_apparent_owners`], by square key). Chunks of the grid run as
-    /// parallel tasks.
+    /// parallel tasks, each over a [`CellWindow`] of its cells' values.
     pub(crate) fn split(
         &self,
         keep_apparent: impl Fn(Edge, Edge) -> bool + Sync,
@@ -177,17 +177,22 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
         // SAFETY: `AtomicU32` has the size and alignment of `u32`, and `owners` is borrowed
         // mutably (so only through this view) while `owned` lives.
         let owned: &[AtomicU32] = unsafe { &*(owners.as_mut_slice() as *mut [u32] as *const [AtomicU32]) };
-        let parts: Vec<ChunkSplit> = (0..squares.div_ceil(3 * CHUNK_ANCHORS))
+        // The window a chunk reads reaches a plane (and a row and a voxel) beyond it on each side:
+        // chunks of several planes keep that margin a small part of the work.
+        let reach = 3 * (self.geometry.plane() + self.geometry.stride() + 1) as usize;
+        let chunk_keys = (3 * CHUNK_ANCHORS).max(4 * reach);
+        let parts: Vec<ChunkSplit> = (0..squares.div_ceil(chunk_keys))
             .into_par_iter()
             .map(|chunk| {
                 let (mut kept, mut rest) = (Vec::new(), Vec::new());
                 if self.geometry.stopped() {
                     return (kept, rest);
                 }
-                let start = 3 * chunk * CHUNK_ANCHORS;
-                for square in start..squares.min(start + 3 * CHUNK_ANCHORS) {
-                    let Some(column) = self.column(square as u32) else { continue };
-                    match self.apparent_pivot(column) {
+                let (start, end) = (chunk * chunk_keys, squares.min((chunk + 1) * chunk_keys));
+                let window = CellWindow::new(self, start.saturating_sub(reach), squares.min(end + reach));
+                for square in start..end {
+                    let Some(column) = window.column(self, square as u32) else { continue };
+                    match window.apparent_pivot(self, column) {
                         Some(pivot) => {
                             if enter {
                                 owned[edge_key(pivot) as usize].store(apparent_entry(square as u32), Ordering::Relaxed);
@@ -217,6 +222,56 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// The pivots of the columns that are not apparent pairs (`others`, in column order).
     pub(crate) fn reduce(&self, others: &[Edge], ws: &mut ReductionWorkspace) -> Pivots {
         reduce(self, others, ws)
+    }
+}
+
+/// The values of the cells keyed `start..end` as columns and as rows of a [`Middle`] matrix
+/// (`NOT_A_CELL` where none), computed once each: the apparent-pair test reads a square's value,
+/// its four rows' and their cofaces', and without this window computed each again from the
+/// voxels for every square that asks. Keys outside the window are computed as before.
+struct CellWindow {
+    start: usize,
+    columns: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+/// A window entry for a key that is not a column (or not a row).
+const NOT_A_CELL: u32 = u32::MAX;
+
+impl CellWindow {
+    fn new<C: VolumeGeometry>(m: &Middle<'_, C>, start: usize, end: usize) -> Self {
+        let rank = |cell: Option<Edge>| cell.map_or(NOT_A_CELL, edge_rank);
+        CellWindow {
+            start,
+            columns: (start..end).map(|key| rank(m.column(key as u32))).collect(),
+            rows: (start..end).map(|key| rank(m.row(key as u32))).collect(),
+        }
+    }
+
+    #[inline]
+    fn column<C: VolumeGeometry>(&self, m: &Middle<'_, C>, square: u32) -> Option<Edge> {
+        match self.columns.get((square as usize).wrapping_sub(self.start)) {
+            Some(&NOT_A_CELL) => None,
+            Some(&rank) => Some((rank as u64) << 32 | square as u64),
+            None => m.column(square),
+        }
+    }
+
+    #[inline]
+    fn row<C: VolumeGeometry>(&self, m: &Middle<'_, C>, edge: u32) -> Option<Edge> {
+        match self.rows.get((edge as usize).wrapping_sub(self.start)) {
+            Some(&NOT_A_CELL) => None,
+            Some(&rank) => Some((rank as u64) << 32 | edge as u64),
+            None => m.row(edge),
+        }
+    }
+
+    /// As [`Middle::apparent_pivot`].
+    #[inline]
+    fn apparent_pivot<C: VolumeGeometry>(&self, m: &Middle<'_, C>, column: Edge) -> Option<Edge> {
+        let pivot = m.edges_of(edge_key(column)).into_iter().filter_map(|e| self.row(m, e)).max()?;
+        let oldest = m.cofaces_of(edge_key(pivot)).into_iter().filter_map(|s| self.column(m, s)).min();
+        (oldest == Some(column)).then_some(pivot)
     }
 }
 
