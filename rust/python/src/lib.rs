@@ -2,6 +2,7 @@
 //! as numpy arrays. The math lives in `bettimatch-core`.
 
 mod calls;
+mod huge_pages;
 mod intake;
 mod pairs;
 mod results;
@@ -16,6 +17,9 @@ use numpy::PyArray2;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
+
+#[global_allocator]
+static ALLOCATOR: huge_pages::HugePageAlloc = huge_pages::HugePageAlloc;
 
 fn direction(filtration: &str) -> PyResult<Direction> {
     match filtration {
