@@ -80,8 +80,8 @@ pub fn barcode_with(
     Ok(Barcode { pairs: vec![components, cycles], essential: vec![vec![f.pixel(f.first_pixel())], Vec::new()] })
 }
 
-/// The barcode of the volume built in `ws.filtration`: the bottom and top sweeps by union-find,
-/// then the middle dimension by reduction, cleared by the top sweep and compressed by the bottom
+/// The barcode of the volume built in `ws.filtration`: the bottom and top sweeps by union-find
+/// (as parallel tasks), then the middle dimension by reduction, cleared by the top sweep and compressed by the bottom
 /// one (the T-construction's by a sweep of its own edges).
 fn volume_barcode<C: VolumeGeometry>(ws: &mut Workspace) -> Barcode {
     let Workspace { filtration: f, components: bottom, cycles: top, middle, positive_edges, cleared } = ws;
@@ -89,9 +89,11 @@ fn volume_barcode<C: VolumeGeometry>(ws: &mut Workspace) -> Barcode {
     let mut components = Vec::new();
     positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * f.ranks.len() } else { 0 });
     let rows = C::MIDDLE_ROWS_ARE_EDGES.then_some(&mut *positive_edges);
-    component_sweep(f, bottom, rows, |younger, edge| components.push(f.component_bar(younger, edge)));
     let mut cavities = Vec::new();
-    top_sweep::<C>(f, f.dual_edges(), top, None, cleared, |younger, square, _| cavities.push(f.cycle_bar(younger, square)));
+    rayon::join(
+        || component_sweep(f, bottom, rows, |younger, edge| components.push(f.component_bar(younger, edge))),
+        || top_sweep::<C>(f, f.dual_edges(), top, None, cleared, |younger, square, _| cavities.push(f.cycle_bar(younger, square))),
+    );
     C::sweep_cycle_rows(f, bottom, positive_edges);
     if f.stopped() {
         return Barcode::empty(3);

@@ -26,14 +26,15 @@ pub struct VolumeCells {
 
 impl Filtration {
     /// Builds the filtration of a volume (`self.reset` done, values validated), its cell lists
-    /// included (the barcode path).
+    /// included (the barcode path; the two lists as parallel tasks).
     pub(super) fn build_volume(&mut self, values: &[f64]) {
         self.rank_volume(values);
-        let mut cells = VolumeCells { edges: std::mem::take(&mut self.edges), squares: std::mem::take(&mut self.dual_edge_list), ..Default::default() };
-        self.volume_edges(&mut cells);
-        self.volume_squares(&mut cells);
-        self.edges = cells.edges;
-        self.dual_edge_list = cells.squares;
+        let mut edges = VolumeCells { edges: std::mem::take(&mut self.edges), ..Default::default() };
+        let mut squares = VolumeCells { squares: std::mem::take(&mut self.dual_edge_list), ..Default::default() };
+        let this = &*self;
+        rayon::join(|| this.volume_edges(&mut edges), || this.volume_squares(&mut squares));
+        self.edges = edges.edges;
+        self.dual_edge_list = squares.squares;
     }
 
     /// The ranks of a volume's voxels and cubes without the cell lists: the matching builds
