@@ -136,7 +136,7 @@ pub fn betti_matching_with(
         Ties::Distance => ws.build_distance_tied(pred, target, shape, connectivity)?,
     }
     if shape.dims() == 3 {
-        return Ok(volume_matching(&mut ws.volume, &ws.pred, &ws.target, &ws.comparison));
+        return Ok(volume_matching(&mut ws.volume, &mut ws.pred, &mut ws.target, &mut ws.comparison));
     }
     let MatchWorkspace { pred: fp, target: ft, comparison: fc, pred_sweeps: ps, target_sweeps: ts, comparison_sweeps: cs, .. } =
         ws;
@@ -173,7 +173,7 @@ pub(crate) fn two_level_volume_counts_with(
     connectivity: Connectivity,
 ) -> Result<Option<VolumeCounts>, InputError> {
     ws.build(pred, target, shape, connectivity)?;
-    Ok(two_level_volume_counts(&mut ws.volume, &ws.pred, &ws.target, &ws.comparison))
+    Ok(two_level_volume_counts(&mut ws.volume, &mut ws.pred, &mut ws.target, &mut ws.comparison))
 }
 
 impl MatchWorkspace {

@@ -24,7 +24,7 @@
 
 use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
-use crate::matching::{clear_map, comparison_components, matched, record_bar, unmatched, ComparisonSweeps, Matching};
+use crate::matching::{comparison_components, unmatched, ComparisonSweeps, Matching};
 use crate::middle::{image_pairs, loop_bar, own_pairs, Middle, MiddleWorkspace};
 use crate::persistence::{component_sweep_over, top_sweep, PersistencePair};
 use crate::reduction::ReductionWorkspace;
@@ -47,10 +47,10 @@ struct InputSweeps {
     cells: VolumeCells,
     /// Per dimension, the finite bars: 0 and 2 in sweep order, 1 in death order.
     bars: [Vec<PersistencePair>; 3],
-    /// Index of the bar of dimension 0 a younger root (a voxel) names.
-    component_bar_of: Vec<u32>,
-    /// Index of the bar of dimension 2 that reaches the comparison's cube root its birth retires.
-    cavity_bar_of: Vec<u32>,
+    /// The bar of dimension 0 each younger root (a voxel) names.
+    component_bar_of: BarIndex,
+    /// The bar of dimension 2 that reaches the comparison's cube root its birth retires.
+    cavity_bar_of: BarIndex,
     /// Buffer of the [`Image`] annotation: the comparison's roots under this input's dual merges.
     image: Vec<u64>,
     /// The edges of this input that close cycles (the rows), the squares its top sweep paired.
@@ -81,6 +81,42 @@ struct Comparison {
     loop_columns: Vec<Edge>,
 }
 
+/// Which bar each of a few nodes names: `(node, bar index)` sorted by node, in place of a map
+/// over every voxel (two such maps per input were 35 MB at 128³, alive through the whole
+/// matching). A node names at most one bar: a younger root retires once, and a comparison root
+/// an input's merge retires leaves the annotation for good.
+#[derive(Default)]
+struct BarIndex {
+    entries: Vec<(u32, u32)>,
+}
+
+impl BarIndex {
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn record(&mut self, bars: &mut Vec<PersistencePair>, node: u32, bar: PersistencePair) {
+        self.entries.push((node, bars.len() as u32));
+        bars.push(bar);
+    }
+
+    /// Sorts the entries by node: call after the last [`BarIndex::record`], before lookups.
+    fn seal(&mut self) {
+        self.entries.sort_unstable();
+        debug_assert!(self.entries.windows(2).all(|w| w[0].0 < w[1].0), "a node names one bar");
+    }
+
+    fn get(&self, node: u32) -> Option<u32> {
+        self.entries.binary_search_by_key(&node, |&(n, _)| n).ok().map(|i| self.entries[i].1)
+    }
+}
+
+/// The pairs of input bars named by `nodes` (per comparison bar, in its order: the node naming
+/// the prediction's bar, the node naming the target's), where both name one.
+fn matched_by(nodes: impl Iterator<Item = (u32, u32)>, pred: &BarIndex, target: &BarIndex) -> Vec<(u32, u32)> {
+    nodes.filter_map(|(p, t)| Some((pred.get(p)?, target.get(t)?))).collect()
+}
+
 /// What the inputs' own middle reductions must give.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Loops {
@@ -102,9 +138,10 @@ pub(crate) struct VolumeCounts {
 
 /// The matching of the volumes filtered by `p` (prediction) and `t` (target), with `c` their
 /// comparison (built by `Filtration::build_volume_ranks`: the sweeps build their cell lists).
-pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: &Filtration, c: &Filtration) -> Matching {
+pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &mut Filtration, t: &mut Filtration, c: &mut Filtration) -> Matching {
     let matched = crate::with_volume_cells!(c.connectivity(), C => matched_bars::<C>(ws, p, t, c, Loops::Bars));
     let Some(matched) = matched else { return Matching::empty(3) };
+    let (p, t) = (&*p, &*t);
     let VolumeMatchWorkspace { pred, target, .. } = ws;
     let mut m = Matching::empty(3);
     for (d, matched) in matched.into_iter().enumerate() {
@@ -124,14 +161,14 @@ pub(crate) fn volume_matching(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: 
 /// if the caller stopped the sweeps.
 pub(crate) fn two_level_volume_counts(
     ws: &mut VolumeMatchWorkspace,
-    p: &Filtration,
-    t: &Filtration,
-    c: &Filtration,
+    p: &mut Filtration,
+    t: &mut Filtration,
+    c: &mut Filtration,
 ) -> Option<VolumeCounts> {
     crate::with_volume_cells!(c.connectivity(), C => two_level_counts::<C>(ws, p, t, c))
 }
 
-fn two_level_counts<C: VolumeGeometry>(ws: &mut VolumeMatchWorkspace, p: &Filtration, t: &Filtration, c: &Filtration) -> Option<VolumeCounts> {
+fn two_level_counts<C: VolumeGeometry>(ws: &mut VolumeMatchWorkspace, p: &mut Filtration, t: &mut Filtration, c: &mut Filtration) -> Option<VolumeCounts> {
     let matched = matched_bars::<C>(ws, p, t, c, Loops::TwoLevelBirths)?;
     let finite = |s: &InputSweeps| vec![s.bars[0].len() as u32, s.loop_births.len() as u32, s.bars[2].len() as u32];
     Some(VolumeCounts {
@@ -145,16 +182,23 @@ fn two_level_counts<C: VolumeGeometry>(ws: &mut VolumeMatchWorkspace, p: &Filtra
 /// (`None` if the caller stopped the sweeps).
 fn matched_bars<C: VolumeGeometry>(
     ws: &mut VolumeMatchWorkspace,
-    p: &Filtration,
-    t: &Filtration,
-    c: &Filtration,
+    p: &mut Filtration,
+    t: &mut Filtration,
+    c: &mut Filtration,
     loops: Loops,
 ) -> Option<[Vec<(u32, u32)>; 3]> {
     let VolumeMatchWorkspace { pred, target, comparison } = ws;
-    rayon::join(
-        || sweep_input::<C>(p, c, pred, loops),
-        || rayon::join(|| sweep_input::<C>(t, c, target, loops), || sweep_comparison::<C>(p, t, c, comparison)),
-    );
+    {
+        let (p, t, c) = (&*p, &*t, &*c);
+        rayon::join(
+            || sweep_input::<C>(p, c, pred, loops),
+            || rayon::join(|| sweep_input::<C>(t, c, target, loops), || sweep_comparison::<C>(p, t, c, comparison)),
+        );
+    }
+    for f in [&mut *p, &mut *t, &mut *c] {
+        f.release_voxel_order();
+    }
+    let (p, t, c) = (&*p, &*t, &*c);
     if c.stopped() {
         return None;
     }
@@ -171,9 +215,9 @@ fn matched_bars<C: VolumeGeometry>(
         return None;
     }
     Some([
-        matched(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
+        matched_by(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
         matched_loops::<C>(p, t, c, comparison, pred, target),
-        matched(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
+        matched_by(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
     ])
 }
 
@@ -183,21 +227,23 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
     let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, column_rank_limit, .. } = s;
     let [components, _, cavities] = bars;
     components.clear();
-    clear_map(component_bar_of, f.ranks.len());
+    component_bar_of.clear();
     positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * f.ranks.len() } else { 0 });
     f.volume_edges(cells);
     let rows = C::MIDDLE_ROWS_ARE_EDGES.then_some(&mut *positive_edges);
     component_sweep_over(f, &cells.edges, uf, rows, |younger, edge| {
-        record_bar(components, component_bar_of, younger, f.component_bar(younger, edge))
+        component_bar_of.record(components, younger, f.component_bar(younger, edge))
     });
+    component_bar_of.seal();
     cells.edges = Vec::new();
     cavities.clear();
-    clear_map(cavity_bar_of, c.dual_ranks.len());
+    cavity_bar_of.clear();
     f.volume_squares(cells);
     let mut annotation = Image::new(&c.dual_ranks, std::mem::take(image));
     top_sweep::<C>(f, &cells.squares, uf, Some(&mut annotation), cleared, |younger, square, c_root| {
-        record_bar(cavities, cavity_bar_of, c_root, f.cycle_bar(younger, square))
+        cavity_bar_of.record(cavities, c_root, f.cycle_bar(younger, square))
     });
+    cavity_bar_of.seal();
     drop(annotation);
     cells.squares = Vec::new();
     C::sweep_cycle_rows(f, uf, positive_edges);
