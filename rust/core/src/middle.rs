@@ -362,13 +362,15 @@ impl<C: VolumeGeometry> Middle<'_, C> {
     /// length: such a row is a cycle that no square of its own level fills, so a square of the
     /// upper level does.
     pub(crate) fn unpaired_rank_zero_rows(&self, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<u32> {
-        let mut paired = Vec::new();
-        self.split(|_, _| true, &mut paired, others, reduction);
-        let mut paired: Vec<u32> = paired.into_iter().map(|(_, row)| edge_key(row)).collect();
-        paired.extend(self.reduce(others, reduction).pairs.into_iter().map(|(_, row)| edge_key(row)));
-        paired.sort_unstable();
-        let rank_zero = (0..self.keys() as u32).filter(|&edge| self.row(edge).is_some_and(|row| edge_rank(row) == 0));
-        rank_zero.filter(|edge| paired.binary_search(edge).is_err()).collect()
+        let mut apparent = Vec::new();
+        self.split(|_, _| true, &mut apparent, others, reduction);
+        // A bit per row key: the paired rows are millions in a large mask, too many to search.
+        let mut paired = KeySet::default();
+        paired.reset(self.keys());
+        for (_, row) in apparent.into_iter().chain(self.reduce(others, reduction).pairs) {
+            paired.insert(edge_key(row));
+        }
+        (0..self.keys() as u32).filter(|&edge| !paired.contains(edge) && self.row(edge).is_some_and(|row| edge_rank(row) == 0)).collect()
     }
 }
 

@@ -79,6 +79,31 @@ pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mu
     }
 }
 
+/// [`sort_values`] for values with at most two distinct order keys (masks): a stable partition,
+/// no sort. Returns false, writing nothing, where there are more (or none).
+pub fn partition_two_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mut [u32]) -> bool {
+    let Some(&first) = values.first() else { return false };
+    let (mut low, mut high) = (order_key(first), order_key(first));
+    for &v in values {
+        let key = order_key(v);
+        if key != low && key != high {
+            if low != high {
+                return false;
+            }
+            (low, high) = (low.min(key), low.max(key));
+        }
+    }
+    order.clear();
+    order.reserve(ids.len());
+    let pairs = || values.iter().zip(ids);
+    order.extend(pairs().filter(|(&v, _)| order_key(v) == low).map(|(_, &id)| id));
+    order.extend(pairs().filter(|(&v, _)| order_key(v) != low).map(|(_, &id)| id));
+    for (&v, &id) in pairs() {
+        ranks[id as usize] = u32::from(order_key(v) != low);
+    }
+    true
+}
+
 /// Within each run of items equal on their 32 sorted key bits, restores `(full key, id)` order.
 fn settle_ties(items: &mut [u64], full: &[u64]) {
     let id_of = |item: u64| (item & 0xffff_ffff) as usize;
@@ -190,6 +215,29 @@ fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) 
             sort_pixels(&values, &mut order, &mut SortScratch::default());
             order == reference_order(&values)
         }
+    }
+
+    #[test]
+    fn two_values_partition_as_the_sort_orders_them() {
+        let mut rng = crate::test_rng::XorShift::new(0x21e7_e15e_ed00_0001);
+        let levels = [[0.0, 1.0], [1.0, 0.0], [-0.0, 0.0], [0.5, 0.5], [-3.0, 2.5]];
+        for case in 0..200 {
+            let [a, b] = levels[case % levels.len()];
+            let n = 1 + rng.below(3000) as usize;
+            let values: Vec<f64> = (0..n).map(|_| if rng.below(3) == 0 { a } else { b }).collect();
+            // Padded-style ids: increasing, with gaps.
+            let ids: Vec<u32> = (0..n as u32).map(|i| 3 * i + 1).collect();
+            let (mut want_order, mut want_ranks) = (Vec::new(), vec![u32::MAX; 3 * n + 2]);
+            sort_values(&values, &ids, &mut want_order, &mut want_ranks, &mut SortScratch::default());
+            let (mut order, mut ranks) = (Vec::new(), vec![u32::MAX; 3 * n + 2]);
+            assert!(partition_two_values(&values, &ids, &mut order, &mut ranks), "case {case}");
+            assert_eq!((order, ranks), (want_order, want_ranks), "case {case}");
+        }
+        let three = [0.0, 1.0, 2.0, 1.0];
+        let (mut order, mut ranks) = (Vec::new(), vec![7; 4]);
+        assert!(!partition_two_values(&three, &[0, 1, 2, 3], &mut order, &mut ranks));
+        assert!(order.is_empty() && ranks == vec![7; 4], "nothing written for three values");
+        assert!(!partition_two_values(&[], &[], &mut order, &mut ranks));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::cells::{EdgeValue, Stencil};
 use super::edges::EdgeBuilder;
 use super::{Edge, Filtration, VolumeGeometry, PADDING};
 use crate::grid::{Connectivity, Shape};
-use crate::order::{sort_values, SortScratch};
+use crate::order::{partition_two_values, sort_values, SortScratch};
 
 /// The cell lists a volume's sweeps walk, in filtration order: built by the sweep's owner from
 /// the filtration's ranks and dropped after the sweep, so that at most one list per filtration
@@ -46,8 +46,9 @@ impl Filtration {
         self.dual_edge_list = Vec::new();
     }
 
-    /// One sort of the voxels: their ranks and order, the first voxel, the cubes' ranks. The
-    /// sort's buffers are let go (three times the voxels' size), as volumes are large.
+    /// One sort of the voxels (a partition for two values): their ranks and order, the first
+    /// voxel, the cubes' ranks. The sort's buffers are let go (three times the voxels' size), as
+    /// volumes are large.
     fn rank_volume(&mut self, values: &[f64]) {
         let (shape, stride, plane) = (self.shape, self.stride as usize, self.plane as usize);
         self.padded_ids.clear();
@@ -57,8 +58,11 @@ impl Filtration {
                 self.padded_ids.extend((start..start + shape.cols).map(|p| p as u32));
             }
         }
-        sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
-        self.sort = SortScratch::default();
+        // Masks (two values) need no sort: a partition gives the same order and ranks.
+        if !partition_two_values(values, &self.padded_ids, &mut self.order, &mut self.ranks) {
+            sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
+            self.sort = SortScratch::default();
+        }
         self.padded_ids = Vec::new();
         self.first = self.order[0];
         self.build_dual_ranks();
