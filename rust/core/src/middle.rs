@@ -150,8 +150,15 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// coface): then no earlier column holds the pivot, and the column is reduced as it is.
     #[inline]
     pub(crate) fn apparent_pivot(&self, column: Edge) -> Option<Edge> {
-        let pivot = self.pivot(edge_key(column))?;
-        (self.oldest_coface(edge_key(pivot)) == Some(column)).then_some(pivot)
+        self.apparent_pivot_by(column, |square| self.column(square), |edge| self.row(edge))
+    }
+
+    /// [`Middle::apparent_pivot`], the cells' values given by `column_of` and `row_of`.
+    #[inline]
+    fn apparent_pivot_by(&self, column: Edge, column_of: impl Fn(u32) -> Option<Edge>, row_of: impl Fn(u32) -> Option<Edge>) -> Option<Edge> {
+        let pivot = self.edges_of(edge_key(column)).into_iter().filter_map(row_of).max()?;
+        let oldest = self.cofaces_of(edge_key(pivot)).into_iter().filter_map(column_of).min();
+        (oldest == Some(column)).then_some(pivot)
     }
 
     /// Walks every column in memory order: apparent pairs go to `on_apparent(column, pivot)`
@@ -266,12 +273,10 @@ impl CellWindow {
         }
     }
 
-    /// As [`Middle::apparent_pivot`].
+    /// [`Middle::apparent_pivot`] on the window's values.
     #[inline]
     fn apparent_pivot<C: VolumeGeometry>(&self, m: &Middle<'_, C>, column: Edge) -> Option<Edge> {
-        let pivot = m.edges_of(edge_key(column)).into_iter().filter_map(|e| self.row(m, e)).max()?;
-        let oldest = m.cofaces_of(edge_key(pivot)).into_iter().filter_map(|s| self.column(m, s)).min();
-        (oldest == Some(column)).then_some(pivot)
+        m.apparent_pivot_by(column, |square| self.column(m, square), |edge| self.row(m, edge))
     }
 }
 
