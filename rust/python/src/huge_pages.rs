@@ -43,8 +43,9 @@ unsafe impl GlobalAlloc for HugePageAlloc {
 }
 
 /// Asks for huge pages over the whole huge pages inside a large block (a failure is ignored:
-/// the block works the same either way).
-#[cfg(target_os = "linux")]
+/// the block works the same either way). `MADV_HUGEPAGE` is 14 on these architectures (the
+/// generic Linux value; a few others number it differently and go without).
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn advise(block: *mut u8, size: usize) {
     const MADV_HUGEPAGE: std::ffi::c_int = 14;
     extern "C" {
@@ -61,5 +62,5 @@ fn advise(block: *mut u8, size: usize) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
 fn advise(_block: *mut u8, _size: usize) {}
