@@ -257,19 +257,22 @@ impl CellWindow {
 
     #[inline]
     fn column<C: VolumeGeometry>(&self, m: &Middle<'_, C>, square: u32) -> Option<Edge> {
-        match self.columns.get((square as usize).wrapping_sub(self.start)) {
-            Some(&NOT_A_CELL) => None,
-            Some(&rank) => Some((rank as u64) << 32 | square as u64),
-            None => m.column(square),
-        }
+        self.lookup(&self.columns, square, |square| m.column(square))
     }
 
     #[inline]
     fn row<C: VolumeGeometry>(&self, m: &Middle<'_, C>, edge: u32) -> Option<Edge> {
-        match self.rows.get((edge as usize).wrapping_sub(self.start)) {
+        self.lookup(&self.rows, edge, |edge| m.row(edge))
+    }
+
+    /// The value of cell `key` from `ranks` (the window's columns or rows), or from `compute`
+    /// where the key lies outside the window.
+    #[inline]
+    fn lookup(&self, ranks: &[u32], key: u32, compute: impl FnOnce(u32) -> Option<Edge>) -> Option<Edge> {
+        match ranks.get((key as usize).wrapping_sub(self.start)) {
             Some(&NOT_A_CELL) => None,
-            Some(&rank) => Some((rank as u64) << 32 | edge as u64),
-            None => m.row(edge),
+            Some(&rank) => Some((rank as u64) << 32 | key as u64),
+            None => compute(key),
         }
     }
 

@@ -79,29 +79,17 @@ pub fn sort_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mu
     }
 }
 
-/// [`sort_values`] for values with at most two distinct order keys (masks): a stable partition,
-/// no sort. Returns false, writing nothing, where there are more (or none).
-pub fn partition_two_values(values: &[f64], ids: &[u32], order: &mut Vec<u32>, ranks: &mut [u32]) -> bool {
-    let Some(&first) = values.first() else { return false };
-    let (mut low, mut high) = (order_key(first), order_key(first));
-    for &v in values {
-        let key = order_key(v);
-        if key != low && key != high {
-            if low != high {
-                return false;
-            }
-            (low, high) = (low.min(key), low.max(key));
-        }
-    }
+/// [`sort_values`] for values that are `low` or one other value (masks, as
+/// [`crate::filtration::two_levels`] finds them): a stable partition, no sort.
+pub fn partition_two_values(values: &[f64], ids: &[u32], low: f64, order: &mut Vec<u32>, ranks: &mut [u32]) {
     order.clear();
     order.reserve(ids.len());
     let pairs = || values.iter().zip(ids);
-    order.extend(pairs().filter(|(&v, _)| order_key(v) == low).map(|(_, &id)| id));
-    order.extend(pairs().filter(|(&v, _)| order_key(v) != low).map(|(_, &id)| id));
+    order.extend(pairs().filter(|(&v, _)| v == low).map(|(_, &id)| id));
+    order.extend(pairs().filter(|(&v, _)| v != low).map(|(_, &id)| id));
     for (&v, &id) in pairs() {
-        ranks[id as usize] = u32::from(order_key(v) != low);
+        ranks[id as usize] = u32::from(v != low);
     }
-    true
 }
 
 /// Within each run of items equal on their 32 sorted key bits, restores `(full key, id)` order.
@@ -229,15 +217,11 @@ fn sort_pixels(values: &[f64], order: &mut Vec<u32>, scratch: &mut SortScratch) 
             let ids: Vec<u32> = (0..n as u32).map(|i| 3 * i + 1).collect();
             let (mut want_order, mut want_ranks) = (Vec::new(), vec![u32::MAX; 3 * n + 2]);
             sort_values(&values, &ids, &mut want_order, &mut want_ranks, &mut SortScratch::default());
+            let (low, _) = crate::filtration::two_levels(&values).expect("two values");
             let (mut order, mut ranks) = (Vec::new(), vec![u32::MAX; 3 * n + 2]);
-            assert!(partition_two_values(&values, &ids, &mut order, &mut ranks), "case {case}");
+            partition_two_values(&values, &ids, low, &mut order, &mut ranks);
             assert_eq!((order, ranks), (want_order, want_ranks), "case {case}");
         }
-        let three = [0.0, 1.0, 2.0, 1.0];
-        let (mut order, mut ranks) = (Vec::new(), vec![7; 4]);
-        assert!(!partition_two_values(&three, &[0, 1, 2, 3], &mut order, &mut ranks));
-        assert!(order.is_empty() && ranks == vec![7; 4], "nothing written for three values");
-        assert!(!partition_two_values(&[], &[], &mut order, &mut ranks));
     }
 
     #[test]

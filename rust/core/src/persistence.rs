@@ -81,8 +81,8 @@ pub fn barcode_with(
 }
 
 /// The barcode of the volume built in `ws.filtration`: the bottom and top sweeps by union-find
-/// (as parallel tasks), then the middle dimension by reduction, cleared by the top sweep and compressed by the bottom
-/// one (the T-construction's by a sweep of its own edges).
+/// (as parallel tasks), then the middle dimension by reduction, cleared by the top sweep and
+/// compressed by the bottom one (the T-construction's by a sweep of its own edges).
 fn volume_barcode<C: VolumeGeometry>(ws: &mut Workspace) -> Barcode {
     let Workspace { filtration: f, components: bottom, cycles: top, middle, positive_edges, cleared } = ws;
     let f = &*f;

@@ -3,7 +3,7 @@
 //! lists: tens of MB each at 128³) at random; with 4 KiB pages nearly each such read also misses
 //! the TLB, and each first touch of a page is a fault. Where the kernel leaves huge pages to the
 //! program (`madvise` mode, the default of several distributions), asking for them made a 128³
-//! matching about 8% faster. Where it uses them anyway, or never, the request changes nothing.
+//! matching about 5% faster. Where it uses them anyway, or never, the request changes nothing.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

@@ -9,7 +9,7 @@
 
 use super::cells::{EdgeValue, Stencil};
 use super::edges::EdgeBuilder;
-use super::{Edge, Filtration, VolumeGeometry, PADDING};
+use super::{two_levels, Edge, Filtration, VolumeGeometry, PADDING};
 use crate::grid::{Connectivity, Shape};
 use crate::order::{partition_two_values, sort_values, SortScratch};
 
@@ -59,9 +59,12 @@ impl Filtration {
             }
         }
         // Masks (two values) need no sort: a partition gives the same order and ranks.
-        if !partition_two_values(values, &self.padded_ids, &mut self.order, &mut self.ranks) {
-            sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
-            self.sort = SortScratch::default();
+        match two_levels(values) {
+            Some((low, _)) => partition_two_values(values, &self.padded_ids, low, &mut self.order, &mut self.ranks),
+            None => {
+                sort_values(values, &self.padded_ids, &mut self.order, &mut self.ranks, &mut self.sort);
+                self.sort = SortScratch::default();
+            }
         }
         self.padded_ids = Vec::new();
         self.first = self.order[0];
