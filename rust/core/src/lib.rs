@@ -13,6 +13,7 @@ pub mod error;
 pub mod filtration;
 pub mod grid;
 pub mod key_set;
+mod image_order;
 pub mod masks;
 pub mod matching;
 #[cfg(test)]

@@ -133,9 +133,9 @@ fn t_complex([d, h, w]: [usize; 3]) -> Vec<Vec<Cell>> {
 
 /// The T-construction of one shape: the T complex, and the boundary matrices per homology
 /// dimension 0, 1, 2 (the neighbour graph's, then the T complex's).
-struct TConstruction {
+pub(crate) struct TConstruction {
     complex: Vec<Vec<Cell>>,
-    boundaries: Vec<Boundary>,
+    pub(crate) boundaries: Vec<Boundary>,
 }
 
 thread_local! {
@@ -143,7 +143,7 @@ thread_local! {
 }
 
 /// The T-construction of `shape`, built once per shape and thread (the cases repeat shapes).
-fn t_construction(shape: [usize; 3]) -> Rc<TConstruction> {
+pub(crate) fn t_construction(shape: [usize; 3]) -> Rc<TConstruction> {
     BUILT.with(|built| {
         built
             .borrow_mut()

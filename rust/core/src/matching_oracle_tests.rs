@@ -52,7 +52,7 @@ pub(crate) fn boundaries(cells: &[Vec<Cell>]) -> Vec<Boundary> {
 }
 
 /// The V-construction's cells of a `d × h × w` grid by dimension.
-fn v_complex(d: usize, h: usize, w: usize) -> Vec<Vec<Cell>> {
+pub(crate) fn v_complex(d: usize, h: usize, w: usize) -> Vec<Vec<Cell>> {
     let index = |x: usize, y: usize, z: usize| (x * h + y) * w + z;
     let mut cells: Vec<Vec<Cell>> = (0..4).map(|_| Vec::new()).collect();
     let mut id_of = std::collections::HashMap::new();

@@ -30,6 +30,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::filtration::{edge_key, edge_rank, Edge, Filtration, VolumeGeometry, PADDING};
+use crate::image_order::ImageOrder;
 use crate::key_set::KeySet;
 use crate::persistence::PersistencePair;
 use crate::reduction::{apparent_entry, reduce, BoundaryMatrix, Pivots, ReductionWorkspace};
@@ -49,8 +50,17 @@ pub(crate) struct Middle<'a, C> {
     rows: Option<&'a KeySet>,
     /// The padded voxels below this one anchor every middle cell ([`cell_anchors`]).
     anchors: u32,
+    /// Where the order of the columns and the rows is not `geometry`'s and `row_filtration`'s
+    /// ([`crate::image_order`]): `cleared` then holds only for the columns above the lowest,
+    /// `rows` only for the rows below the top.
+    order: ImageOrder<'a>,
     cells: PhantomData<C>,
 }
+
+/// In a matrix whose lowest columns come in the rows' order, the rank field of every other
+/// column has this bit, so that they all come after those (ranks are below `2^31`: a volume has
+/// fewer than `2^32 / 3` padded voxels).
+const AFTER_LOWEST: u32 = 1 << 31;
 
 impl<C> Clone for Middle<'_, C> {
     fn clone(&self) -> Self {
@@ -85,14 +95,21 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// The matrix of `f`'s own reduction: its squares (four real corners, not in `cleared`, rank
     /// below `rank_limit`) against its edges (in `rows` where given).
     pub(crate) fn own(f: &'a Filtration, cleared: &'a KeySet, rows: Option<&'a KeySet>, rank_limit: u32) -> Self {
-        Middle { geometry: f, cleared, rank_limit, row_filtration: f, rows, anchors: cell_anchors(f), cells: PhantomData }
+        Middle { geometry: f, cleared, rank_limit, row_filtration: f, rows, anchors: cell_anchors(f), order: ImageOrder::default(), cells: PhantomData }
     }
 
     /// The matrix of the image reduction of `c`'s columns (cleared by `c_cleared`) against the
-    /// rows of `f` (in `f_rows` where given), ranked by `f`.
-    pub(crate) fn image(c: &'a Filtration, c_cleared: &'a KeySet, f: &'a Filtration, f_rows: Option<&'a KeySet>) -> Self {
+    /// rows of `f` (in `f_rows` where given), ranked by `f`, except where `order` orders them
+    /// otherwise ([`crate::image_order`]).
+    pub(crate) fn image(c: &'a Filtration, c_cleared: &'a KeySet, f: &'a Filtration, f_rows: Option<&'a KeySet>, order: ImageOrder<'a>) -> Self {
         debug_assert_eq!(c.ranks.len(), f.ranks.len());
-        Middle { geometry: c, cleared: c_cleared, rank_limit: PADDING, row_filtration: f, rows: f_rows, anchors: cell_anchors(c), cells: PhantomData }
+        Middle { geometry: c, cleared: c_cleared, rank_limit: PADDING, row_filtration: f, rows: f_rows, anchors: cell_anchors(c), order, cells: PhantomData }
+    }
+
+    /// The value in this matrix of the comparison's column `column` (an image matrix may order
+    /// columns otherwise than the comparison does: [`Middle::image`]).
+    pub(crate) fn column_of(&self, column: Edge) -> Option<Edge> {
+        self.column(edge_key(column))
     }
 
     /// The four rows of a square.
@@ -110,22 +127,46 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// A square's value as a column, `None` where it is none.
     #[inline]
     fn column(&self, square: u32) -> Option<Edge> {
-        if square / 3 >= self.anchors || self.cleared.contains(square) {
+        if square / 3 >= self.anchors {
             return None;
         }
         let g = self.geometry;
         let rank = C::square_rank(&g.ranks, square, g.stride(), g.plane());
+        let rank = match self.order.lowest_cleared {
+            None if self.cleared.contains(square) => return None,
+            None => rank,
+            Some(_) if rank == PADDING => return None,
+            Some(lowest) if rank == 0 => match lowest.contains(square) {
+                true => return None,
+                false => C::square_rank(&self.row_filtration.ranks, square, g.stride(), g.plane()),
+            },
+            Some(_) if self.cleared.contains(square) => return None,
+            Some(_) => {
+                debug_assert!(rank < AFTER_LOWEST);
+                rank | AFTER_LOWEST
+            }
+        };
         (rank < self.rank_limit && rank != PADDING).then_some((rank as u64) << 32 | square as u64)
     }
 
     /// An edge's value as a row, `None` where it is none.
     #[inline]
     fn row(&self, edge: u32) -> Option<Edge> {
-        if edge / 3 >= self.anchors || self.rows.is_some_and(|rows| !rows.contains(edge)) {
+        let outside = |rows: Option<&KeySet>| rows.is_some_and(|rows| !rows.contains(edge));
+        if edge / 3 >= self.anchors || (self.order.top_rows.is_none() && outside(self.rows)) {
             return None;
         }
         let f = self.row_filtration;
         let rank = C::row_rank(&f.ranks, edge, f.stride(), f.plane());
+        let rank = match self.order.top_rows {
+            None => rank,
+            Some((top, kept)) if rank == top => match kept.contains(edge) {
+                true => top + C::row_rank(&self.geometry.ranks, edge, f.stride(), f.plane()),
+                false => return None,
+            },
+            Some(_) if outside(self.rows) => return None,
+            Some(_) => rank,
+        };
         (rank != PADDING).then_some((rank as u64) << 32 | edge as u64)
     }
 

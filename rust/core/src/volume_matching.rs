@@ -24,6 +24,7 @@
 
 use crate::filtration::{edge_key, Edge, Filtration, VolumeCells, VolumeGeometry, PADDING};
 use crate::key_set::KeySet;
+use crate::image_order::{self, ImageOrder};
 use crate::matching::{comparison_components, unmatched, ComparisonSweeps, Matching};
 use crate::middle::{image_pairs, loop_bar, own_pairs, Middle, MiddleWorkspace};
 use crate::persistence::{component_sweep_over, top_sweep, PersistencePair};
@@ -65,6 +66,10 @@ struct InputSweeps {
     image_reduction: ReductionWorkspace,
     /// The image reduction's pivots of the comparison's columns that are not apparent pairs.
     image_pairs: Vec<(Edge, Edge)>,
+    /// Whether the image reduction puts the comparison's lowest columns in this input's order
+    /// ([`crate::image_order`]), and which of those it then leaves out.
+    lowest_by_input: bool,
+    lowest_cleared: KeySet,
 }
 
 /// The comparison's sweeps and its own reduction.
@@ -79,6 +84,15 @@ struct Comparison {
     middle: MiddleWorkspace,
     /// The death squares of its bars of dimension 1, in its order.
     loop_columns: Vec<Edge>,
+    /// Per input (prediction, target): the top rank whose rows the image reduction puts in
+    /// the comparison's order, if any ([`crate::image_order`]).
+    top_ranks: [Option<u32>; 2],
+}
+
+/// How the image matrix of an input's rows orders its cells ([`crate::image_order`]):
+/// `top_rank` is the comparison's entry for that input, `c_rows` the comparison's rows.
+fn image_order<'a>(lowest_by_input: bool, lowest_cleared: &'a KeySet, top_rank: Option<u32>, c_rows: &'a KeySet) -> ImageOrder<'a> {
+    ImageOrder { lowest_cleared: lowest_by_input.then_some(lowest_cleared), top_rows: top_rank.map(|top| (top, c_rows)) }
 }
 
 /// Which bar each of a few nodes names: `(node, bar index)` sorted by node, in place of a map
@@ -202,10 +216,10 @@ fn matched_bars<C: VolumeGeometry>(
     if c.stopped() {
         return None;
     }
-    let Comparison { middle: MiddleWorkspace { others, reduction }, loop_columns, cleared: c_cleared, positive_edges: c_rows, .. } = &mut *comparison;
+    let Comparison { middle: MiddleWorkspace { others, reduction }, loop_columns, cleared: c_cleared, positive_edges: c_rows, top_ranks: [pred_top, target_top], .. } = &mut *comparison;
     let (c_cleared, c_rows) = (&*c_cleared, &*c_rows);
     rayon::join(
-        || rayon::join(|| reduce_input::<C>(p, c, pred, c_cleared, loops), || reduce_input::<C>(t, c, target, c_cleared, loops)),
+        || rayon::join(|| reduce_input::<C>(p, c, pred, c_cleared, c_rows, *pred_top, loops), || reduce_input::<C>(t, c, target, c_cleared, c_rows, *target_top, loops)),
         || {
             let m = Middle::<C>::own(c, c_cleared, Some(c_rows), PADDING);
             *loop_columns = own_pairs(m, others, reduction).into_iter().map(|(square, _)| square).collect()
@@ -224,7 +238,7 @@ fn matched_bars<C: VolumeGeometry>(
 /// An input's bottom and top sweeps (dimension 2 annotated with the comparison's roots), each
 /// over a cell list that lives only while it runs.
 fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, loops: Loops) {
-    let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, column_rank_limit, .. } = s;
+    let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, column_rank_limit, lowest_by_input, lowest_cleared, .. } = s;
     let [components, _, cavities] = bars;
     components.clear();
     component_bar_of.clear();
@@ -239,12 +253,22 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
     cavities.clear();
     cavity_bar_of.clear();
     f.volume_squares(cells);
-    let mut annotation = Image::new(&c.dual_ranks, std::mem::take(image));
-    top_sweep::<C>(f, &cells.squares, uf, Some(&mut annotation), cleared, |younger, square, c_root| {
-        cavity_bar_of.record(cavities, c_root, f.cycle_bar(younger, square))
-    });
-    cavity_bar_of.seal();
-    drop(annotation);
+    *lowest_by_input = image_order::lowest_by_input(f, c);
+    let squares = &cells.squares;
+    rayon::join(
+        || {
+            let mut annotation = Image::new(&c.dual_ranks, std::mem::take(image));
+            top_sweep::<C>(f, squares, uf, Some(&mut annotation), cleared, |younger, square, c_root| {
+                cavity_bar_of.record(cavities, c_root, f.cycle_bar(younger, square))
+            });
+            cavity_bar_of.seal();
+        },
+        || {
+            if *lowest_by_input {
+                image_order::lowest_clearing::<C>(f, c, squares, &mut UnionFind::default(), lowest_cleared);
+            }
+        },
+    );
     cells.squares = Vec::new();
     C::sweep_cycle_rows(f, uf, positive_edges);
     *uf = UnionFind::default();
@@ -256,7 +280,8 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
 
 /// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep.
 fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comparison) {
-    let Comparison { sweeps, cells, cavity_roots, positive_edges, cleared, .. } = s;
+    let Comparison { sweeps, cells, cavity_roots, positive_edges, cleared, top_ranks, .. } = s;
+    *top_ranks = [p, t].map(|f| image_order::top_by_comparison::<C>(f, c));
     // Filled only where the rows are the primal edges (`comparison_components` puts none else).
     positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * c.ranks.len() } else { 0 });
     c.volume_edges(cells);
@@ -272,11 +297,11 @@ fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtr
 
 /// An input's own middle reduction (its bars of dimension 1) and its image reduction against
 /// the comparison's columns, as parallel tasks.
-fn reduce_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_cleared: &KeySet, loops: Loops) {
-    let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, cleared, positive_edges, column_rank_limit, .. } = s;
+fn reduce_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_cleared: &KeySet, c_rows: &KeySet, top_rank: Option<u32>, loops: Loops) {
+    let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, cleared, positive_edges, column_rank_limit, lowest_by_input, lowest_cleared, .. } = s;
     let MiddleWorkspace { others, reduction } = middle;
     let own = Middle::<C>::own(f, cleared, Some(positive_edges), *column_rank_limit);
-    let image = Middle::<C>::image(c, c_cleared, f, Some(positive_edges));
+    let image = Middle::<C>::image(c, c_cleared, f, Some(positive_edges), image_order(*lowest_by_input, lowest_cleared, top_rank, c_rows));
     rayon::join(
         || {
             loop_births.clear();
@@ -308,11 +333,17 @@ fn matched_loops<C: VolumeGeometry>(
     pred: &InputSweeps,
     target: &InputSweeps,
 ) -> Vec<(u32, u32)> {
-    let bar_at = |f: &Filtration, s: &InputSweeps, column: Edge| {
-        let pivot = match s.image_pairs.binary_search_by_key(&column, |&(c, _)| c) {
+    let pivot = |f: &Filtration, s: &InputSweeps, top_rank, column: Edge| {
+        let order = image_order(s.lowest_by_input, &s.lowest_cleared, top_rank, &comparison.positive_edges);
+        let image = Middle::<C>::image(c, &comparison.cleared, f, Some(&s.positive_edges), order);
+        let column = image.column_of(column)?;
+        match s.image_pairs.binary_search_by_key(&column, |&(c, _)| c) {
             Ok(i) => Some(s.image_pairs[i].1),
-            Err(_) => Middle::<C>::image(c, &comparison.cleared, f, Some(&s.positive_edges)).apparent_pivot(column),
-        };
+            Err(_) => image.apparent_pivot(column),
+        }
+    };
+    let bar_at = |f: &Filtration, s: &InputSweeps, top_rank, column: Edge| {
+        let pivot = pivot(f, s, top_rank, column);
         pivot
             .and_then(|row| s.loop_births.binary_search_by_key(&edge_key(row), |&(key, _)| key).ok())
             .map_or(NONE, |i| s.loop_births[i].1)
@@ -320,7 +351,7 @@ fn matched_loops<C: VolumeGeometry>(
     comparison
         .loop_columns
         .iter()
-        .map(|&column| (bar_at(p, pred, column), bar_at(t, target, column)))
+        .map(|&column| (bar_at(p, pred, comparison.top_ranks[0], column), bar_at(t, target, comparison.top_ranks[1], column)))
         .filter(|&(p, t)| p != NONE && t != NONE)
         .collect()
 }
