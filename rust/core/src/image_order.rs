@@ -122,6 +122,17 @@ pub(crate) fn top_by_comparison<C: VolumeGeometry>(f: &Filtration, c: &Filtratio
     (last_other < first_top).then_some(top)
 }
 
+/// Whether the image matrix of `c`'s columns against `f`'s rows, ordered with `f`'s top rank
+/// `top` in `c`'s order ([`top_by_comparison`]) and `c`'s lowest columns in `c`'s order
+/// (`!lowest_by_input`), is `c`'s own matrix (up to the names of the rows' values), so that
+/// its pivots are `c`'s own: where `f` has two ranks (a mask) and `c` has its lowest rank on
+/// all of `f`'s lower voxels. `f`'s lower rows are then `c`'s rank-0 rows (`top_by_comparison`
+/// has `c` above that rank on `f`'s top voxels), both by key, with the same cycles closed
+/// among them; its top rows are `c`'s other rows, in `c`'s order and compression.
+pub(crate) fn image_is_comparisons(f: &Filtration, c: &Filtration, top: Option<u32>, lowest_by_input: bool) -> bool {
+    top == Some(1) && !lowest_by_input && f.ranks.iter().zip(&c.ranks).all(|(&rank, &c_rank)| rank != 0 || c_rank == 0)
+}
+
 /// How many ranks of `f` there are, and how many distinct ones (counted up to
 /// [`DISTINCT_VALUES`]).
 fn count_distinct(ranks: impl Iterator<Item = u32>, f: &Filtration) -> (usize, usize) {
@@ -180,22 +191,37 @@ mod tests {
     fn the_free_orders_keep_the_matching() {
         let mut rng = XorShift::new(0x10e5_7f0e);
         for connectivity in [Connectivity::Six, Connectivity::TwentySix] {
-            let (mut lowest, mut top, cases) = (0, 0, 240);
+            // `comparisons`: the cases with the top rows in the comparison's order whose image
+            // matrix is not, and is, the comparison's own.
+            let (mut lowest, mut top, mut comparisons, cases) = (0, 0, [0, 0], 240);
             for case in 0..cases {
                 let side = |rng: &mut XorShift| 3 + rng.below(4) as usize;
                 let shape = [side(&mut rng), side(&mut rng), side(&mut rng)];
                 let n = shape.iter().product();
-                let (l, m) = (likelihood(&mut rng, n, case % 5 == 4), mask(&mut rng, n));
+                let (mut l, m) = (likelihood(&mut rng, n, case % 5 == 4), mask(&mut rng, n));
+                if case % 5 == 3 {
+                    // Below 0 on the mask's lower voxels, above on its upper ones: the comparison
+                    // still has the mask's top rows last, but orders its lower rows itself.
+                    for (x, &upper) in l.iter_mut().zip(&m) {
+                        *x = if upper == 1.0 { 0.1 + 0.8 * *x } else { *x - 1.0 };
+                    }
+                }
                 let (f, g) = if case % 2 == 0 { (l, m) } else { (m, l) };
                 let volume = Shape::volume(shape[0], shape[1], shape[2]);
                 let c: Vec<f64> = f.iter().zip(&g).map(|(&a, &b)| a.min(b)).collect();
                 let (fp, ft) = (filtration(&f, volume, connectivity), filtration(&g, volume, connectivity));
                 let fc = filtration(&c, volume, connectivity);
-                lowest += [&fp, &ft].iter().filter(|x| lowest_by_input(x, &fc)).count();
-                top += match connectivity {
-                    Connectivity::Six => [&fp, &ft].iter().filter(|x| top_by_comparison::<V3>(x, &fc).is_some()).count(),
-                    _ => [&fp, &ft].iter().filter(|x| top_by_comparison::<T3>(x, &fc).is_some()).count(),
-                };
+                for x in [&fp, &ft] {
+                    let by_input = lowest_by_input(x, &fc);
+                    let top_rank = match connectivity {
+                        Connectivity::Six => top_by_comparison::<V3>(x, &fc),
+                        _ => top_by_comparison::<T3>(x, &fc),
+                    };
+                    lowest += by_input as usize;
+                    top += top_rank.is_some() as usize;
+                    let same = image_is_comparisons(x, &fc, top_rank, by_input);
+                    comparisons[same as usize] += top_rank.is_some() as usize;
+                }
                 let m = betti_matching(&f, &g, volume, connectivity).unwrap();
                 let want = match connectivity {
                     Connectivity::Six => oracle(&f, &g, &boundaries(&v_complex(shape[0], shape[1], shape[2]))),
@@ -208,7 +234,10 @@ mod tests {
             }
             assert!(lowest > cases / 2, "{connectivity:?}: the lowest columns in the input's order ({lowest} of {cases} cases)");
             match connectivity {
-                Connectivity::Six => assert!(top > cases / 2, "the top rows in the comparison's order ({top} of {cases} cases)"),
+                Connectivity::Six => {
+                    assert!(top > cases / 2, "the top rows in the comparison's order ({top} of {cases} cases)");
+                    assert!(comparisons.iter().all(|&n| n > cases / 20), "the image matrix that is and is not the comparison's ({comparisons:?})");
+                }
                 _ => assert_eq!(top, 0, "the T-construction's rows keep their order"),
             }
         }

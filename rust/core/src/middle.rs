@@ -84,6 +84,11 @@ type ChunkSplit = (Vec<(Edge, Edge)>, Vec<Edge>);
 /// How many anchors one task of the passes over the grid walks.
 const CHUNK_ANCHORS: usize = 1 << 14;
 
+/// A task of [`Middle::split`] walks at least this many times the reach of its window beyond
+/// it (a plane on each side), so that the margin computed twice is a small part of the window
+/// (at 128³, 8 gave 4% less time than 4 on one core, the same as 16).
+const WINDOW_REACHES: usize = 8;
+
 /// The padded voxels below this one anchor every middle cell: past it, a cell's voxels would
 /// leave the padded grid (every cell has a real voxel, and every real voxel has the padding
 /// beyond it).
@@ -130,15 +135,22 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
         if square / 3 >= self.anchors {
             return None;
         }
-        let g = self.geometry;
+        let (g, f) = (self.geometry, self.row_filtration);
         let rank = C::square_rank(&g.ranks, square, g.stride(), g.plane());
+        self.column_ranked(square, rank, || C::square_rank(&f.ranks, square, g.stride(), g.plane()))
+    }
+
+    /// [`Middle::column`] of an anchored square of rank `rank` in `geometry`, `by_rows` its
+    /// rank in `row_filtration` (asked only where the order takes it).
+    #[inline]
+    fn column_ranked(&self, square: u32, rank: u32, by_rows: impl FnOnce() -> u32) -> Option<Edge> {
         let rank = match self.order.lowest_cleared {
             None if self.cleared.contains(square) => return None,
             None => rank,
             Some(_) if rank == PADDING => return None,
             Some(lowest) if rank == 0 => match lowest.contains(square) {
                 true => return None,
-                false => C::square_rank(&self.row_filtration.ranks, square, g.stride(), g.plane()),
+                false => by_rows(),
             },
             Some(_) if self.cleared.contains(square) => return None,
             Some(_) => {
@@ -152,16 +164,24 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// An edge's value as a row, `None` where it is none.
     #[inline]
     fn row(&self, edge: u32) -> Option<Edge> {
-        let outside = |rows: Option<&KeySet>| rows.is_some_and(|rows| !rows.contains(edge));
-        if edge / 3 >= self.anchors || (self.order.top_rows.is_none() && outside(self.rows)) {
+        if edge / 3 >= self.anchors || (self.order.top_rows.is_none() && self.rows.is_some_and(|rows| !rows.contains(edge))) {
             return None;
         }
-        let f = self.row_filtration;
+        let (g, f) = (self.geometry, self.row_filtration);
         let rank = C::row_rank(&f.ranks, edge, f.stride(), f.plane());
+        self.row_ranked(edge, rank, || C::row_rank(&g.ranks, edge, f.stride(), f.plane()))
+    }
+
+    /// [`Middle::row`] of an anchored edge of rank `rank` in `row_filtration`, `by_columns` its
+    /// rank in `geometry` (asked only where the order takes it).
+    #[inline]
+    fn row_ranked(&self, edge: u32, rank: u32, by_columns: impl FnOnce() -> u32) -> Option<Edge> {
+        let outside = |rows: Option<&KeySet>| rows.is_some_and(|rows| !rows.contains(edge));
         let rank = match self.order.top_rows {
+            None if outside(self.rows) => return None,
             None => rank,
             Some((top, kept)) if rank == top => match kept.contains(edge) {
-                true => top + C::row_rank(&self.geometry.ranks, edge, f.stride(), f.plane()),
+                true => top + by_columns(),
                 false => return None,
             },
             Some(_) if outside(self.rows) => return None,
@@ -228,7 +248,7 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
         // The window a chunk reads reaches a plane (and a row and a voxel) beyond it on each side:
         // chunks of several planes keep that margin a small part of the work.
         let reach = 3 * (self.geometry.plane() + self.geometry.stride() + 1) as usize;
-        let chunk_keys = (3 * CHUNK_ANCHORS).max(4 * reach);
+        let chunk_keys = (3 * CHUNK_ANCHORS).max(WINDOW_REACHES * reach);
         let parts: Vec<ChunkSplit> = (0..squares.div_ceil(chunk_keys))
             .into_par_iter()
             .map(|chunk| {
@@ -289,11 +309,32 @@ const NOT_A_CELL: u32 = u32::MAX;
 impl CellWindow {
     fn new<C: VolumeGeometry>(m: &Middle<'_, C>, start: usize, end: usize) -> Self {
         let rank = |cell: Option<Edge>| cell.map_or(NOT_A_CELL, edge_rank);
-        CellWindow {
-            start,
-            columns: (start..end).map(|key| rank(m.column(key as u32))).collect(),
-            rows: (start..end).map(|key| rank(m.row(key as u32))).collect(),
+        let (g, f) = (m.geometry, m.row_filtration);
+        let (stride, plane) = (g.stride(), g.plane());
+        let (mut columns, mut rows) = (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
+        // Voxel by voxel: the cells of one voxel read the same few voxel ranks.
+        for p in (start / 3) as u32..end.div_ceil(3) as u32 {
+            let anchored = p < m.anchors;
+            let (squares, edges) = if anchored { C::cells_at(&g.ranks, p, stride, plane) } else { ([PADDING; 3], [PADDING; 3]) };
+            let (f_squares, f_edges) = match std::ptr::eq(g, f) || !anchored {
+                true => (squares, edges),
+                false => C::cells_at(&f.ranks, p, stride, plane),
+            };
+            for i in 0..3 {
+                let key = 3 * p + i as u32;
+                if !(start..end).contains(&(key as usize)) {
+                    continue;
+                }
+                let (column, row) = match anchored {
+                    true => (m.column_ranked(key, squares[i], || f_squares[i]), m.row_ranked(key, f_edges[i], || edges[i])),
+                    false => (None, None),
+                };
+                columns.push(rank(column));
+                rows.push(rank(row));
+            }
         }
+        debug_assert_eq!(columns.len(), end - start);
+        CellWindow { start, columns, rows }
     }
 
     #[inline]

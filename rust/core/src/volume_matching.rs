@@ -70,6 +70,9 @@ struct InputSweeps {
     /// ([`crate::image_order`]), and which of those it then leaves out.
     lowest_by_input: bool,
     lowest_cleared: KeySet,
+    /// Whether the image matrix is the comparison's own, so that its pivots are the
+    /// comparison's ([`image_order::image_is_comparisons`]): then it is not reduced.
+    image_is_comparisons: bool,
 }
 
 /// The comparison's sweeps and its own reduction.
@@ -82,8 +85,8 @@ struct Comparison {
     positive_edges: KeySet,
     cleared: KeySet,
     middle: MiddleWorkspace,
-    /// The death squares of its bars of dimension 1, in its order.
-    loop_columns: Vec<Edge>,
+    /// Its bars of dimension 1 as `(death square, birth edge)`, in death order.
+    loop_pairs: Vec<(Edge, Edge)>,
     /// Per input (prediction, target): the top rank whose rows the image reduction puts in
     /// the comparison's order, if any ([`crate::image_order`]).
     top_ranks: [Option<u32>; 2],
@@ -216,13 +219,16 @@ fn matched_bars<C: VolumeGeometry>(
     if c.stopped() {
         return None;
     }
-    let Comparison { middle: MiddleWorkspace { others, reduction }, loop_columns, cleared: c_cleared, positive_edges: c_rows, top_ranks: [pred_top, target_top], .. } = &mut *comparison;
+    for (f, s, top) in [(p, &mut *pred, comparison.top_ranks[0]), (t, &mut *target, comparison.top_ranks[1])] {
+        s.image_is_comparisons = image_order::image_is_comparisons(f, c, top, s.lowest_by_input);
+    }
+    let Comparison { middle: MiddleWorkspace { others, reduction }, loop_pairs, cleared: c_cleared, positive_edges: c_rows, top_ranks: [pred_top, target_top], .. } = &mut *comparison;
     let (c_cleared, c_rows) = (&*c_cleared, &*c_rows);
     rayon::join(
         || rayon::join(|| reduce_input::<C>(p, c, pred, c_cleared, c_rows, *pred_top, loops), || reduce_input::<C>(t, c, target, c_cleared, c_rows, *target_top, loops)),
         || {
             let m = Middle::<C>::own(c, c_cleared, Some(c_rows), PADDING);
-            *loop_columns = own_pairs(m, others, reduction).into_iter().map(|(square, _)| square).collect()
+            *loop_pairs = own_pairs(m, others, reduction)
         },
     );
     if c.stopped() {
@@ -298,7 +304,7 @@ fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtr
 /// An input's own middle reduction (its bars of dimension 1) and its image reduction against
 /// the comparison's columns, as parallel tasks.
 fn reduce_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, c_cleared: &KeySet, c_rows: &KeySet, top_rank: Option<u32>, loops: Loops) {
-    let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, cleared, positive_edges, column_rank_limit, lowest_by_input, lowest_cleared, .. } = s;
+    let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs: pairs, cleared, positive_edges, column_rank_limit, lowest_by_input, lowest_cleared, image_is_comparisons, .. } = s;
     let MiddleWorkspace { others, reduction } = middle;
     let own = Middle::<C>::own(f, cleared, Some(positive_edges), *column_rank_limit);
     let image = Middle::<C>::image(c, c_cleared, f, Some(positive_edges), image_order(*lowest_by_input, lowest_cleared, top_rank, c_rows));
@@ -319,12 +325,16 @@ fn reduce_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut Input
             }
             loop_births.sort_unstable();
         },
-        || *pairs = image_pairs(image, image_others, image_reduction),
+        || match image_is_comparisons {
+            true => pairs.clear(),
+            false => *pairs = image_pairs(image, image_others, image_reduction),
+        },
     );
 }
 
 /// The matched bars of dimension 1: per bar of the comparison (its death square, a column of
-/// the image reductions), the inputs' bars born at the pivots the image reductions give it.
+/// the image reductions), the inputs' bars born at the pivots the image reductions give it
+/// (the comparison's own pivot, where an image matrix is the comparison's own).
 fn matched_loops<C: VolumeGeometry>(
     p: &Filtration,
     t: &Filtration,
@@ -333,7 +343,10 @@ fn matched_loops<C: VolumeGeometry>(
     pred: &InputSweeps,
     target: &InputSweeps,
 ) -> Vec<(u32, u32)> {
-    let pivot = |f: &Filtration, s: &InputSweeps, top_rank, column: Edge| {
+    let pivot = |f: &Filtration, s: &InputSweeps, top_rank, (column, c_pivot): (Edge, Edge)| {
+        if s.image_is_comparisons {
+            return Some(c_pivot);
+        }
         let order = image_order(s.lowest_by_input, &s.lowest_cleared, top_rank, &comparison.positive_edges);
         let image = Middle::<C>::image(c, &comparison.cleared, f, Some(&s.positive_edges), order);
         let column = image.column_of(column)?;
@@ -342,16 +355,16 @@ fn matched_loops<C: VolumeGeometry>(
             Err(_) => image.apparent_pivot(column),
         }
     };
-    let bar_at = |f: &Filtration, s: &InputSweeps, top_rank, column: Edge| {
+    let bar_at = |f: &Filtration, s: &InputSweeps, top_rank, column: (Edge, Edge)| {
         let pivot = pivot(f, s, top_rank, column);
         pivot
             .and_then(|row| s.loop_births.binary_search_by_key(&edge_key(row), |&(key, _)| key).ok())
             .map_or(NONE, |i| s.loop_births[i].1)
     };
     comparison
-        .loop_columns
+        .loop_pairs
         .iter()
-        .map(|&column| (bar_at(p, pred, comparison.top_ranks[0], column), bar_at(t, target, comparison.top_ranks[1], column)))
+        .map(|&pair| (bar_at(p, pred, comparison.top_ranks[0], pair), bar_at(t, target, comparison.top_ranks[1], pair)))
         .filter(|&(p, t)| p != NONE && t != NONE)
         .collect()
 }

@@ -37,6 +37,14 @@ pub trait VolumeGeometry: Cells {
     /// The padded voxel that reports a row cell's value (where a loop is born).
     fn row_voxel(ranks: &[u32], row: u32, stride: u32, plane: u32) -> u32;
 
+    /// The ranks of the three squares and of the three rows keyed at voxel `p` (keys `3p`,
+    /// `3p + 1`, `3p + 2`), for a `p` that anchors middle cells (its cells stay in the grid).
+    #[inline]
+    fn cells_at(ranks: &[u32], p: u32, stride: u32, plane: u32) -> ([u32; 3], [u32; 3]) {
+        let key = 3 * p;
+        ([0, 1, 2].map(|i| Self::square_rank(ranks, key + i, stride, plane)), [0, 1, 2].map(|i| Self::row_rank(ranks, key + i, stride, plane)))
+    }
+
     /// Where the rows are not the bottom sweep's edges ([`Cells::MIDDLE_ROWS_ARE_EDGES`] false),
     /// puts into `rows` (reset to the row keys) the rows that close cycles, in a union-find sweep
     /// of the complex's own vertices and rows in filtration order: the rows after compression.
@@ -85,6 +93,17 @@ impl VolumeGeometry for V3 {
     fn row_rank(ranks: &[u32], edge: u32, stride: u32, plane: u32) -> u32 {
         let (a, b) = V3::edge_pixels(edge, stride, plane);
         ranks[a as usize].max(ranks[b as usize])
+    }
+
+    /// The seven voxels of the cube at `p` that its cells at `p` touch, each read once.
+    #[inline]
+    fn cells_at(ranks: &[u32], p: u32, stride: u32, plane: u32) -> ([u32; 3], [u32; 3]) {
+        let (p, s, z) = (p as usize, stride as usize, plane as usize);
+        let at = |offset: usize| ranks[p + offset];
+        let (r, rz, rs, r1) = (at(0), at(z), at(s), at(1));
+        let (rzs, rz1, rs1) = (at(z + s), at(z + 1), at(s + 1));
+        // Square `3p + normal` spans the other two axes; row `3p + axis` runs along `axis`.
+        ([r.max(rs).max(r1).max(rs1), r.max(rz).max(r1).max(rz1), r.max(rz).max(rs).max(rzs)], [r.max(rz), r.max(rs), r.max(r1)])
     }
 
     #[inline]
