@@ -260,7 +260,7 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
                 let window = CellWindow::new(self, start.saturating_sub(reach), squares.min(end + reach));
                 for square in start..end {
                     let Some(column) = window.column(self, square as u32) else { continue };
-                    match window.apparent_pivot(self, column) {
+                    match window.apparent_pivot_inside(self, square as u32).unwrap_or_else(|| window.apparent_pivot(self, column)) {
                         Some(pivot) => {
                             if enter {
                                 owned[edge_key(pivot) as usize].store(apparent_entry(square as u32), Ordering::Relaxed);
@@ -362,6 +362,38 @@ impl CellWindow {
     #[inline]
     fn apparent_pivot<C: VolumeGeometry>(&self, m: &Middle<'_, C>, column: Edge) -> Option<Edge> {
         m.apparent_pivot_by(column, |square| self.column(m, square), |edge| self.row(m, edge))
+    }
+
+    /// [`Middle::apparent_pivot`] of a column `square` on the window's ranks alone, compared as
+    /// numbers (ties by key through the ascending key order of a square's rows and of a row's
+    /// squares), without a branch per cell; `None` (ask [`CellWindow::apparent_pivot`]) where a
+    /// cell lies outside the window, which the squares of the chunk it was made for never do.
+    #[inline]
+    fn apparent_pivot_inside<C: VolumeGeometry>(&self, m: &Middle<'_, C>, square: u32) -> Option<Option<Edge>> {
+        let (stride, plane) = (m.geometry.stride(), m.geometry.plane());
+        let at = |ranks: &[u32], key: u32| ranks.get((key as usize).wrapping_sub(self.start)).copied();
+        // The youngest row: the largest rank, the last (largest key) of equal ones; a key that
+        // is no row (`NOT_A_CELL`, shifted to 0) comes below every row.
+        let (mut pivot, mut youngest) = (0, 0);
+        for edge in C::square_rows_ascending(square, stride, plane) {
+            let rank = at(&self.rows, edge)?.wrapping_add(1);
+            if rank >= youngest {
+                (pivot, youngest) = (edge, rank);
+            }
+        }
+        if youngest == 0 {
+            return Some(None);
+        }
+        // Its oldest square: the smallest rank, the first (smallest key) of equal ones; a key
+        // that is no column (`NOT_A_CELL`) comes after every column, and `square` is one.
+        let (mut oldest, mut rank_of_oldest) = (0, NOT_A_CELL);
+        for coface in C::row_squares_ascending(pivot, stride, plane) {
+            let rank = at(&self.columns, coface)?;
+            if rank < rank_of_oldest {
+                (oldest, rank_of_oldest) = (coface, rank);
+            }
+        }
+        Some((oldest == square).then_some(((youngest - 1) as u64) << 32 | pivot as u64))
     }
 }
 

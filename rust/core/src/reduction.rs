@@ -190,6 +190,9 @@ fn reduce_column<M: BoundaryMatrix>(matrix: &M, ws: &mut ReductionWorkspace, ent
             }
         };
         add_into(&mut ws.working, addend, &mut ws.merged);
+        // The owner's pivot is this row, so the sum no longer has it: were an owner wrong, the
+        // loop would add it forever.
+        assert!(ws.working.last().is_none_or(|&row| row < pivot), "a pivot's owner must end at that row");
         added = true;
     }
 }

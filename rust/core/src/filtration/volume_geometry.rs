@@ -28,6 +28,22 @@ pub trait VolumeGeometry: Cells {
     /// padding; never out of range for a row that is a cell).
     fn row_squares(row: u32, stride: u32, plane: u32) -> [u32; 4];
 
+    /// [`VolumeGeometry::square_rows`] in ascending key order.
+    #[inline]
+    fn square_rows_ascending(square: u32, stride: u32, plane: u32) -> [u32; 4] {
+        let mut rows = Self::square_rows(square, stride, plane);
+        rows.sort_unstable();
+        rows
+    }
+
+    /// [`VolumeGeometry::row_squares`] in ascending key order.
+    #[inline]
+    fn row_squares_ascending(row: u32, stride: u32, plane: u32) -> [u32; 4] {
+        let mut squares = Self::row_squares(row, stride, plane);
+        squares.sort_unstable();
+        squares
+    }
+
     /// A square's rank (`PADDING` if the key names no square).
     fn square_rank(ranks: &[u32], square: u32, stride: u32, plane: u32) -> u32;
 
@@ -79,6 +95,21 @@ impl VolumeGeometry for V3 {
         let (b, c) = other_axes(axis);
         let (nb, nc) = (3 - axis - b, 3 - axis - c);
         [3 * q + nb, 3 * (q - V3::offset(b, stride, plane)) + nb, 3 * q + nc, 3 * (q - V3::offset(c, stride, plane)) + nc]
+    }
+
+    #[inline]
+    fn square_rows_ascending(square: u32, stride: u32, plane: u32) -> [u32; 4] {
+        // Offsets oa > ob >= 1 and a < b <= 2 put 3p + a < 3p + b < 3(p + ob) + a < 3(p + oa) + b.
+        let [low_a, ob_a, low_b, oa_b] = V3::square_rows(square, stride, plane);
+        [low_a, low_b, ob_a, oa_b]
+    }
+
+    #[inline]
+    fn row_squares_ascending(edge: u32, stride: u32, plane: u32) -> [u32; 4] {
+        // With b < c (offsets ob > oc >= 1, normals nb > nc): 3(q - ob) + nb < 3(q - oc) + nc
+        // < 3q + nc < 3q + nb.
+        let [q_b, back_b, q_c, back_c] = V3::row_squares(edge, stride, plane);
+        [back_b, back_c, q_c, q_b]
     }
 
     #[inline]
