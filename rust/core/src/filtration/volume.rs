@@ -95,26 +95,28 @@ fn squares<C: VolumeGeometry>(ranks: &[u32], voxels: &[u32], stride: u32, plane:
     out.clear();
     let Some(top) = voxels.iter().map(|&p| ranks[p as usize]).max() else { return };
     // Past these anchors a square would leave the padded grid; before them every key is in range.
-    let keys = 3 * ranks.len().saturating_sub((plane + stride + 1) as usize) as u32;
-    cells_by_rank(keys, top, |square| C::square_rank(ranks, square, stride, plane), out);
+    let anchors = ranks.len().saturating_sub((plane + stride + 1) as usize) as u32;
+    cells_by_rank(anchors, top, |p| C::cells_at(ranks, p, stride, plane).0, out);
 }
 
-/// The keys `0..keys` whose `rank_of` is not `PADDING` (ranks at most `top`), as
-/// `rank << 32 | key` ascending, into `out`. A counting sort in two levels: the keys are met in
+/// The keys `0..3 * anchors` whose rank is not `PADDING` (ranks at most `top`), as
+/// `rank << 32 | key` ascending, into `out`; `ranks_at(p)` gives the ranks of keys `3p`,
+/// `3p + 1`, `3p + 2` (the cells anchored at voxel `p`, whose voxels it reads once). A counting sort in two levels: the keys are met in
 /// order, so a stable scatter by the high bits of the rank, then a stable counting sort of each
 /// bucket by the low bits, give `(rank, key)` order. One scatter by the whole rank would write
 /// to millions of places at random (the volume's size apart); the buckets are few enough for
 /// the scatter's write positions to stay in cache, and each is small enough to sort in cache.
-pub(super) fn cells_by_rank(keys: u32, top: u32, rank_of: impl Fn(u32) -> u32, out: &mut Vec<Edge>) {
+pub(super) fn cells_by_rank(anchors: u32, top: u32, ranks_at: impl Fn(u32) -> [u32; 3], out: &mut Vec<Edge>) {
     let bits = u32::BITS - top.leading_zeros();
     let low_bits = bits / 2;
     let buckets = (top >> low_bits) as usize + 1;
     // `u32` counts (there are at most `keys` cells).
     let mut starts = vec![0u32; buckets + 1];
-    for key in 0..keys {
-        let rank = rank_of(key);
-        if rank != PADDING {
-            starts[(rank >> low_bits) as usize + 1] += 1;
+    for p in 0..anchors {
+        for rank in ranks_at(p) {
+            if rank != PADDING {
+                starts[(rank >> low_bits) as usize + 1] += 1;
+            }
         }
     }
     for b in 1..starts.len() {
@@ -123,12 +125,13 @@ pub(super) fn cells_by_rank(keys: u32, top: u32, rank_of: impl Fn(u32) -> u32, o
     out.clear();
     out.resize(starts[buckets] as usize, 0);
     let mut next = starts[..buckets].to_vec();
-    for key in 0..keys {
-        let rank = rank_of(key);
-        if rank != PADDING {
-            let slot = &mut next[(rank >> low_bits) as usize];
-            out[*slot as usize] = (rank as u64) << 32 | key as u64;
-            *slot += 1;
+    for p in 0..anchors {
+        for (key, rank) in (3 * p..).zip(ranks_at(p)) {
+            if rank != PADDING {
+                let slot = &mut next[(rank >> low_bits) as usize];
+                out[*slot as usize] = (rank as u64) << 32 | key as u64;
+                *slot += 1;
+            }
         }
     }
     if low_bits > 0 {
@@ -187,11 +190,11 @@ mod tests {
         let mut rng = XorShift::new(0x0dd5_eed5_1234_9876);
         let mut out = Vec::new();
         for case in 0..300u64 {
-            let keys = rng.below(5000) as u32;
+            let keys = 3 * rng.below(1700) as u32;
             // Few ranks (masks), many ranks, ranks sparse in a wide range.
             let top = [0, 1, 2, 7, 1000, 1 << 20, u32::MAX - 1][(case % 7) as usize];
             let ranks: Vec<u32> = (0..keys).map(|_| if rng.below(5) == 0 { PADDING } else { rng.below(top as u64 + 1) as u32 }).collect();
-            cells_by_rank(keys, top, |key| ranks[key as usize], &mut out);
+            cells_by_rank(keys / 3, top, |p| [0, 1, 2].map(|i| ranks[3 * p as usize + i]), &mut out);
             let mut want: Vec<Edge> = (0..keys).filter(|&k| ranks[k as usize] != PADDING).map(|k| (ranks[k as usize] as u64) << 32 | k as u64).collect();
             want.sort_unstable();
             assert_eq!(out, want, "case {case}, top {top}");

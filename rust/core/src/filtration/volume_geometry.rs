@@ -127,7 +127,7 @@ impl VolumeGeometry for V3 {
     }
 
     /// The seven voxels of the cube at `p` that its cells at `p` touch, each read once.
-    #[inline]
+    #[inline(always)]
     fn cells_at(ranks: &[u32], p: u32, stride: u32, plane: u32) -> ([u32; 3], [u32; 3]) {
         let (p, s, z) = (p as usize, stride as usize, plane as usize);
         let at = |offset: usize| ranks[p + offset];
@@ -180,7 +180,7 @@ impl T3 {
     fn edges_in_order(ranks: &[u32], stride: u32, plane: u32, anchors: usize) -> Vec<u64> {
         let top = ranks.iter().copied().filter(|&r| r != PADDING).max().unwrap_or(0);
         let mut out = Vec::new();
-        super::volume::cells_by_rank(3 * anchors as u32, top, |edge| T3::row_rank(ranks, edge, stride, plane), &mut out);
+        super::volume::cells_by_rank(anchors as u32, top, |p| [0, 1, 2].map(|kind| T3::row_rank(ranks, 3 * p + kind, stride, plane)), &mut out);
         out
     }
 }
