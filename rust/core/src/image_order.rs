@@ -68,14 +68,16 @@ pub(crate) fn lowest_clearing<C: VolumeGeometry>(f: &Filtration, c: &Filtration,
     cleared.reset(keys);
     f.reset_dual(uf);
     // The other squares in memory order (their order is free), where the union-find is local.
-    let anchored = 3 * c.ranks.len().saturating_sub((plane + stride + 1) as usize) as u32;
-    for key in 0..anchored {
-        match C::square_rank(&c.ranks, key, stride, plane) {
-            0 => lowest.insert(key),
-            PADDING => {}
-            _ => {
-                let (a, b) = f.dual_edge_nodes_in::<C>(key);
-                uf.link_descending(a, b);
+    let anchors = c.ranks.len().saturating_sub((plane + stride + 1) as usize) as u32;
+    for p in 0..anchors {
+        for (key, rank) in (3 * p..).zip(C::cells_at(&c.ranks, p, stride, plane).0) {
+            match rank {
+                0 => lowest.insert(key),
+                PADDING => {}
+                _ => {
+                    let (a, b) = f.dual_edge_nodes_in::<C>(key);
+                    uf.link_descending(a, b);
+                }
             }
         }
     }
