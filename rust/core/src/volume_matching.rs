@@ -255,7 +255,7 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
         component_bar_of.record(components, younger, f.component_bar(younger, edge))
     });
     component_bar_of.seal();
-    cells.edges = Vec::new();
+    reuse_for_squares(cells, f);
     cavities.clear();
     cavity_bar_of.clear();
     f.volume_squares(cells);
@@ -284,6 +284,17 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
     };
 }
 
+/// Hands the edge list's memory to the square list that comes next (pages already mapped, so
+/// the kernel need not clear new ones), where it is not much larger than that list (the
+/// V-construction's three edges per voxel against three squares; not the 26-neighbour graph's
+/// thirteen against three walls, whose edge list would stay alive at four times the size).
+fn reuse_for_squares(cells: &mut VolumeCells, f: &Filtration) {
+    let edges = std::mem::take(&mut cells.edges);
+    if edges.capacity() <= 3 * f.ranks.len() {
+        cells.squares = edges;
+    }
+}
+
 /// The comparison's bottom sweep (with the inputs' rankings as images) and its top sweep.
 fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtration, s: &mut Comparison) {
     let Comparison { sweeps, cells, cavity_roots, positive_edges, cleared, top_ranks, .. } = s;
@@ -292,7 +303,7 @@ fn sweep_comparison<C: VolumeGeometry>(p: &Filtration, t: &Filtration, c: &Filtr
     positive_edges.reset(if C::MIDDLE_ROWS_ARE_EDGES { 3 * c.ranks.len() } else { 0 });
     c.volume_edges(cells);
     comparison_components::<C, _>(p, t, c, &cells.edges, sweeps, positive_edges);
-    cells.edges = Vec::new();
+    reuse_for_squares(cells, c);
     cavity_roots.clear();
     c.volume_squares(cells);
     top_sweep::<C>(c, &cells.squares, &mut sweeps.uf, None, cleared, |root, _, _| cavity_roots.push(root));
