@@ -17,7 +17,9 @@
 //!   pivot is a top row, do not change. Where they cover much of the volume (a mask target's
 //!   foreground, where the comparison is the likelihood) they come by key against columns in
 //!   the likelihood's order; they are put in the comparison's order instead, where the
-//!   comparison's compression holds for them ([`top_by_comparison`]).
+//!   comparison's compression holds for them ([`top_by_comparison`]). Where, besides, the input
+//!   is a mask whose lower voxels all take the comparison's lowest value, its image matrix is
+//!   then the comparison's own matrix, so it is not reduced at all ([`image_is_comparisons`]).
 //!
 //! Both orders are used only where they pay: many cells, many distinct values to order them by.
 
