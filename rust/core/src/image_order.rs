@@ -39,9 +39,10 @@ pub(crate) struct ImageOrder<'a> {
     pub top_rows: Option<(u32, &'a KeySet)>,
 }
 
-/// The comparison's lowest squares are put in the input's order only where they are at least
-/// this part of the volume's voxels (below it the extra sweep would cost more than it saves).
-const LOWEST_SHARE: usize = 16;
+/// Either order is taken only where its block (the voxels of the comparison's lowest value, of
+/// the input's top value) is at least this part of the volume's voxels: below it the extra
+/// passes would cost more than they save.
+const BLOCK_SHARE: usize = 16;
 
 /// ... and where the input gives their voxels at least this many distinct values: with fewer (a
 /// mask's two), its order on them is by key in a few large parts, near enough to the
@@ -53,7 +54,7 @@ const DISTINCT_VALUES: usize = 16;
 /// lowest squares by `f`: many voxels take `c`'s lowest value, and `f` ranks them finely.
 pub(crate) fn lowest_by_input(f: &Filtration, c: &Filtration) -> bool {
     let (cells, distinct) = count_distinct(c.ranks.iter().zip(&f.ranks).filter(|&(&c_rank, _)| c_rank == 0).map(|(_, &rank)| rank), f);
-    cells * LOWEST_SHARE >= c.ranks.len() && distinct >= DISTINCT_VALUES
+    cells * BLOCK_SHARE >= c.ranks.len() && distinct >= DISTINCT_VALUES
 }
 
 /// The lowest columns: fills `cleared` with the lowest squares of `c` (rank 0 there) whose
@@ -110,7 +111,7 @@ pub(crate) fn top_by_comparison<C: VolumeGeometry>(f: &Filtration, c: &Filtratio
     }
     let top = f.ranks.iter().copied().filter(|&r| r != PADDING).max()?;
     let (cells, distinct) = count_distinct(f.ranks.iter().zip(&c.ranks).filter(|&(&rank, _)| rank == top).map(|(_, &c_rank)| c_rank), c);
-    if cells * LOWEST_SHARE < f.ranks.len() || distinct < DISTINCT_VALUES {
+    if cells * BLOCK_SHARE < f.ranks.len() || distinct < DISTINCT_VALUES {
         return None;
     }
     // Edges take the larger value of their voxels, so comparing the voxels is enough: every

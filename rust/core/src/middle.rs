@@ -211,15 +211,39 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
     /// coface): then no earlier column holds the pivot, and the column is reduced as it is.
     #[inline]
     pub(crate) fn apparent_pivot(&self, column: Edge) -> Option<Edge> {
-        self.apparent_pivot_by(column, |square| self.column(square), |edge| self.row(edge))
+        let rank = |cell: Option<Edge>| cell.map_or(NOT_A_CELL, edge_rank);
+        self.apparent_pivot_ranked(edge_key(column), |square| rank(self.column(square)), |edge| rank(self.row(edge)))
     }
 
-    /// [`Middle::apparent_pivot`], the cells' values given by `column_of` and `row_of`.
+    /// [`Middle::apparent_pivot`] of the column `square`, the cells' ranks (the rank fields of
+    /// their values, `NOT_A_CELL` where none) given by `column_rank` and `row_rank`. The ranks
+    /// are compared as numbers, ties by key through the ascending key order of a square's rows
+    /// and of a row's squares: no value is built, no branch taken per cell.
     #[inline]
-    fn apparent_pivot_by(&self, column: Edge, column_of: impl Fn(u32) -> Option<Edge>, row_of: impl Fn(u32) -> Option<Edge>) -> Option<Edge> {
-        let pivot = self.edges_of(edge_key(column)).into_iter().filter_map(row_of).max()?;
-        let oldest = self.cofaces_of(edge_key(pivot)).into_iter().filter_map(column_of).min();
-        (oldest == Some(column)).then_some(pivot)
+    fn apparent_pivot_ranked(&self, square: u32, column_rank: impl Fn(u32) -> u32, row_rank: impl Fn(u32) -> u32) -> Option<Edge> {
+        let (stride, plane) = (self.geometry.stride(), self.geometry.plane());
+        // The youngest row: the largest rank, the last (largest key) of equal ones; a key that
+        // is no row (`NOT_A_CELL`, shifted to 0) comes below every row.
+        let (mut pivot, mut youngest) = (0, 0);
+        for edge in C::square_rows_ascending(square, stride, plane) {
+            let rank = row_rank(edge).wrapping_add(1);
+            if rank >= youngest {
+                (pivot, youngest) = (edge, rank);
+            }
+        }
+        if youngest == 0 {
+            return None;
+        }
+        // Its oldest square: the smallest rank, the first (smallest key) of equal ones; a key
+        // that is no column (`NOT_A_CELL`) comes after every column, and `square` is one.
+        let (mut oldest, mut rank_of_oldest) = (0, NOT_A_CELL);
+        for coface in C::row_squares_ascending(pivot, stride, plane) {
+            let rank = column_rank(coface);
+            if rank < rank_of_oldest {
+                (oldest, rank_of_oldest) = (coface, rank);
+            }
+        }
+        (oldest == square).then_some(((youngest - 1) as u64) << 32 | pivot as u64)
     }
 
     /// Walks every column in memory order: apparent pairs go to `on_apparent(column, pivot)`
@@ -260,7 +284,7 @@ impl<'a, C: VolumeGeometry> Middle<'a, C> {
                 let window = CellWindow::new(self, start.saturating_sub(reach), squares.min(end + reach));
                 for square in start..end {
                     let Some(column) = window.column(self, square as u32) else { continue };
-                    match window.apparent_pivot_inside(self, square as u32).unwrap_or_else(|| window.apparent_pivot(self, column)) {
+                    match window.apparent_pivot(self, square as u32) {
                         Some(pivot) => {
                             if enter {
                                 owned[edge_key(pivot) as usize].store(apparent_entry(square as u32), Ordering::Relaxed);
@@ -339,61 +363,25 @@ impl CellWindow {
 
     #[inline]
     fn column<C: VolumeGeometry>(&self, m: &Middle<'_, C>, square: u32) -> Option<Edge> {
-        self.lookup(&self.columns, square, |square| m.column(square))
+        let rank = self.rank_at(&self.columns, square, |square| m.column(square));
+        (rank != NOT_A_CELL).then_some((rank as u64) << 32 | square as u64)
     }
 
+    /// The rank of cell `key` from `ranks` (the window's columns or rows), or from `compute`
+    /// where the key lies outside the window (never for the cells around the squares of the
+    /// chunk the window was made for).
     #[inline]
-    fn row<C: VolumeGeometry>(&self, m: &Middle<'_, C>, edge: u32) -> Option<Edge> {
-        self.lookup(&self.rows, edge, |edge| m.row(edge))
-    }
-
-    /// The value of cell `key` from `ranks` (the window's columns or rows), or from `compute`
-    /// where the key lies outside the window.
-    #[inline]
-    fn lookup(&self, ranks: &[u32], key: u32, compute: impl FnOnce(u32) -> Option<Edge>) -> Option<Edge> {
+    fn rank_at(&self, ranks: &[u32], key: u32, compute: impl FnOnce(u32) -> Option<Edge>) -> u32 {
         match ranks.get((key as usize).wrapping_sub(self.start)) {
-            Some(&NOT_A_CELL) => None,
-            Some(&rank) => Some((rank as u64) << 32 | key as u64),
-            None => compute(key),
+            Some(&rank) => rank,
+            None => compute(key).map_or(NOT_A_CELL, edge_rank),
         }
     }
 
-    /// [`Middle::apparent_pivot`] on the window's values.
+    /// [`Middle::apparent_pivot`] of the column `square` on the window's ranks.
     #[inline]
-    fn apparent_pivot<C: VolumeGeometry>(&self, m: &Middle<'_, C>, column: Edge) -> Option<Edge> {
-        m.apparent_pivot_by(column, |square| self.column(m, square), |edge| self.row(m, edge))
-    }
-
-    /// [`Middle::apparent_pivot`] of a column `square` on the window's ranks alone, compared as
-    /// numbers (ties by key through the ascending key order of a square's rows and of a row's
-    /// squares), without a branch per cell; `None` (ask [`CellWindow::apparent_pivot`]) where a
-    /// cell lies outside the window, which the squares of the chunk it was made for never do.
-    #[inline]
-    fn apparent_pivot_inside<C: VolumeGeometry>(&self, m: &Middle<'_, C>, square: u32) -> Option<Option<Edge>> {
-        let (stride, plane) = (m.geometry.stride(), m.geometry.plane());
-        let at = |ranks: &[u32], key: u32| ranks.get((key as usize).wrapping_sub(self.start)).copied();
-        // The youngest row: the largest rank, the last (largest key) of equal ones; a key that
-        // is no row (`NOT_A_CELL`, shifted to 0) comes below every row.
-        let (mut pivot, mut youngest) = (0, 0);
-        for edge in C::square_rows_ascending(square, stride, plane) {
-            let rank = at(&self.rows, edge)?.wrapping_add(1);
-            if rank >= youngest {
-                (pivot, youngest) = (edge, rank);
-            }
-        }
-        if youngest == 0 {
-            return Some(None);
-        }
-        // Its oldest square: the smallest rank, the first (smallest key) of equal ones; a key
-        // that is no column (`NOT_A_CELL`) comes after every column, and `square` is one.
-        let (mut oldest, mut rank_of_oldest) = (0, NOT_A_CELL);
-        for coface in C::row_squares_ascending(pivot, stride, plane) {
-            let rank = at(&self.columns, coface)?;
-            if rank < rank_of_oldest {
-                (oldest, rank_of_oldest) = (coface, rank);
-            }
-        }
-        Some((oldest == square).then_some(((youngest - 1) as u64) << 32 | pivot as u64))
+    fn apparent_pivot<C: VolumeGeometry>(&self, m: &Middle<'_, C>, square: u32) -> Option<Edge> {
+        m.apparent_pivot_ranked(square, |s| self.rank_at(&self.columns, s, |s| m.column(s)), |e| self.rank_at(&self.rows, e, |e| m.row(e)))
     }
 }
 
