@@ -25,6 +25,7 @@ pub mod middle;
 mod no_panic_tests;
 pub mod order;
 pub mod persistence;
+mod ready_tasks;
 pub mod reduction;
 pub mod run_components;
 pub mod skeleton;

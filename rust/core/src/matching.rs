@@ -293,6 +293,11 @@ impl ComparisonSweeps {
     /// Gives back the memory of the union-find and the image annotations (a volume's are large).
     pub(crate) fn release(&mut self) {
         self.uf = UnionFind::default();
+        self.release_images();
+    }
+
+    /// Gives back the memory of the image annotations, which only the bottom sweep reads.
+    pub(crate) fn release_images(&mut self) {
         self.pred_image = Vec::new();
         self.target_image = Vec::new();
     }

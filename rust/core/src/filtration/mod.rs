@@ -234,16 +234,17 @@ impl Filtration {
     }
 
     /// Whether this filtration has at most two values (it was built without a sort; only images
-    /// are: a volume's empty voxel order means [`Filtration::release_voxel_order`] let it go).
+    /// are: a volume's empty voxel order means its sweeps took it, [`Filtration::take_voxel_order`]).
     pub fn is_two_level(&self) -> bool {
         self.order.is_empty() && self.shape.dims() == 2
     }
 
-    /// Lets go of a volume's voxel order once its sweeps have built their cell lists: nothing
-    /// after them reads it (9 MB per filtration at 128³, alive at the matching's peaks).
-    pub(crate) fn release_voxel_order(&mut self) {
+    /// Hands a volume's voxel order to its sweeps, which build their cell lists from it and let
+    /// it go: nothing after them reads it (9 MB per filtration at 128³, alive at the matching's
+    /// peaks), while the other filtrations' sweeps still read this one.
+    pub(crate) fn take_voxel_order(&mut self) -> Vec<u32> {
         debug_assert_eq!(self.shape.dims(), 3);
-        self.order = Vec::new();
+        std::mem::take(&mut self.order)
     }
 
     /// Primal union-find start: every pixel alone, ranked by value.

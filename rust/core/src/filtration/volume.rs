@@ -32,7 +32,7 @@ impl Filtration {
         let mut edges = VolumeCells { edges: std::mem::take(&mut self.edges), ..Default::default() };
         let mut squares = VolumeCells { squares: std::mem::take(&mut self.dual_edge_list), ..Default::default() };
         let this = &*self;
-        rayon::join(|| this.volume_edges(&mut edges), || this.volume_squares(&mut squares));
+        rayon::join(|| this.volume_edges(&this.order, &mut edges), || this.volume_squares(&this.order, &mut squares));
         self.edges = edges.edges;
         self.dual_edge_list = squares.squares;
     }
@@ -71,9 +71,10 @@ impl Filtration {
         self.build_dual_ranks();
     }
 
-    /// The edges in filtration order, into `cells.edges`.
-    pub(crate) fn volume_edges(&self, cells: &mut VolumeCells) {
-        let mut builder = EdgeBuilder { ranks: &self.ranks, order: &self.order, block: &mut cells.block, bitmap: &mut cells.bitmap };
+    /// The edges in filtration order, into `cells.edges`; `order` is this filtration's voxel
+    /// order (its own, or what [`Filtration::take_voxel_order`] gave).
+    pub(crate) fn volume_edges(&self, order: &[u32], cells: &mut VolumeCells) {
+        let mut builder = EdgeBuilder { ranks: &self.ranks, order, block: &mut cells.block, bitmap: &mut cells.bitmap };
         let stencil = match self.conn() {
             Connectivity::TwentySix => Stencil::twenty_six(self.stride, self.plane),
             _ => Stencil::six(self.stride, self.plane),
@@ -83,9 +84,10 @@ impl Filtration {
         cells.bitmap = Vec::new();
     }
 
-    /// The dual edges (squares, or walls) in filtration order, into `cells.squares`.
-    pub(crate) fn volume_squares(&self, cells: &mut VolumeCells) {
-        crate::with_volume_cells!(self.conn(), C => squares::<C>(&self.ranks, &self.order, self.stride, self.plane, &mut cells.squares));
+    /// The dual edges (squares, or walls) in filtration order, into `cells.squares` (`order` as
+    /// for [`Filtration::volume_edges`]).
+    pub(crate) fn volume_squares(&self, order: &[u32], cells: &mut VolumeCells) {
+        crate::with_volume_cells!(self.conn(), C => squares::<C>(&self.ranks, order, self.stride, self.plane, &mut cells.squares));
     }
 }
 
