@@ -25,7 +25,7 @@
 //!   `HuTopoLoss` (`diagram_matching::optimal_matching_with`, workspace reused) of the diagrams of
 //!   two independent white-noise images: its hardest common case (thousands of points per side,
 //!   most near the diagonal). The barcodes are computed outside the timed region.
-//! - `gudhi/*` (feature `bench-gudhi`): see below.
+//! - `gudhi/*` and `gudhi_volume/*` (feature `bench-gudhi`): see below.
 //!
 //! `threads1` runs the call inside a one-thread rayon pool: the core's internal `rayon::join`s
 //! (filtrations, dimensions) then run in turn. `default` calls from the main thread, so the joins
@@ -532,7 +532,45 @@ mod gudhi {
                 }
             }
             group.finish();
+            bench_gudhi_volumes(c, &complex);
         });
+    }
+
+    /// The 3D twin (group `gudhi_volume`): our barcode of a `side`³ likelihood at connectivity
+    /// 6 and 26 (one thread and the default) next to `CubicalComplex(vertices=x)` and
+    /// `CubicalComplex(top_dimensional_cells=x)` on the same array (GUDHI is single-threaded).
+    fn bench_gudhi_volumes<M: Measurement>(c: &mut Criterion<M>, complex: &Bound<'_, PyAny>) {
+        let py = complex.py();
+        let mut group = c.benchmark_group("gudhi_volume");
+        for side in [32, 64] {
+            group.sample_size(10);
+            group.sampling_mode(SamplingMode::Flat);
+            group.measurement_time(Duration::from_secs(10));
+            group.throughput(Throughput::Elements((side * side * side) as u64));
+            let shape = Shape::volume(side, side, side);
+            for kind in ["smooth", "noise"] {
+                let (pred, _) = volume_case(side, kind);
+                let array = PyArray1::from_slice(py, &pred).reshape([side, side, side]).expect("reshape");
+                for (conn, kw, name) in [(Connectivity::Six, "vertices", "V"), (Connectivity::TwentySix, "top_dimensional_cells", "T")] {
+                    for threads in [Threads::One, Threads::Default] {
+                        let mut ws = Workspace::default();
+                        let id = format!("bettimatch_{kind}_{}_{}", threads.name(), conn_name(conn));
+                        group.bench_function(BenchmarkId::new(id, side), |b| {
+                            b.iter(|| threads.run(|| black_box(barcode_with(&mut ws, black_box(&pred), shape, conn).unwrap())))
+                        });
+                    }
+                    let kwargs = PyDict::new(py);
+                    kwargs.set_item(kw, &array).expect("kwargs");
+                    group.bench_function(BenchmarkId::new(format!("gudhi_{kind}_{name}_{}", conn_name(conn)), side), |b| {
+                        b.iter(|| {
+                            let cc = complex.call((), Some(&kwargs)).expect("CubicalComplex");
+                            black_box(cc.call_method0("persistence").expect("persistence"))
+                        })
+                    });
+                }
+            }
+        }
+        group.finish();
     }
 }
 
