@@ -7,18 +7,27 @@
     python benches/compare.py --sizes 512 --only masks  # the metrics' binary-mask path
     python benches/compare.py --clock cpu     # CPU time instead of wall time (busy machines)
     python benches/compare.py --only hutopo --hutopo-sizes 64,128,256 --repeat 5  # Hu et al.'s loss
+    python benches/compare.py --only volume --volume-sizes 32,64,128 --repeat 3  # 3D, one process each
 
 Rivals (each optional: a missing one is skipped with a note, never an error):
   - GUDHI            pip install gudhi      CubicalComplex(vertices=...) (V) / (top_dimensional_cells=...) (T)
                                             .persistence(), and for T its specialised 2D path
                                             (_persistence_on_rectangle_from_top_cells, values only)
-  - CubicalRipser    pip install cripser    cripser.computePH(..., maxdim=1, top_dim=False/True)
+  - CubicalRipser    pip install cripser    cripser.compute_ph(..., filtration="V"/"T") (its
+                                            `computePH(top_dim=True)` is not the T-construction: it
+                                            gives the V-construction's top dimension alone)
   - Betti-Matching-3D, as shipped in topolosses (pip install topolosses): compute_barcode /
     compute_matching (its pybind module is loaded directly, without importing topolosses' heavy
     __init__), and topolosses.losses.BettiMatchingLoss for the loss.
   - Hu et al.'s loss (--only hutopo): GUDHI's barcodes + gudhi.wasserstein.wasserstein_distance
     (order=2, internal_p=2, matching=True: POT's ot.emd, network simplex) on the same images, and
     topolosses.losses.HutopoLoss, next to bettimatch's HuTopoLoss (pip install pot).
+
+  - 3D (--only volume): barcodes at connectivity 6 (GUDHI vertices=, CubicalRipser V, Betti-Matching-3D
+    compute_barcode) and 26 (GUDHI top_dimensional_cells=, CubicalRipser T), and likelihood-vs-mask
+    matchings (smooth, white noise, two masks through the metric's mask path) against
+    Betti-Matching-3D's compute_matching. Every candidate runs in a process of its own, so that its
+    peak RSS (getrusage) is its own; the volumes are those of benches/matching_3d.py, sublevel.
 
 All of them are sublevel-only, so they get `1 - p` (prepared outside the timed region); bettimatch
 gets the probabilities `p` and its default `filtration="superlevel"` (the negation happens inside).
@@ -246,8 +255,13 @@ def bench_barcodes(bm, gudhi, cripser, ref, sizes, repeat, table: Table) -> None
             if gudhi_fast is not None and conn == 8:
                 cands.append(("gudhi 2D fast path (T, values only)", lambda: gudhi_fast(sub, 0.0)))
             if cripser is not None:
-                top = conn == 8
-                cands.append((f"cripser.computePH(maxdim=1, top_dim={top})", lambda top=top: cripser.computePH(sub, maxdim=1, top_dim=top)))
+                construction = "V" if conn == 4 else "T"
+                cands.append(
+                    (
+                        f'cripser.compute_ph(maxdim=1, filtration="{construction}")',
+                        lambda construction=construction: cripser.compute_ph(sub, maxdim=1, filtration=construction),
+                    )
+                )
             if ref is not None and conn == 4:
                 cands.append(("Betti-Matching-3D compute_barcode", lambda: ref.compute_barcode(sub)))
             table.add_case(f"barcode, conn {conn}", f"{size}²", time_round_robin(cands, repeat), cands[0][0])
@@ -511,7 +525,135 @@ def bench_hutopo(sizes, repeat, table: Table, ref_max_cells: float) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# 3D: one process per candidate (peak memory is a process's)
+
+VOLUME_BARCODE_CANDIDATES = {
+    6: ("bettimatch", "gudhi", "cripser", "reference"),
+    26: ("bettimatch", "gudhi", "cripser"),
+}
+VOLUME_NAMES = {
+    "bettimatch": "bettimatch.barcode ({threads} threads)",
+    "gudhi": "gudhi CubicalComplex({kw}=).persistence()",
+    "cripser": "cripser.compute_ph(maxdim=2, filtration=\"{construction}\")",
+    "reference": "Betti-Matching-3D compute_barcode",
+}
+
+
+def volume_barcode_worker(candidate: str, size: int, kind: str, connectivity: int, repeat: int) -> dict:
+    """Median seconds and this process's peak RSS for `repeat` barcodes of the prediction volume of
+    benches/matching_3d.py (no warm-up call, as in matching_3d.py), and the number of bars of
+    positive length per dimension (to check that every candidate computed the same barcode:
+    cripser's `top_dim=True`, for one, is not the T-construction)."""
+    import resource
+
+    from matching_3d import rss_mib, volumes
+
+    x, _ = volumes(size, kind)
+    if candidate == "bettimatch":
+        bm = load_bettimatch()
+        run = lambda: bm.barcode(x, "sublevel", connectivity)
+        bars = lambda bc: [int(np.sum(b < d)) for b, d in zip(bc.birth_value, bc.death_value)]
+    elif candidate == "gudhi":
+        import gudhi
+
+        kw = "vertices" if connectivity == 6 else "top_dimensional_cells"
+        run = lambda: gudhi.CubicalComplex(**{kw: x}).persistence()
+        bars = lambda pairs: [sum(1 for dim, (b, e) in pairs if dim == d and b < e < np.inf) for d in range(3)]
+    elif candidate == "cripser":
+        import cripser
+
+        run = lambda: cripser.compute_ph(x, maxdim=2, filtration="V" if connectivity == 6 else "T")
+        bars = lambda table: [int(np.sum((table[:, 0] == d) & (table[:, 1] < table[:, 2]) & np.isfinite(table[:, 2]))) for d in range(3)]
+    else:
+        ref = load_reference()
+        if ref is None:
+            return {"skipped": "Betti-Matching-3D unavailable"}
+        run = lambda: ref.compute_barcode(x)
+        bars = lambda _: None
+    before = rss_mib()
+    times = []
+    for _ in range(repeat):
+        t0 = CLOCK()
+        result = run()
+        times.append(CLOCK() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": statistics.median(times), "min": min(times), "peak_mib": peak, "before_mib": before, "bars": bars(result)}
+
+
+def run_volume_worker(args: Sequence[str], timeout: float) -> dict:
+    import json
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--volume-worker", *map(str, args)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return {"timeout": timeout}
+    except subprocess.CalledProcessError as e:
+        return {"failed": (e.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_volume_rows(case: str, size: int, results: Dict[str, dict], baseline: str) -> None:
+    base = results.get(baseline, {})
+    for name, r in results.items():
+        if base.get("bars") is not None and r.get("bars") is not None and r["bars"] != base["bars"]:
+            r = {"wrong barcode": r["bars"], "bettimatch": base["bars"]}
+        if "seconds" not in r:
+            print(f"| {case:<30} | {f'{size}³':<6} | {name:<48} | {str(r):>34} |", flush=True)
+            continue
+        ratio = mem = ""
+        if "seconds" in base:
+            ratio = f"{r['seconds'] / base['seconds']:.2f}"
+            mem = f"{r['peak_mib'] / base['peak_mib']:.2f}"
+        print(
+            f"| {case:<30} | {f'{size}³':<6} | {name:<48} | {1e3 * r['seconds']:>10.1f} | {r['peak_mib']:>8.0f} "
+            f"| {ratio:>6} | {mem:>6} |",
+            flush=True,
+        )
+
+
+def bench_volumes(sizes: Sequence[int], repeat: int, peer_max: int, timeout: float) -> None:
+    """Ratios are the row's ÷ bettimatch's (> 1: bettimatch is faster, or leaner). Peers run once
+    (after no warm-up) above `peer_max`, as one 128³ white-noise matching takes them minutes."""
+    from matching_3d import measure as measure_matching
+
+    threads = default_threads()
+    print(f"| {'case':<30} | {'size':<6} | {'implementation':<48} | {'median ms':>10} | {'peak MiB':>8} | {'time':>6} | {'memory':>6} |")
+    print(f"|{'-' * 32}|{'-' * 8}|{'-' * 50}|{'-' * 11}:|{'-' * 9}:|{'-' * 7}:|{'-' * 7}:|")
+    for connectivity, candidates in VOLUME_BARCODE_CANDIDATES.items():
+        for kind in ("smooth", "noise"):
+            for size in sizes:
+                results = {}
+                for cand in candidates:
+                    reps = repeat if cand == "bettimatch" or size <= peer_max else 1
+                    name = VOLUME_NAMES[cand].format(
+                        threads=threads,
+                        kw="vertices" if connectivity == 6 else "top_dimensional_cells",
+                        construction="V" if connectivity == 6 else "T",
+                    )
+                    results[name] = run_volume_worker((cand, size, kind, connectivity, reps), timeout)
+                print_volume_rows(f"barcode {kind}, conn {connectivity}", size, results, next(iter(results)))
+    for kind in ("smooth", "noise", "masks"):
+        for size in sizes:
+            reps_peer = repeat if size <= peer_max else 1
+            results = {
+                f"bettimatch ({threads} threads)": measure_matching(f"bettimatch:{threads}", size, kind, repeat, timeout),
+                "Betti-Matching-3D compute_matching": measure_matching("reference", size, kind, reps_peer, timeout),
+            }
+            case = "mask vs mask (metric)" if kind == "masks" else f"matching {kind} vs mask"
+            print_volume_rows(case, size, results, next(iter(results)))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--volume-worker"]:
+        import json
+
+        candidate, size, kind, connectivity, repeat = argv[1:]
+        print(json.dumps(volume_barcode_worker(candidate, int(size), kind, int(connectivity), int(repeat))))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="sizes 154 and 301, 3 repeats, smaller batches")
     ap.add_argument("--sizes", type=str, default=None, help="comma-separated side lengths (default 154,301,512,1024)")
@@ -527,8 +669,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "--only",
         type=str,
         default="barcode,matching,masks,loss",
-        help="comma-separated subset of barcode,matching,masks,loss,hutopo (hutopo: Hu et al.'s loss on noise, opt-in)",
+        help="comma-separated subset of barcode,matching,masks,loss,hutopo,volume (opt-in: hutopo, Hu et al.'s loss on "
+        "noise; volume, 3D barcodes and matchings with peak memory)",
     )
+    ap.add_argument("--volume-sizes", type=str, default="32,64", help="side lengths for --only volume (default 32,64)")
+    ap.add_argument(
+        "--volume-peer-max", type=int, default=64, help="above this side, 3D peers run once instead of --repeat times"
+    )
+    ap.add_argument("--volume-timeout", type=float, default=900.0, help="seconds before a 3D candidate's process is stopped")
     ap.add_argument(
         "--hutopo-sizes", type=str, default="64,128,256", help="side lengths for --only hutopo (default 64,128,256)"
     )
@@ -543,7 +691,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([154, 301] if args.quick else [154, 301, 512, 1024])
     repeat = args.repeat or (3 if args.quick else 7)
     only = {s.strip() for s in args.only.split(",")}
-    unknown = only - {"barcode", "matching", "masks", "loss", "hutopo"}
+    unknown = only - {"barcode", "matching", "masks", "loss", "hutopo", "volume"}
     if unknown:
         ap.error(f"unknown --only entries: {sorted(unknown)}")
 
@@ -590,6 +738,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         bench_losses(losses, repeat, args.quick, table)
     if "hutopo" in only:
         bench_hutopo([int(s) for s in args.hutopo_sizes.split(",")], repeat, table, args.hutopo_ref_max_cells)
+    if "volume" in only:
+        print()
+        bench_volumes([int(s) for s in args.volume_sizes.split(",")], repeat, args.volume_peer_max, args.volume_timeout)
     if NOTES:
         print()
         for n in NOTES:
