@@ -127,32 +127,72 @@ impl<'a> Grid<'a> {
         count
     }
 
-    /// χ = V - E + F - C of the foreground's complex in the construction `C`: its cells are those
-    /// whose value (over the voxels they span) is the foreground's.
+    /// χ = V - E + F - C of the foreground's complex in the construction `C`.
     fn euler_characteristic<C: VolumeGeometry>(&self) -> i64 {
-        let (levels, stride, plane) = (self.levels, self.stride, self.plane);
-        let (s, z) = (stride as usize, plane as usize);
-        let anchors = levels.len() - z - s - 1;
-        let corners = [0, 1, s, s + 1, z, z + 1, z + s, z + s + 1];
-        let t = !C::MIDDLE_ROWS_ARE_EDGES;
-        let mut chi = 0i64;
-        for q in 0..anchors {
-            // The block of eight voxels from `q`: in V its cube (all), in T its vertex (any).
-            let block = if t {
-                corners.iter().map(|&o| levels[q + o]).min()
-            } else {
-                corners.iter().map(|&o| levels[q + o]).max()
-            };
-            let (vertex, cube) = if t { (block, Some(levels[q])) } else { (Some(levels[q]), block) };
-            chi += (vertex == Some(FOREGROUND)) as i64 - (cube == Some(FOREGROUND)) as i64;
-            for kind in 0..3 {
-                let key = (3 * q + kind) as u32;
-                chi -= (C::row_rank(levels, key, stride, plane) == FOREGROUND) as i64;
-                chi += (C::square_rank(levels, key, stride, plane) == FOREGROUND) as i64;
+        lowest_level_euler_characteristic::<C>(self.levels, self.stride, self.plane)
+    }
+}
+
+/// χ = V - E + F - C of the complex of the cells of level 0 in the construction `C`, over a
+/// padded grid of levels (`PADDING` on the border) such as a filtration's ranks: a cell's level
+/// is its value over the voxels it spans (in V their max, in T their min).
+///
+/// Every cell is counted at one anchor voxel `q` (the vertex and cube of the block of eight
+/// voxels from `q`, the edges and squares of keys `3q + kind`), and whether an anchor's cells
+/// are of level 0 depends only on which of the block's voxels are: one table lookup per voxel,
+/// the planes in parallel.
+pub(crate) fn lowest_level_euler_characteristic<C: VolumeGeometry>(levels: &[u32], stride: u32, plane: u32) -> i64 {
+    use rayon::prelude::*;
+    let table = block_contributions::<C>();
+    let (s, z) = (stride as usize, plane as usize);
+    let anchors = levels.len() - z - s - 1;
+    let corners = block_corners(s, z);
+    (0..anchors.div_ceil(z))
+        .into_par_iter()
+        .map(|chunk| {
+            let range = chunk * z..((chunk + 1) * z).min(anchors);
+            range
+                .map(|q| {
+                    let pattern = corners.iter().enumerate().fold(0usize, |acc, (i, &o)| acc | ((levels[q + o] == FOREGROUND) as usize) << i);
+                    table[pattern] as i64
+                })
+                .sum::<i64>()
+        })
+        .sum()
+}
+
+/// The offsets of a block's eight voxels from its first, bit `i` of a block pattern for the
+/// `i`-th.
+fn block_corners(stride: usize, plane: usize) -> [usize; 8] {
+    [0, 1, stride, stride + 1, plane, plane + 1, plane + stride, plane + stride + 1]
+}
+
+/// Per pattern of the block's voxels of level 0, the cells of level 0 anchored at the block's
+/// first voxel, signed by dimension: read off the cell geometry on a lone 2×2×2 block.
+fn block_contributions<C: VolumeGeometry>() -> [i8; 256] {
+    let (stride, plane) = (2u32, 4u32);
+    let corners = block_corners(2, 4);
+    let mut table = [0i8; 256];
+    for (pattern, entry) in table.iter_mut().enumerate() {
+        let mut levels = [BACKGROUND; 8];
+        for (i, &o) in corners.iter().enumerate() {
+            if pattern >> i & 1 == 1 {
+                levels[o] = FOREGROUND;
             }
         }
-        chi
+        let t = !C::MIDDLE_ROWS_ARE_EDGES;
+        // The block's vertex and cube: in V the vertex is the first voxel and the cube needs all
+        // eight; in T the cube is the first voxel and the vertex needs any.
+        let block = if t { levels.iter().min() } else { levels.iter().max() };
+        let (vertex, cube) = if t { (block, Some(&levels[0])) } else { (Some(&levels[0]), block) };
+        let mut chi = (vertex == Some(&FOREGROUND)) as i8 - (cube == Some(&FOREGROUND)) as i8;
+        for kind in 0..3 {
+            chi -= (C::row_rank(&levels, kind, stride, plane) == FOREGROUND) as i8;
+            chi += (C::square_rank(&levels, kind, stride, plane) == FOREGROUND) as i8;
+        }
+        *entry = chi;
     }
+    table
 }
 
 #[cfg(test)]
