@@ -481,25 +481,6 @@ pub(crate) fn image_pairs<C: VolumeGeometry>(m: Middle<'_, C>, others: &mut Vec<
     m.reduce(others, reduction).pairs
 }
 
-impl<C: VolumeGeometry> Middle<'_, C> {
-    /// The rows of rank 0 that no column pairs (a matrix built with rank limit 1), ascending.
-    /// In a two-level filtration these are the births of the bars of dimension 1 of positive
-    /// length: such a row is a cycle that no square of its own level fills, so a square of the
-    /// upper level does.
-    pub(crate) fn unpaired_rank_zero_rows(&self, others: &mut Vec<Edge>, reduction: &mut ReductionWorkspace) -> Vec<u32> {
-        let mut apparent = Vec::new();
-        self.split(|_, _| true, &mut apparent, others, reduction);
-        // A bit per row key: the paired rows are millions in a large mask, too many to search.
-        let mut paired = KeySet::default();
-        paired.reset(self.keys());
-        for (_, row) in apparent.into_iter().chain(self.reduce(others, reduction).pairs) {
-            paired.insert(edge_key(row));
-        }
-        (0..self.keys() as u32).filter(|&edge| !paired.contains(edge) && self.row(edge).is_some_and(|row| edge_rank(row) == 0)).collect()
-    }
-}
-
-
 /// The finite bars of dimension 1 of `f` (a volume), in ascending order of their death squares.
 pub(crate) fn middle_bars<C: VolumeGeometry>(
     f: &Filtration,

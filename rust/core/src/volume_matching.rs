@@ -32,6 +32,7 @@ use crate::persistence::{component_sweep_over, top_sweep, PersistencePair};
 use crate::ready_tasks::run_by_priority;
 use crate::reduction::ReductionWorkspace;
 use crate::union_find::{Image, UnionFind};
+use crate::volume_betti::lowest_level_euler_characteristic;
 
 const NONE: u32 = u32::MAX;
 
@@ -59,11 +60,13 @@ struct InputSweeps {
     /// The edges of this input that close cycles (the rows), the squares its top sweep paired.
     positive_edges: KeySet,
     cleared: KeySet,
-    /// The columns of its own middle matrix are its squares of rank below this.
-    column_rank_limit: u32,
     middle: MiddleWorkspace,
-    /// The bars of dimension 1 by birth edge key: `(key, bar index)`, ascending.
+    /// The bars of dimension 1 by birth edge key: `(key, bar index)`, ascending ([`Loops::Bars`]).
     loop_births: Vec<(u32, u32)>,
+    /// [`Loops::TwoLevelBirths`]: the number of bars of dimension 1 (`β1` of the lower level), and
+    /// whether there are two levels (a mask with one value has no bar of dimension 1).
+    loop_count: u32,
+    two_level: bool,
     image_others: Vec<Edge>,
     image_reduction: ReductionWorkspace,
     /// The image reduction's pivots of the comparison's columns that are not apparent pairs.
@@ -141,9 +144,14 @@ fn matched_by(nodes: impl Iterator<Item = (u32, u32)>, pred: &BarIndex, target: 
 enum Loops {
     /// Every bar of dimension 1, birth and death.
     Bars,
-    /// Only the births of the bars, for two-level filtrations (masks): these are the rows of
-    /// the lower level that no square of the lower level pairs, so the columns of the upper
-    /// level (nearly all of them) need no reduction.
+    /// Only how many bars there are and which rows are births, for masks (values 0 and 1, the
+    /// foreground 0, so that an input's lower level lies in the comparison's): no reduction.
+    /// The bars are `β1` of the lower level, `β0 + β2 - χ` with `β0` and `β2` from the sweeps;
+    /// a pivot of an image reduction at a column of the comparison's upper level is the birth
+    /// of a bar exactly when its row is of the input's lower level: its reduced column is then
+    /// a cycle of the lower level, not a boundary there (the lower level's squares are earlier
+    /// columns, so the column would have reduced to zero), whose lowest row no square of the
+    /// lower level pairs (an earlier column would have that pivot).
     TwoLevelBirths,
 }
 
@@ -189,7 +197,7 @@ pub(crate) fn two_level_volume_counts(
 
 fn two_level_counts<C: VolumeGeometry>(ws: &mut VolumeMatchWorkspace, p: &mut Filtration, t: &mut Filtration, c: &mut Filtration) -> Option<VolumeCounts> {
     let matched = matched_bars::<C>(ws, p, t, c, Loops::TwoLevelBirths)?;
-    let finite = |s: &InputSweeps| vec![s.bars[0].len() as u32, s.loop_births.len() as u32, s.bars[2].len() as u32];
+    let finite = |s: &InputSweeps| vec![s.bars[0].len() as u32, s.loop_count, s.bars[2].len() as u32];
     Some(VolumeCounts {
         finite_pred: finite(&ws.pred),
         finite_target: finite(&ws.target),
@@ -225,7 +233,7 @@ fn matched_bars<C: VolumeGeometry>(
         run_by_priority(sweeps, |task, ready| match task {
             Task::Sweep { input, sweeps, order } => {
                 let f = [p, t][input];
-                sweep_input::<C>(f, c, sweeps, order, loops);
+                sweep_input::<C>(f, c, sweeps, order);
                 let (own, image) = sweeps.reductions(f);
                 ready.push(Task::Own { input, own });
                 ready.extend(meetings[input].bring_input(image));
@@ -251,7 +259,7 @@ fn matched_bars<C: VolumeGeometry>(
     }
     Some([
         matched_by(comparison.sweeps.component_roots.iter().copied(), &pred.component_bar_of, &target.component_bar_of),
-        matched_loops::<C>(p, t, c, comparison, pred, target),
+        matched_loops::<C>(p, t, c, comparison, pred, target, loops),
         matched_by(comparison.cavity_roots.iter().map(|&root| (root, root)), &pred.cavity_bar_of, &target.cavity_bar_of),
     ])
 }
@@ -352,8 +360,8 @@ struct ComparisonColumns<'a> {
 
 /// An input's bottom and top sweeps (dimension 2 annotated with the comparison's roots), each
 /// over a cell list that lives only while it runs (as does `order`, the input's voxel order).
-fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, order: Vec<u32>, loops: Loops) {
-    let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, column_rank_limit, lowest_by_input, lowest_cleared, .. } = s;
+fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputSweeps, order: Vec<u32>) {
+    let InputSweeps { uf, cells, bars, component_bar_of, cavity_bar_of, image, positive_edges, cleared, lowest_by_input, lowest_cleared, .. } = s;
     let [components, _, cavities] = bars;
     components.clear();
     component_bar_of.clear();
@@ -388,10 +396,6 @@ fn sweep_input<C: VolumeGeometry>(f: &Filtration, c: &Filtration, s: &mut InputS
     cells.squares = Vec::new();
     C::sweep_cycle_rows(f, uf, positive_edges);
     *uf = UnionFind::default();
-    *column_rank_limit = match loops {
-        Loops::Bars => PADDING,
-        Loops::TwoLevelBirths => 1,
-    };
 }
 
 /// Hands the edge list's memory to the square list that comes next (pages already mapped, so
@@ -430,10 +434,12 @@ impl InputSweeps {
     /// The parts of these sweeps that the input's own reduction and its image reduction read
     /// and write, apart (both read the rows).
     fn reductions<'a>(&'a mut self, f: &'a Filtration) -> (OwnReduction<'a>, ImageReduction<'a>) {
-        let InputSweeps { bars, middle, loop_births, image_others, image_reduction, image_pairs, cleared, positive_edges, column_rank_limit, lowest_by_input, lowest_cleared, image_is_comparisons, .. } = self;
+        let InputSweeps { bars, middle, loop_births, loop_count, two_level, image_others, image_reduction, image_pairs, cleared, positive_edges, lowest_by_input, lowest_cleared, image_is_comparisons, .. } = self;
         let rows: &'a KeySet = positive_edges;
+        let [components, loop_bars, cavities] = bars;
+        let betti_0_2 = (components.len() + 1 + cavities.len()) as i64;
         (
-            OwnReduction { bars: &mut bars[1], middle, loop_births, cleared, rows, column_rank_limit: *column_rank_limit },
+            OwnReduction { bars: loop_bars, middle, loop_births, loop_count, two_level, betti_0_2, cleared, rows },
             ImageReduction { f, rows, lowest_by_input: *lowest_by_input, lowest_cleared, is_comparisons: image_is_comparisons, others: image_others, reduction: image_reduction, pairs: image_pairs },
         )
     }
@@ -444,29 +450,38 @@ struct OwnReduction<'a> {
     bars: &'a mut Vec<PersistencePair>,
     middle: &'a mut MiddleWorkspace,
     loop_births: &'a mut Vec<(u32, u32)>,
+    loop_count: &'a mut u32,
+    two_level: &'a mut bool,
+    /// `β0 + β2` of the lower level (from the sweeps: the finite bars and the essential one).
+    betti_0_2: i64,
     cleared: &'a KeySet,
     rows: &'a KeySet,
-    column_rank_limit: u32,
 }
 
 impl OwnReduction<'_> {
     fn run<C: VolumeGeometry>(self, f: &Filtration, loops: Loops) {
-        let OwnReduction { bars, middle: MiddleWorkspace { others, reduction }, loop_births, cleared, rows, column_rank_limit } = self;
-        let own = Middle::<C>::own(f, cleared, Some(rows), column_rank_limit);
+        let OwnReduction { bars, middle: MiddleWorkspace { others, reduction }, loop_births, loop_count, two_level, betti_0_2, cleared, rows } = self;
         loop_births.clear();
         match loops {
             Loops::Bars => {
-                let own = own_pairs(own, others, reduction);
+                let own = own_pairs(Middle::<C>::own(f, cleared, Some(rows), PADDING), others, reduction);
                 *bars = own.iter().map(|&(square, edge)| loop_bar::<C>(f, square, edge)).collect();
                 loop_births.extend(own.iter().enumerate().map(|(i, &(_, edge))| (edge_key(edge), i as u32)));
+                loop_births.sort_unstable();
             }
             Loops::TwoLevelBirths => {
                 bars.clear();
-                let births = own.unpaired_rank_zero_rows(others, reduction);
-                loop_births.extend(births.into_iter().enumerate().map(|(i, edge)| (edge, i as u32)));
+                *two_level = f.ranks.contains(&1);
+                *loop_count = if *two_level {
+                    let chi = lowest_level_euler_characteristic::<C>(&f.ranks, f.stride(), f.plane());
+                    let loops = betti_0_2 - chi;
+                    debug_assert!(loops >= 0, "β1 = β0 + β2 - χ cannot be negative");
+                    loops.max(0) as u32
+                } else {
+                    0
+                };
             }
         }
-        loop_births.sort_unstable();
     }
 }
 
@@ -505,6 +520,7 @@ fn matched_loops<C: VolumeGeometry>(
     comparison: &Comparison,
     pred: &InputSweeps,
     target: &InputSweeps,
+    loops: Loops,
 ) -> Vec<(u32, u32)> {
     let pivot = |f: &Filtration, s: &InputSweeps, top_rank, (column, c_pivot): (Edge, Edge)| {
         if s.image_is_comparisons {
@@ -518,11 +534,20 @@ fn matched_loops<C: VolumeGeometry>(
             Err(_) => image.apparent_pivot(column),
         }
     };
+    // A bar's index ([`Loops::Bars`]), or the key of its birth row ([`Loops::TwoLevelBirths`]).
     let bar_at = |f: &Filtration, s: &InputSweeps, top_rank, column: (Edge, Edge)| {
         let pivot = pivot(f, s, top_rank, column);
-        pivot
-            .and_then(|row| s.loop_births.binary_search_by_key(&edge_key(row), |&(key, _)| key).ok())
-            .map_or(NONE, |i| s.loop_births[i].1)
+        match loops {
+            Loops::Bars => pivot
+                .and_then(|row| s.loop_births.binary_search_by_key(&edge_key(row), |&(key, _)| key).ok())
+                .map_or(NONE, |i| s.loop_births[i].1),
+            // The row's own rank: where the image matrix is the comparison's, the pivot is ranked
+            // by the comparison.
+            Loops::TwoLevelBirths => pivot
+                .map(edge_key)
+                .filter(|&row| s.two_level && C::row_rank(&f.ranks, row, f.stride(), f.plane()) == 0)
+                .unwrap_or(NONE),
+        }
     };
     comparison
         .loop_pairs
